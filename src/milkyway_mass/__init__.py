@@ -1,0 +1,4 @@
+"""Milkyway Mass
+"""
+
+__version__ = "0.1"

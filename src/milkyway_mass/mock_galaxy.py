@@ -1,0 +1,224 @@
+"""The embedded mock Galaxy: a known potential, an equilibrium stellar halo and a disk.
+
+Truth potential (spherical, so the truth is exact): a Plummer bulge, two Plummer
+spheres standing in for the two Miyamoto–Nagai disks of METHOD.md §5 and an NFW
+halo given by (M200, c200). A Plummer sphere of scale a + b has exactly the
+potential and circular speed of a Miyamoto–Nagai disk (a, b) *in the plane
+z = 0*, so the §5 model evaluated in the plane contains the truth.
+
+Escape speeds are to the boundary 2·r200 (configurable), and the halo DF is
+galpy's Eddington-inversion DF cut off at E = Φ(2·r200): every bound halo star
+has v < v_esc(r) = sqrt(2 [Φ(r_b) − Φ(r)]).
+
+Units: kpc, km/s, Msun. Galactocentric frame of astropy (X from the Sun towards
+the Galactic centre, prograde orbits have v_φ < 0).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+from astropy.constants import G as _G
+from galpy.df import eddingtondf
+from galpy.potential import (
+    NFWPotential,
+    PlummerPotential,
+    TwoPowerSphericalPotential,
+    evaluatePotentials,
+    evaluatezforces,
+    mass,
+    vcirc,
+)
+
+#: Gravitational constant in kpc (km/s)^2 / Msun.
+G_KPC = _G.to_value(u.kpc * u.km**2 / u.s**2 / u.Msun)
+
+POPULATIONS = ("halo", "disk_thin", "disk_thick", "outlier_unbound")
+
+
+def rho_crit(H0_kms_mpc: float) -> float:
+    """Critical density 3H²/(8πG) in Msun/kpc³ for H0 in km/s/Mpc."""
+    H = H0_kms_mpc / 1000.0  # km/s/kpc
+    return 3.0 * H**2 / (8.0 * np.pi * G_KPC)
+
+
+def r200_from_m200(m200: float, H0_kms_mpc: float, Om: float) -> float:
+    """r200 [kpc] from M200 = (4π/3)·200·ρcrit·Ωm·r200³ [Msun] (published convention)."""
+    return (m200 / (4.0 / 3.0 * np.pi * 200.0 * rho_crit(H0_kms_mpc) * Om)) ** (1.0 / 3.0)
+
+
+class TruthGalaxy:
+    """The mock's spherical truth potential in galpy, with physical-unit helpers.
+
+    ``components`` holds the bulge and disk-analogue Plummer spheres as
+    ``{name: {"mass_msun": M, "scale_kpc": b}}``; the halo is NFW(M200, c200).
+    """
+
+    def __init__(self, components: dict, m200: float, c200: float, cosmology: dict, frame: dict, boundary_r200: float):
+        self.ro = frame["R0_kpc"]
+        self.vo = frame["vc_R0_kms"]
+        self.m200 = float(m200)
+        self.c200 = float(c200)
+        self.r200 = r200_from_m200(m200, cosmology["H0_kms_mpc"], cosmology["Om"])
+        self.r_boundary = boundary_r200 * self.r200
+        self.components = components
+        kw = {"ro": self.ro, "vo": self.vo}
+        self.baryons = [
+            PlummerPotential(amp=c["mass_msun"] * u.Msun, b=c["scale_kpc"] * u.kpc, **kw)
+            for c in components.values()
+        ]
+        self.halo = NFWPotential(
+            conc=self.c200, mvir=self.m200 / 1e12, H=cosmology["H0_kms_mpc"],
+            Om=cosmology["Om"], overdens=200.0, wrtcrit=True, **kw,
+        )
+        self.potentials = [*self.baryons, self.halo]
+        self.composite = functools.reduce(operator.add, self.potentials)
+
+    def phi(self, r_kpc, pots=None) -> np.ndarray:
+        """Potential [km²/s²] at spherical radius r [kpc]."""
+        r = np.atleast_1d(np.asarray(r_kpc, dtype=float)) / self.ro
+        return evaluatePotentials(pots or self.potentials, r, 0.0, use_physical=False) * self.vo**2
+
+    def vesc(self, r_kpc, pots=None) -> np.ndarray:
+        """Escape speed [km/s] to the boundary r_b: sqrt(2 [Φ(r_b) − Φ(r)])."""
+        return np.sqrt(2.0 * (self.phi(self.r_boundary, pots) - self.phi(r_kpc, pots)))
+
+    def vcirc(self, r_kpc) -> np.ndarray:
+        """Circular speed [km/s] at r [kpc] (in the plane; spherical potential)."""
+        r = np.atleast_1d(np.asarray(r_kpc, dtype=float)) / self.ro
+        return np.asarray(vcirc(self.potentials, r, use_physical=False)) * self.vo
+
+    def kz(self, R_kpc, z_kpc) -> np.ndarray:
+        """Vertical force |K_z| = −∂Φ/∂z (z > 0) in (km/s)²/kpc."""
+        R = np.atleast_1d(np.asarray(R_kpc, dtype=float)) / self.ro
+        z = np.broadcast_to(np.asarray(z_kpc, dtype=float) / self.ro, R.shape)
+        fz = evaluatezforces(self.potentials, R, z, use_physical=False)
+        return -np.asarray(fz) * self.vo**2 / self.ro
+
+    def enclosed_mass(self, r_kpc: float) -> float:
+        """Total mass [Msun] inside the sphere of radius r [kpc]."""
+        m = sum(mass(p, r_kpc / self.ro, use_physical=False) for p in self.potentials)
+        return float(m) * self.vo**2 * self.ro / G_KPC
+
+
+def truth_summary(galaxy: TruthGalaxy, r_grid_kpc: np.ndarray) -> dict:
+    """The truth as a JSON-ready dict: potential, M200/c200/r200, v_esc(r) on a grid."""
+    return {
+        "boundary": "2*r200" if np.isclose(galaxy.r_boundary, 2 * galaxy.r200) else f"{galaxy.r_boundary / galaxy.r200:g}*r200",
+        "r_boundary_kpc": galaxy.r_boundary,
+        "M200_msun": galaxy.m200,
+        "c200": galaxy.c200,
+        "r200_kpc": galaxy.r200,
+        "rs_kpc": galaxy.r200 / galaxy.c200,
+        "M_total_r200_msun": galaxy.enclosed_mass(galaxy.r200),
+        "vc_R0_kms": float(galaxy.vcirc(galaxy.ro)[0]),
+        "vesc_R0_kms": float(galaxy.vesc(galaxy.ro)[0]),
+        "baryon_plummer_components": galaxy.components,
+        "note": (
+            "Spherical truth: Plummer bulge, Plummer spheres of scale a+b standing in for the "
+            "Miyamoto-Nagai disks (identical potential and circular speed in the plane z=0), "
+            "NFW halo with M200 = (4pi/3) 200 rho_crit Om r200^3. v_esc to r_boundary."
+        ),
+        "vesc_curve": {
+            "r_kpc": [float(r) for r in r_grid_kpc],
+            "vesc_kms": [float(v) for v in galaxy.vesc(r_grid_kpc)],
+        },
+    }
+
+
+def _spherical_to_cartesian(r, cos_theta, phi):
+    sin_theta = np.sqrt(1.0 - cos_theta**2)
+    return r * sin_theta * np.cos(phi), r * sin_theta * np.sin(phi), r * cos_theta
+
+
+def halo_df(galaxy: TruthGalaxy, tracer: dict) -> eddingtondf:
+    """galpy's isotropic Eddington DF of the halo tracer in the truth potential.
+
+    Tracer density ρ ∝ (r/a)^-inner (1 + r/a)^(inner − outer); the DF is cut off
+    at E = Φ(r_boundary), so bound stars never exceed v_esc(r) to that boundary.
+    Building it (the f(E) interpolation) takes a few seconds: build once, sample often.
+    """
+    tracer_pot = TwoPowerSphericalPotential(
+        amp=1.0, a=tracer["scale_kpc"] * u.kpc, alpha=tracer["inner_slope"], beta=tracer["outer_slope"],
+        ro=galaxy.ro, vo=galaxy.vo,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return eddingtondf(pot=galaxy.composite, denspot=tracer_pot, rmax=galaxy.r_boundary * u.kpc, ro=galaxy.ro, vo=galaxy.vo)
+
+
+def sample_halo(galaxy: TruthGalaxy, df: eddingtondf, n: int, weighting: dict, seed: int) -> pd.DataFrame:
+    """Draw ``n`` halo stars: radii from the documented radial weighting, velocities from the DF.
+
+    At every radius the speed distribution is the DF's equilibrium one (see
+    :func:`halo_df`), which never exceeds v_esc(r). Radii follow dN/d ln r ∝ r^(-slope) on [r_min, r_max] instead of the tracer's
+    own profile: a survey-like depth that keeps enough distant stars (the
+    weighting changes only how many stars sit at each r, not p(v | r)).
+    galpy samples from numpy's global RNG, which is seeded here from ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    lo, hi, slope = np.log(weighting["r_min_kpc"]), np.log(weighting["r_max_kpc"]), weighting["slope"]
+    if slope == 0:
+        lnr = rng.uniform(lo, hi, n)
+    else:  # inverse CDF of p(ln r) ∝ exp(-slope ln r)
+        a, b = np.exp(-slope * lo), np.exp(-slope * hi)
+        lnr = -np.log(a + rng.uniform(0.0, 1.0, n) * (b - a)) / slope
+    r = np.exp(lnr)
+    cos_theta = rng.uniform(-1.0, 1.0, n)
+    phi = rng.uniform(0.0, 2 * np.pi, n)
+    x, y, z = _spherical_to_cartesian(r, cos_theta, phi)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.random.seed(seed)
+        R_cyl = np.hypot(x, y)
+        out = df.sample(R=R_cyl / galaxy.ro, z=z / galaxy.ro, phi=np.arctan2(y, x), return_orbit=False)
+    _, vR, vT, _, vz, _ = (np.asarray(q, dtype=float) for q in out)
+    vR, vT, vz = vR * galaxy.vo, vT * galaxy.vo, vz * galaxy.vo
+    # galpy's vT is along +phi; our v_phi uses the same phi = atan2(y, x).
+    phi_c = np.arctan2(y, x)
+    vx = vR * np.cos(phi_c) - vT * np.sin(phi_c)
+    vy = vR * np.sin(phi_c) + vT * np.cos(phi_c)
+    return pd.DataFrame({"x": x, "y": y, "z": z, "vx": vx, "vy": vy, "vz": vz, "population": "halo"})
+
+
+def sample_disk(galaxy: TruthGalaxy, n: int, disk: dict, sun_xyz: np.ndarray, seed: int) -> pd.DataFrame:
+    """Draw ``n`` disk giants within ``disk['d_max_kpc']`` of the Sun.
+
+    Exponential in R (scale ``scale_length_kpc``) and |z| (``scale_height_kpc``);
+    v_φ = −(v_c(R) − lag) + N(0, σ_φ) so the disk rotates prograde (v_φ < 0).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    n_have = 0
+    while n_have < n:
+        m = 4 * (n - n_have) + 1000
+        R = rng.exponential(disk["scale_length_kpc"], m) + disk["R_min_kpc"]
+        z = rng.exponential(disk["scale_height_kpc"], m) * rng.choice([-1.0, 1.0], m)
+        phi = rng.uniform(0, 2 * np.pi, m)
+        x, y = R * np.cos(phi), R * np.sin(phi)
+        near = np.sqrt((x - sun_xyz[0]) ** 2 + (y - sun_xyz[1]) ** 2 + (z - sun_xyz[2]) ** 2) < disk["d_max_kpc"]
+        rows.append((x[near], y[near], z[near], R[near], phi[near]))
+        n_have += near.sum()
+    x, y, z, R, phi = (np.concatenate(c)[:n] for c in zip(*rows, strict=True))
+    sig_R, sig_phi, sig_z = disk["sigma_kms"]
+    v_phi = -(galaxy.vcirc(np.hypot(R, z)) - disk["lag_kms"]) + rng.normal(0, sig_phi, n)
+    v_R = rng.normal(0, sig_R, n)
+    vz = rng.normal(0, sig_z, n)
+    vx = v_R * np.cos(phi) - v_phi * np.sin(phi)
+    vy = v_R * np.sin(phi) + v_phi * np.cos(phi)
+    return pd.DataFrame({"x": x, "y": y, "z": z, "vx": vx, "vy": vy, "vz": vz})
+
+
+def unbound_velocities(galaxy: TruthGalaxy, stars: pd.DataFrame, speed_range: tuple[float, float], seed: int) -> pd.DataFrame:
+    """Give ``stars`` isotropic velocities with speed uniform in [lo, hi]·v_esc(r) (unbound outliers)."""
+    rng = np.random.default_rng(seed)
+    n = len(stars)
+    r = np.sqrt(stars["x"] ** 2 + stars["y"] ** 2 + stars["z"] ** 2).to_numpy()
+    speed = galaxy.vesc(r) * rng.uniform(*speed_range, n)
+    vx, vy, vz = _spherical_to_cartesian(speed, rng.uniform(-1, 1, n), rng.uniform(0, 2 * np.pi, n))
+    return stars.assign(vx=vx, vy=vy, vz=vz)

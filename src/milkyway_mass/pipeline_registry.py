@@ -1,0 +1,31 @@
+"""Project pipelines.
+
+Registered explicitly (not with ``find_pipelines``) because the composite
+pipelines ``analysis`` and ``__default__`` need every part, whatever subset
+``kedro run --pipelines`` asks for.
+"""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline
+
+from milkyway_mass.pipelines import escape_velocity, halo_mass, ingest, kinematics, mock_survey, selection
+
+ANALYSIS = {
+    "ingest": ingest,
+    "kinematics": kinematics,
+    "selection": selection,
+    "escape_velocity": escape_velocity,
+    "halo_mass": halo_mass,
+}
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    """``analysis`` is the survey analysis (``ingest`` → ``halo_mass``);
+    ``__default__`` runs the embedded ``mock_survey`` first, then the analysis.
+    """
+    pipelines = {name: module.create_pipeline() for name, module in ANALYSIS.items()}
+    pipelines["mock_survey"] = mock_survey.create_pipeline()
+    pipelines["analysis"] = sum(pipelines.values(), Pipeline([])) - pipelines["mock_survey"]
+    pipelines["__default__"] = pipelines["mock_survey"] + pipelines["analysis"]
+    return pipelines

@@ -1,0 +1,172 @@
+"""Nodes of the `ingest` pipeline: read, validate and cross-match the survey tables.
+
+Input: a LAMOST-style K-giant table and a Gaia-DR3-style astrometry table with
+the column names given in ``parameters_ingest.yml`` (the real products' names by
+default). Output: ``stars_6d`` (columns :data:`milkyway_mass.schemas.STARS_6D_COLUMNS`,
+distances in kpc) and the cut flow. Schema problems stop the run with a message
+naming the file and column; bad rows are removed and counted by reason.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+from astropy.coordinates import SkyCoord
+
+from milkyway_mass.cut_flow import append_cut, describe_counts, empty_cut_flow
+from milkyway_mass.schemas import STARS_6D_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+PIPELINE = "ingest"
+
+
+class SchemaError(ValueError):
+    """A survey table lacks a required column or has an unusable dtype."""
+
+
+def _standardise(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
+    """Check the required columns and dtypes of one survey table; rename to canonical names.
+
+    ``source`` has ``file`` (named in errors), ``columns`` (canonical → file
+    column) and ``missing_sentinels`` (values meaning "missing", set to NaN).
+    """
+    mapping = source["columns"]
+    missing = [f"'{col}' (for {canon})" for canon, col in mapping.items() if col not in raw.columns]
+    if missing:
+        raise SchemaError(f"{source['file']}: missing required column(s) {', '.join(missing)}; found {list(raw.columns)}")
+    out = pd.DataFrame(index=raw.index)
+    for canon, col in mapping.items():
+        values = raw[col]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            raise SchemaError(f"{source['file']}: column '{col}' must be numeric, found dtype {values.dtype}")
+        out[canon] = values
+    floats = out.select_dtypes("float").columns
+    out[floats] = out[floats].mask(out[floats].isin(source.get("missing_sentinels", [])))
+    return out.reset_index(drop=True)
+
+
+def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
+    """LAMOST table with canonical columns; distances converted to kpc."""
+    src = ingest["lamost"]
+    out = _standardise(raw, src)
+    scale = {"kpc": 1.0, "pc": 1e-3}.get(src["distance_unit"])
+    if scale is None:
+        raise SchemaError(f"{src['file']}: distance_unit must be 'kpc' or 'pc', got {src['distance_unit']!r}")
+    out[["dist", "dist_err"]] = out[["dist", "dist_err"]].astype(float) * scale
+    out["gaia_source_id"] = out["gaia_source_id"].astype("Int64")
+    logger.info("Read %d rows from %s", len(out), src["file"])
+    return out
+
+
+def standardise_gaia(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
+    """Gaia table with canonical columns (source_id as nullable int64)."""
+    out = _standardise(raw, ingest["gaia"])
+    out["source_id"] = out["source_id"].astype("Int64")
+    logger.info("Read %d rows from %s", len(out), ingest["gaia"]["file"])
+    return out
+
+
+def check_ranges(lamost: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Remove rows whose finite values fall outside the configured physical ranges.
+
+    Missing values (NaN) are not judged here; the full-6D cut counts them.
+    """
+    cut_flow = append_cut(empty_cut_flow(), PIPELINE, f"rows read from {ingest['lamost']['file']}", len(lamost))
+    bad = pd.Series(False, index=lamost.index)
+    counts = {}
+    for col, (lo, hi) in ingest["ranges"].items():
+        v = lamost[col].astype(float)
+        out_of_range = (v < lo) | (v > hi)
+        counts[f"{col} outside [{lo}, {hi}]"] = int((out_of_range & ~bad).sum())
+        bad |= out_of_range
+    kept = lamost[~bad].reset_index(drop=True)
+    return kept, append_cut(cut_flow, PIPELINE, "values within physical ranges", len(kept), describe_counts(counts))
+
+
+def select_k_giants(lamost: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep K giants (METHOD.md §2): log g < logg_max inside each Teff box.
+
+    A box is teff_min < Teff < teff_max (teff_min ≤ Teff if ``min_inclusive``).
+    """
+    is_giant = pd.Series(False, index=lamost.index)
+    for box in ingest["k_giant_boxes"]:
+        above_min = lamost.teff >= box["teff_min"] if box["min_inclusive"] else lamost.teff > box["teff_min"]
+        is_giant |= above_min & (lamost.teff < box["teff_max"]) & (lamost.logg < box["logg_max"])
+    kept = lamost[is_giant].reset_index(drop=True)
+    n_missing = int((lamost.teff.isna() | lamost.logg.isna()).sum())
+    note = describe_counts({"not a K giant": len(lamost) - len(kept) - n_missing, "missing Teff or log g": n_missing})
+    return kept, append_cut(cut_flow, PIPELINE, "K giants (Teff, log g)", len(kept), note)
+
+
+def cross_match(lamost: pd.DataFrame, gaia: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attach each star's Gaia DR3 counterpart.
+
+    First by the Gaia source_id that LAMOST carries; stars without a usable id
+    (missing, ≤ 0, or absent from the Gaia table) fall back to sky position:
+    exactly one Gaia source within ``crossmatch.radius_arcsec`` is a match, none
+    is "no counterpart", several (or one already taken by an id match, or a
+    duplicated source_id) is "ambiguous". Each outcome is counted.
+    """
+    radius = ingest["crossmatch"]["radius_arcsec"] * u.arcsec
+    duplicated_ids = set(gaia.source_id[gaia.source_id.duplicated(keep=False)].dropna())
+    gaia_unique = gaia[~gaia.source_id.isin(duplicated_ids)]
+    gid = lamost.gaia_source_id
+    has_id = gid.notna() & (gid.fillna(0) > 0)
+    id_dup = has_id & gid.isin(duplicated_ids)
+    id_found = has_id & gid.isin(gaia_unique.source_id) & ~id_dup
+    by_id = lamost[id_found].merge(gaia_unique, left_on="gaia_source_id", right_on="source_id", suffixes=("", "_gaia"))
+
+    need_pos = lamost[~id_found & ~id_dup].reset_index(drop=True)
+    gaia_idx_match = np.full(len(need_pos), -1)
+    n_near = np.zeros(len(need_pos), dtype=int)
+    if len(need_pos) and len(gaia):
+        lam_c = SkyCoord(need_pos.ra.to_numpy() * u.deg, need_pos.dec.to_numpy() * u.deg)
+        gaia_c = SkyCoord(gaia.ra.to_numpy() * u.deg, gaia.dec.to_numpy() * u.deg)
+        i_lam, i_gaia, _, _ = gaia_c.search_around_sky(lam_c, radius)
+        n_near = np.bincount(i_lam, minlength=len(need_pos))
+        gaia_idx_match[i_lam] = i_gaia
+    single = n_near == 1
+    matched_ids = gaia.source_id.to_numpy()[np.where(single, gaia_idx_match, 0)] if len(gaia) else np.array([])
+    taken = single & (pd.Series(matched_ids).isin(set(by_id.source_id)) | pd.Series(matched_ids).isin(duplicated_ids)).to_numpy()
+    ok = single & ~taken
+    by_pos = need_pos[ok].reset_index(drop=True).join(gaia.iloc[gaia_idx_match[ok]].reset_index(drop=True), rsuffix="_gaia")
+
+    matched = pd.concat([by_id, by_pos], ignore_index=True)
+    counts = {
+        "no Gaia counterpart": int((n_near == 0).sum()),
+        "ambiguous (several Gaia sources in radius, or source already matched)": int((n_near > 1).sum() + taken.sum() + id_dup.sum()),
+    }
+    note = describe_counts(counts) + f" | matched by source_id: {len(by_id)}, by position: {len(by_pos)} (radius {radius.value:g} arcsec)"
+    return matched, append_cut(cut_flow, PIPELINE, "cross-matched with Gaia DR3", len(matched), note)
+
+
+def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep stars with a usable distance, line-of-sight velocity, proper motion and [Fe/H].
+
+    A star removed for several reasons is counted once, under the first reason.
+    """
+    def positive(col):
+        return matched[col].astype(float).gt(0)
+
+    def finite(col):
+        return np.isfinite(matched[col].astype(float))
+
+    checks = {
+        "no valid distance (missing, <= 0, or no error)": positive("dist") & positive("dist_err") & finite("dist_err"),
+        "no line-of-sight velocity": finite("rv") & positive("rv_err") & finite("rv_err"),
+        "no proper motion": finite("pmra") & finite("pmdec") & positive("pmra_error") & positive("pmdec_error")
+        & matched.pmra_pmdec_corr.astype(float).between(-1, 1),
+        "no [Fe/H]": finite("feh"),
+    }
+    keep = pd.Series(True, index=matched.index)
+    counts = {}
+    for reason, ok in checks.items():
+        counts[reason] = int((keep & ~ok).sum())
+        keep &= ok
+    stars = matched[keep]
+    stars = stars.assign(obsid=stars.obsid.astype("int64"), source_id=stars.source_id.astype("int64"))[list(STARS_6D_COLUMNS)].reset_index(drop=True)
+    return stars, append_cut(cut_flow, PIPELINE, "full 6D phase space", len(stars), describe_counts(counts))

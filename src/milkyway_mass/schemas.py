@@ -1,0 +1,58 @@
+"""Column contracts between pipelines.
+
+Units: distances in kpc, velocities in km/s, proper motions in mas/yr, angles in
+degrees (``phi_gc`` in radians). Convention: prograde (disk-like) orbits have
+``v_phi < 0`` (astropy's Galactocentric frame, phi = atan2(y, x)).
+"""
+
+#: ``stars_6d`` (ingest output): one row per K giant with full 6D information.
+STARS_6D_COLUMNS = {
+    "obsid": "LAMOST observation id (int64)",
+    "source_id": "Gaia DR3 source_id of the matched counterpart (int64)",
+    "ra": "right ascension, ICRS [deg] (LAMOST position)",
+    "dec": "declination, ICRS [deg] (LAMOST position)",
+    "dist": "Bayesian heliocentric distance [kpc]",
+    "dist_err": "distance uncertainty [kpc]",
+    "rv": "heliocentric line-of-sight velocity [km/s]",
+    "rv_err": "line-of-sight velocity uncertainty [km/s]",
+    "pmra": "proper motion mu_alpha* = mu_alpha cos(dec) [mas/yr]",
+    "pmdec": "proper motion mu_delta [mas/yr]",
+    "pmra_error": "[mas/yr]",
+    "pmdec_error": "[mas/yr]",
+    "pmra_pmdec_corr": "correlation coefficient of the pmra and pmdec errors",
+    "parallax": "[mas] (not used for distances)",
+    "parallax_error": "[mas]",
+    "ruwe": "Gaia renormalised unit weight error",
+    "feh": "[Fe/H] [dex]",
+    "teff": "effective temperature [K]",
+    "logg": "surface gravity log10(g / cm s^-2)",
+}
+
+#: Columns that ``kinematics`` adds to ``stars_6d`` to make ``stars_galactocentric``.
+GALACTOCENTRIC_COLUMNS = {
+    "x_gc": "Galactocentric X [kpc], towards the Galactic centre from the Sun",
+    "y_gc": "Galactocentric Y [kpc], along Galactic rotation at the Sun",
+    "z_gc": "Galactocentric Z [kpc], towards the north Galactic pole",
+    "R_gc": "cylindrical radius [kpc]",
+    "phi_gc": "azimuth atan2(Y, X) [rad]",
+    "r_gc": "spherical radius [kpc]",
+    "v_R": "cylindrical radial velocity [km/s]",
+    "v_phi": "azimuthal velocity [km/s]; prograde < 0",
+    "v_z": "vertical velocity [km/s]",
+    "v_gc": "total Galactocentric speed [km/s]",
+    "sigma_d_frac": "fractional distance uncertainty dist_err / dist",
+    "sigma_v_R": "Monte Carlo uncertainty of v_R [km/s]",
+    "sigma_v_phi": "Monte Carlo uncertainty of v_phi [km/s]",
+    "sigma_v_z": "Monte Carlo uncertainty of v_z [km/s]",
+    "sigma_v_gc": "Monte Carlo uncertainty of v_gc [km/s]",
+}
+
+#: The cut-flow table: every pipeline that removes stars appends rows.
+CUT_FLOW_COLUMNS = {
+    "pipeline": "pipeline that applied the cut",
+    "cut": "what the cut keeps (or the reason stars were removed)",
+    "binning": "'all' before binning, else 'bin1' / 'bin2'",
+    "n_stars": "stars remaining after the cut",
+    "n_removed": "stars removed by the cut",
+    "note": "breakdown of removals by reason, or other remarks",
+}
