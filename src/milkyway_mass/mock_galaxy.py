@@ -79,25 +79,25 @@ class TruthGalaxy:
         self.potentials = [*self.baryons, self.halo]
         self.composite = functools.reduce(operator.add, self.potentials)
 
-    def phi(self, r_kpc, pots=None) -> np.ndarray:
-        """Potential [km²/s²] at spherical radius r [kpc]."""
+    def phi(self, r_kpc, pot=None) -> np.ndarray:
+        """Potential [km²/s²] at spherical radius r [kpc] (of ``pot``, default the total)."""
         r = np.atleast_1d(np.asarray(r_kpc, dtype=float)) / self.ro
-        return evaluatePotentials(pots or self.potentials, r, 0.0, use_physical=False) * self.vo**2
+        return evaluatePotentials(pot or self.composite, r, 0.0, use_physical=False) * self.vo**2
 
-    def vesc(self, r_kpc, pots=None) -> np.ndarray:
+    def vesc(self, r_kpc) -> np.ndarray:
         """Escape speed [km/s] to the boundary r_b: sqrt(2 [Φ(r_b) − Φ(r)])."""
-        return np.sqrt(2.0 * (self.phi(self.r_boundary, pots) - self.phi(r_kpc, pots)))
+        return np.sqrt(2.0 * (self.phi(self.r_boundary) - self.phi(r_kpc)))
 
     def vcirc(self, r_kpc) -> np.ndarray:
         """Circular speed [km/s] at r [kpc] (in the plane; spherical potential)."""
         r = np.atleast_1d(np.asarray(r_kpc, dtype=float)) / self.ro
-        return np.asarray(vcirc(self.potentials, r, use_physical=False)) * self.vo
+        return np.asarray(vcirc(self.composite, r, use_physical=False)) * self.vo
 
     def kz(self, R_kpc, z_kpc) -> np.ndarray:
         """Vertical force |K_z| = −∂Φ/∂z (z > 0) in (km/s)²/kpc."""
         R = np.atleast_1d(np.asarray(R_kpc, dtype=float)) / self.ro
         z = np.broadcast_to(np.asarray(z_kpc, dtype=float) / self.ro, R.shape)
-        fz = evaluatezforces(self.potentials, R, z, use_physical=False)
+        fz = evaluatezforces(self.composite, R, z, use_physical=False)
         return -np.asarray(fz) * self.vo**2 / self.ro
 
     def enclosed_mass(self, r_kpc: float) -> float:

@@ -133,7 +133,7 @@ def cross_match(lamost: pd.DataFrame, gaia: pd.DataFrame, cut_flow: pd.DataFrame
     matched_ids = gaia.source_id.to_numpy()[np.where(single, gaia_idx_match, 0)] if len(gaia) else np.array([])
     taken = single & (pd.Series(matched_ids).isin(set(by_id.source_id)) | pd.Series(matched_ids).isin(duplicated_ids)).to_numpy()
     ok = single & ~taken
-    by_pos = need_pos[ok].reset_index(drop=True).join(gaia.iloc[gaia_idx_match[ok]].reset_index(drop=True), rsuffix="_gaia")
+    by_pos = need_pos[ok].reset_index(drop=True).join(gaia.iloc[gaia_idx_match[ok]].reset_index(drop=True), suffixes=("", "_gaia"))
 
     matched = pd.concat([by_id, by_pos], ignore_index=True)
     counts = {

@@ -1,0 +1,38 @@
+"""Shared fixtures: project parameters and a small mock survey built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kedro.config import OmegaConfigLoader
+
+from milkyway_mass.pipelines.mock_survey import nodes as mock_nodes
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def load_params(env: str = "base") -> dict:
+    """The project's resolved parameters (globals interpolated) in environment ``env``."""
+    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env=env, merge_strategy={"parameters": "soft"})
+    return loader["parameters"]
+
+
+@pytest.fixture(scope="session")
+def shared_params() -> dict:
+    return load_params()
+
+
+@pytest.fixture(scope="session")
+def mock_params(shared_params) -> dict:
+    return {**shared_params["mock_survey"], "n_stars": 12000, "halo_fraction": 0.5}
+
+
+@pytest.fixture(scope="session")
+def mock_population(mock_params, shared_params):
+    return mock_nodes.generate_population(mock_params, shared_params["galaxy_frame"], shared_params["cosmology"])
+
+
+@pytest.fixture(scope="session")
+def mock_observed(mock_population, mock_params, shared_params):
+    return mock_nodes.observe_survey(mock_population, mock_params, shared_params["galaxy_frame"])

@@ -1,0 +1,147 @@
+"""Ingest: schema validation, range checks, K giants, cross-match, full 6D, cut flow."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from milkyway_mass.pipelines.ingest import nodes
+from milkyway_mass.schemas import STARS_6D_COLUMNS
+from tests.conftest import load_params
+
+
+@pytest.fixture(scope="module")
+def ingest():
+    return load_params()["ingest"]
+
+
+def lamost_row(**kw):
+    row = {"obsid": 1, "ra": 100.0, "dec": 20.0, "teff": 4500.0, "logg": 2.5, "feh": -1.0, "rv": 50.0, "rv_err": 5.0,
+           "dist": 10.0, "dist_err": 1.5, "gaia_source_id": 11}
+    row.update(kw)
+    return row
+
+
+def gaia_row(**kw):
+    row = {"source_id": 11, "ra": 100.0, "dec": 20.0, "parallax": 0.1, "parallax_error": 0.05, "pmra": 1.0, "pmra_error": 0.05,
+           "pmdec": -1.0, "pmdec_error": 0.05, "pmra_pmdec_corr": 0.1, "ruwe": 1.0}
+    row.update(kw)
+    return row
+
+
+def test_missing_column_names_file_and_column(ingest):
+    raw = pd.DataFrame([lamost_row()]).drop(columns="dist_err")
+    with pytest.raises(nodes.SchemaError, match=r"mock_lamost_dr8_kgiants\.fits.*'dist_err'"):
+        nodes.standardise_lamost(raw, ingest)
+
+
+def test_non_numeric_column_is_rejected_by_name(ingest):
+    raw = pd.DataFrame([gaia_row(pmra="fast")])
+    with pytest.raises(nodes.SchemaError, match=r"mock_gaia_dr3\.parquet: column 'pmra' must be numeric"):
+        nodes.standardise_gaia(raw, ingest)
+
+
+def test_renamed_columns_sentinels_and_parsec_distances(ingest):
+    params = {**ingest, "lamost": {**ingest["lamost"], "distance_unit": "pc", "columns": {**ingest["lamost"]["columns"], "dist": "d_bayes"}}}
+    raw = pd.DataFrame([lamost_row(dist=12000.0), lamost_row(obsid=2, rv=-9999.0)]).rename(columns={"dist": "d_bayes"})
+    out = nodes.standardise_lamost(raw, params)
+    assert out.dist.iloc[0] == pytest.approx(12.0)
+    assert out.dist_err.iloc[0] == pytest.approx(1.5e-3)
+    assert np.isnan(out.rv.iloc[1])
+
+
+def test_out_of_range_rows_are_counted_by_column(ingest):
+    lam = pd.DataFrame([lamost_row(), lamost_row(obsid=2, dec=95.0), lamost_row(obsid=3, ra=-5.0, teff=np.nan)])
+    kept, cut_flow = nodes.check_ranges(lam, ingest)
+    assert list(kept.obsid) == [1]
+    assert cut_flow.n_stars.tolist() == [3, 1]
+    assert "dec outside" in cut_flow.note.iloc[1] and "ra outside" in cut_flow.note.iloc[1]
+
+
+@pytest.mark.parametrize(
+    ("teff", "logg", "is_giant"),
+    [(4000.0, 2.0, False), (4000.5, 3.49, True), (4500.0, 3.5, False), (4600.0, 3.9, True),
+     (5599.0, 3.99, True), (5600.0, 2.0, False), (4800.0, 4.0, False), (np.nan, 2.0, False)],
+)
+def test_k_giant_definition(ingest, teff, logg, is_giant):
+    lam = pd.DataFrame([lamost_row(teff=teff, logg=logg)])
+    _, cut_flow = nodes.check_ranges(lam, ingest)
+    kept, cut_flow = nodes.select_k_giants(lam, cut_flow, ingest)
+    assert len(kept) == int(is_giant)
+    assert cut_flow.n_removed.iloc[-1] == 1 - int(is_giant)
+
+
+def _match(lamost_rows, gaia_rows, ingest):
+    lam = nodes.standardise_lamost(pd.DataFrame(lamost_rows), ingest)
+    gaia = nodes.standardise_gaia(pd.DataFrame(gaia_rows), ingest)
+    _, cut_flow = nodes.check_ranges(lam, ingest)
+    return nodes.cross_match(lam, gaia, cut_flow, ingest)
+
+
+def test_cross_match_by_id_and_by_position(ingest):
+    arcsec = 1 / 3600
+    lamost = [
+        lamost_row(obsid=1, gaia_source_id=11),                                      # by id
+        lamost_row(obsid=2, ra=110.0, gaia_source_id=-1),                             # id missing: by position
+        lamost_row(obsid=3, ra=120.0, gaia_source_id=99),                             # id unknown, nothing near
+        lamost_row(obsid=4, ra=130.0, gaia_source_id=-1),                             # two sources in radius
+        lamost_row(obsid=5, ra=100.0 + 0.3 * arcsec, gaia_source_id=-1),              # nearest source already taken by id
+        lamost_row(obsid=6, ra=140.0, gaia_source_id=66),                             # duplicated source_id in Gaia
+    ]
+    gaia = [
+        gaia_row(source_id=11),
+        gaia_row(source_id=22, ra=110.0 + 0.5 * arcsec),
+        gaia_row(source_id=44, ra=130.0 + 0.3 * arcsec), gaia_row(source_id=45, ra=130.0 - 0.3 * arcsec),
+        gaia_row(source_id=66, ra=140.0), gaia_row(source_id=66, ra=140.0),
+        gaia_row(source_id=77, ra=150.0),
+    ]
+    matched, cut_flow = _match(lamost, gaia, ingest)
+    assert dict(zip(matched.obsid, matched.source_id, strict=True)) == {1: 11, 2: 22}
+    note = cut_flow.note.iloc[-1]
+    assert "no Gaia counterpart: 1" in note
+    assert "ambiguous (several Gaia sources in radius, or source already matched): 3" in note
+    assert "by source_id: 1, by position: 1" in note
+    assert cut_flow.n_removed.iloc[-1] == 4
+
+
+def test_positional_match_respects_the_radius(ingest):
+    lamost = [lamost_row(gaia_source_id=-1)]
+    far = [gaia_row(ra=100.0 + 1.5 / 3600 / np.cos(np.radians(20.0)))]
+    assert len(_match(lamost, far, ingest)[0]) == 0
+    near = [gaia_row(ra=100.0 + 0.8 / 3600 / np.cos(np.radians(20.0)))]
+    assert len(_match(lamost, near, ingest)[0]) == 1
+
+
+def test_full_6d_counts_each_reason_once(ingest):
+    lamost = [lamost_row(obsid=i, gaia_source_id=10 + i) for i in range(6)]
+    lamost[1]["dist"] = -1.0
+    lamost[2]["rv"] = np.nan
+    lamost[3]["feh"] = np.nan
+    lamost[4]["dist"] = np.nan
+    lamost[4]["rv"] = np.nan                                       # counted under distance only
+    gaia = [gaia_row(source_id=10 + i) for i in range(6)]
+    gaia[5]["pmra"] = np.nan
+    matched, cut_flow = _match(lamost, gaia, ingest)
+    stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
+    assert stars.obsid.tolist() == [0]
+    assert list(stars.columns) == list(STARS_6D_COLUMNS)
+    note = cut_flow.note.iloc[-1]
+    assert "no valid distance (missing, <= 0, or no error): 2" in note
+    assert "no line-of-sight velocity: 1" in note and "no proper motion: 1" in note and "no [Fe/H]: 1" in note
+    assert cut_flow.n_removed.iloc[-1] == 5
+
+
+def test_cut_flow_accounts_for_every_mock_star(mock_observed, ingest):
+    lamost_raw, gaia_raw, defects = mock_observed
+    lam = nodes.standardise_lamost(lamost_raw, ingest)
+    gaia = nodes.standardise_gaia(gaia_raw, ingest)
+    lam, cut_flow = nodes.check_ranges(lam, ingest)
+    lam, cut_flow = nodes.select_k_giants(lam, cut_flow, ingest)
+    matched, cut_flow = nodes.cross_match(lam, gaia, cut_flow, ingest)
+    stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
+    assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
+    assert not stars.obsid.duplicated().any()
+    # every star flagged with a fatal defect is gone; positional matches recover missing ids
+    fatal = defects.defect.isin(["absent_from_gaia", "ambiguous_neighbour", "no_proper_motion", "bad_distance", "bad_rv", "bad_feh", "out_of_range_position"])
+    assert not stars.obsid.isin(defects.obsid[fatal]).any()
+    recovered = stars.obsid.isin(defects.obsid[defects.defect == "missing_gaia_id"]).sum()
+    assert recovered >= 0.9 * (defects.defect == "missing_gaia_id").sum() * len(stars) / len(lamost_raw)

@@ -1,0 +1,82 @@
+"""The mock survey: truth, populations, observed tables and defects."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from milkyway_mass.datasets import FitsTableDataset
+from milkyway_mass.pipelines.mock_survey import nodes
+
+
+def test_truth_has_the_documented_contents(mock_params, shared_params):
+    truth = nodes.build_truth(mock_params, shared_params["galaxy_frame"], shared_params["cosmology"])
+    assert truth["boundary"] == "2*r200"
+    assert truth["r_boundary_kpc"] == pytest.approx(2 * truth["r200_kpc"])
+    r = np.array(truth["vesc_curve"]["r_kpc"])
+    assert r[0] == 4.0 and r[-1] == 50.0
+    assert truth["M_total_r200_msun"] > truth["M200_msun"]
+    assert 200 < truth["vc_R0_kms"] < 260
+
+
+def test_only_injected_outliers_exceed_the_true_escape_speed(mock_population):
+    above = mock_population.v_true > mock_population.vesc_true
+    assert set(mock_population.population[above]) == {"outlier_unbound"}
+    assert above.sum() == (mock_population.population == "outlier_unbound").sum()
+
+
+def test_disk_rotates_prograde_with_negative_vphi(mock_population):
+    disk = mock_population[mock_population.population == "disk_thin"]
+    R = np.hypot(disk.x, disk.y)
+    v_phi = (disk.x * disk.vy - disk.y * disk.vx) / R
+    assert -250 < v_phi.median() < -190
+    assert disk.feh.median() > mock_population[mock_population.population == "halo"].feh.median() + 0.8
+
+
+def test_population_lies_in_the_lamost_footprint(mock_observed, mock_params):
+    lamost, _, _ = mock_observed
+    good = lamost.dec < 90
+    assert (lamost.dec[good] > mock_params["observations"]["dec_min_deg"]).all()
+
+
+def test_observed_tables_use_the_real_products_column_names(mock_observed):
+    lamost, gaia, _ = mock_observed
+    assert {"obsid", "ra", "dec", "teff", "logg", "feh", "rv", "rv_err", "dist", "dist_err", "gaia_source_id"} <= set(lamost.columns)
+    assert {"source_id", "ra", "dec", "parallax", "parallax_error", "pmra", "pmdec", "pmra_error", "pmdec_error", "pmra_pmdec_corr", "ruwe"} <= set(gaia.columns)
+
+
+def test_defects_are_injected_as_configured(mock_observed, mock_params):
+    lamost, gaia, defects = mock_observed
+    counts = defects.defect.value_counts()
+    n = len(lamost)
+    assert counts["ambiguous_neighbour"] == mock_params["bad_rows"]["ambiguous_neighbour"]
+    assert counts["no_proper_motion"] == round(mock_params["bad_rows"]["no_proper_motion"] * n)
+    assert not defects.obsid.duplicated().any()
+    absent = lamost.set_index("obsid").loc[defects.obsid[defects.defect == "absent_from_gaia"], "gaia_source_id"]
+    assert not absent.isin(gaia.source_id).any()
+    assert (lamost.set_index("obsid").loc[defects.obsid[defects.defect == "missing_gaia_id"], "gaia_source_id"] == -1).all()
+
+
+def test_distance_errors_are_realistic(mock_observed, mock_population):
+    lamost, _, defects = mock_observed
+    clean = lamost[~lamost.obsid.isin(defects.obsid)]
+    frac = clean.dist_err / clean.dist
+    assert 0.1 < frac.median() < 0.2
+    assert (frac > 0.5).mean() < 0.03
+
+
+def test_lamost_table_round_trips_through_fits(mock_observed, tmp_path):
+    lamost, _, _ = mock_observed
+    ds = FitsTableDataset(filepath=str(tmp_path / "lamost.fits"))
+    ds.save(lamost)
+    back = ds.load()
+    pd.testing.assert_frame_equal(back, lamost, check_dtype=False)
+
+
+def test_mock_rotation_curve_and_kz_keep_the_published_layout(mock_params, shared_params):
+    eilers = pd.DataFrame({"R": [6.0, 8.0], "v_c": [0.0, 0.0], "err+": [1.0, 1.0], "err-": [1.0, 1.0]})
+    rc = nodes.mock_rotation_curve(eilers, mock_params, shared_params["galaxy_frame"], shared_params["cosmology"])
+    assert list(rc.columns) == ["R", "v_c", "err+", "err-"]
+    assert 200 < rc.v_c.iloc[1] < 260
+    bovy = pd.DataFrame([[-1.0, 0.3, 8.0, 70.0, 5.0, 0.0, 0.0, 1e-9]])
+    kz = nodes.mock_kz(bovy, mock_params, shared_params["galaxy_frame"], shared_params["cosmology"])
+    assert kz.shape == bovy.shape and kz.iloc[0, 6] > 0

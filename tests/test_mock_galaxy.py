@@ -1,0 +1,69 @@
+"""The mock's truth potential and its equilibrium halo."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+from galpy.potential import MiyamotoNagaiPotential, evaluatePotentials
+
+from milkyway_mass.mock_galaxy import G_KPC, TruthGalaxy, halo_df, r200_from_m200, rho_crit, sample_halo
+
+
+@pytest.fixture(scope="module")
+def galaxy(mock_params, shared_params):
+    t = mock_params["truth"]
+    return TruthGalaxy(t["baryons"], t["M200_msun"], t["c200"], shared_params["cosmology"], shared_params["galaxy_frame"], t["boundary_r200"])
+
+
+def test_r200_follows_the_published_m200_definition(galaxy):
+    r200 = r200_from_m200(9e11, 70.0, 1.0)
+    assert 4 / 3 * np.pi * 200 * rho_crit(70.0) * r200**3 == pytest.approx(9e11, rel=1e-12)
+    # galpy's own virial radius for the same (M200, c200, H, Om, 200 x critical)
+    assert galaxy.halo.rvir(H=70.0, Om=1.0, overdens=200.0, wrtcrit=True) == pytest.approx(galaxy.r200, rel=1e-6)
+
+
+def test_rho_crit_matches_astropy():
+    from astropy.cosmology import FlatLambdaCDM
+
+    assert rho_crit(70.0) == pytest.approx(FlatLambdaCDM(H0=70, Om0=0.3).critical_density0.to_value(u.Msun / u.kpc**3), rel=1e-4)
+
+
+def test_plummer_disk_analogue_has_the_miyamoto_nagai_potential_in_the_plane(galaxy, mock_params):
+    """The spherical truth equals the §5 model in the plane z = 0."""
+    R = np.array([0.5, 4.0, 8.122, 20.0, 45.0])
+    for name, (a, b) in {"thin_disk": (5.3, 0.25), "thick_disk": (2.6, 0.8)}.items():
+        comp = mock_params["truth"]["baryons"][name]
+        mn = MiyamotoNagaiPotential(amp=comp["mass_msun"] * u.Msun, a=a * u.kpc, b=b * u.kpc, ro=galaxy.ro, vo=galaxy.vo)
+        idx = list(mock_params["truth"]["baryons"]).index(name)
+        phi_mn = evaluatePotentials(mn, R / galaxy.ro, 0.0, use_physical=False) * galaxy.vo**2
+        assert galaxy.phi(R, galaxy.baryons[idx]) == pytest.approx(phi_mn, rel=1e-12)
+        assert -phi_mn[-1] == pytest.approx(G_KPC * comp["mass_msun"] / np.hypot(45.0, a + b), rel=1e-6)
+
+
+def test_escape_speed_is_zero_at_the_boundary_and_falls_outwards(galaxy):
+    assert galaxy.vesc(galaxy.r_boundary)[0] == pytest.approx(0.0, abs=1e-6)
+    v = galaxy.vesc(np.array([4.0, 8.0, 20.0, 50.0]))
+    assert np.all(np.diff(v) < 0) and 450 < v[1] < 650
+
+
+@pytest.fixture(scope="module")
+def halo_at_radius(galaxy, mock_params):
+    df = halo_df(galaxy, mock_params["halo"]["tracer"])
+    weighting = {"r_min_kpc": 9.9, "r_max_kpc": 10.1, "slope": 0.0}
+    return df, sample_halo(galaxy, df, 20000, weighting, seed=7)
+
+
+def test_halo_speeds_approach_but_never_exceed_vesc(galaxy, halo_at_radius):
+    _, halo = halo_at_radius
+    r = np.sqrt(halo.x**2 + halo.y**2 + halo.z**2).to_numpy()
+    ratio = np.sqrt(halo.vx**2 + halo.vy**2 + halo.vz**2).to_numpy() / galaxy.vesc(r)
+    assert ratio.max() < 1.0
+    assert ratio.max() > 0.9
+
+
+def test_halo_velocities_follow_the_df_dispersion(galaxy, halo_at_radius):
+    """Isotropic DF: each Cartesian component has the DF's radial dispersion."""
+    df, halo = halo_at_radius
+    sigma_df = float(df.sigmar(10.0 * u.kpc))  # km/s (the DF has physical units on)
+    for comp in ("vx", "vy", "vz"):
+        assert halo[comp].std() == pytest.approx(sigma_df, rel=0.03)
+        assert abs(halo[comp].mean()) < 5 * sigma_df / np.sqrt(len(halo))
