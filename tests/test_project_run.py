@@ -1,0 +1,64 @@
+"""End-to-end: the Kedro project runs in the fast `ci` environment, and kedro-viz sees it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from milkyway_mass.pipeline_registry import register_pipelines
+from tests.conftest import PROJECT
+
+RUN_PIPELINES = ["mock_survey", "ingest"]
+
+
+@pytest.fixture(scope="module")
+def ci_catalog():
+    """Run the pipelines once in the `ci` environment; yield that run's catalog."""
+    bootstrap_project(PROJECT)
+    with KedroSession.create(project_path=PROJECT, env="ci") as session:
+        session.run(pipeline_names=RUN_PIPELINES)
+        yield session.load_context().catalog
+
+
+def test_mock_and_ingest_outputs(ci_catalog):
+    truth = ci_catalog.load("mock_truth")
+    stars = ci_catalog.load("stars_6d")
+    cut_flow = ci_catalog.load("cut_flow_ingest")
+    assert truth["boundary"] == "2*r200"
+    assert cut_flow.n_stars.iloc[-1] == len(stars) > 1000
+    assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
+    assert (stars.dist > 0).all() and stars[["rv", "pmra", "pmdec", "feh"]].notna().all().all()
+
+
+def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):
+    record = ci_catalog.load("run_parameters")
+    assert record["run"]["env"] == "ci"
+    assert record["parameters"]["mock_survey"]["n_stars"] == 40000          # from conf/ci
+    assert record["parameters"]["mock_survey"]["truth"]["c200"] == 12.0     # soft-merged from conf/base
+
+
+def test_registry_has_every_pipeline():
+    pipelines = register_pipelines()
+    assert {"mock_survey", "ingest", "kinematics", "selection", "escape_velocity", "halo_mass", "analysis", "__default__"} <= set(pipelines)
+    assert not set(pipelines["mock_survey"].nodes) & set(pipelines["analysis"].nodes)
+
+
+def test_lamost_environment_skips_the_mock():
+    from tests.conftest import load_params
+
+    assert load_params("lamost")["default_pipeline"] == "analysis"
+    assert load_params()["default_pipeline"] == "__default__"
+
+
+def test_kedro_viz_build_contains_the_pipelines(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "kedro", "viz", "build"], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    main = json.loads((PROJECT / "build" / "api" / "main").read_text())
+    ids = {p["id"] for p in main["pipelines"]}
+    assert {"mock_survey", "ingest", "kinematics", "selection", "escape_velocity", "halo_mass", "__default__"} <= ids
+    assert any(n["name"] == "cross_match" for n in main["nodes"])
