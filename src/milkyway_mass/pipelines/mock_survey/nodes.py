@@ -15,6 +15,7 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 
+from milkyway_mass.galactocentric import galactocentric_frame
 from milkyway_mass.mock_galaxy import (
     G_KPC,
     TruthGalaxy,
@@ -36,21 +37,12 @@ def _galaxy(mock: dict, frame: dict, cosmology: dict) -> TruthGalaxy:
     return TruthGalaxy(t["baryons"], t["M200_msun"], t["c200"], cosmology, frame, t["boundary_r200"])
 
 
-def _galcen_frame(frame: dict) -> coord.Galactocentric:
-    U, V, W = frame["v_sun_peculiar_kms"]
-    return coord.Galactocentric(
-        galcen_distance=frame["R0_kpc"] * u.kpc,
-        z_sun=frame["z0_kpc"] * u.kpc,
-        galcen_v_sun=coord.CartesianDifferential([U, V + frame["vc_R0_kms"], W] * u.km / u.s),
-    )
-
-
 def _icrs(stars: pd.DataFrame, frame: dict) -> coord.SkyCoord:
     """ICRS coordinates and velocities of stars given in the Galactocentric frame (kpc, km/s)."""
     return coord.SkyCoord(
         x=stars.x.to_numpy() * u.kpc, y=stars.y.to_numpy() * u.kpc, z=stars.z.to_numpy() * u.kpc,
         v_x=stars.vx.to_numpy() * u.km / u.s, v_y=stars.vy.to_numpy() * u.km / u.s, v_z=stars.vz.to_numpy() * u.km / u.s,
-        frame=_galcen_frame(frame),
+        frame=galactocentric_frame(frame),
     ).transform_to(coord.ICRS())
 
 
