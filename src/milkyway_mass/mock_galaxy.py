@@ -73,8 +73,9 @@ class TruthGalaxy:
             for c in components.values()
         ]
         self.halo = NFWPotential(
+            # M200 = (4π/3)·200·Ωm·ρcrit·r200³: galpy's overdensity w.r.t. critical is 200·Ωm.
             conc=self.c200, mvir=self.m200 / 1e12, H=cosmology["H0_kms_mpc"],
-            Om=cosmology["Om"], overdens=200.0, wrtcrit=True, **kw,
+            Om=cosmology["Om"], overdens=200.0 * cosmology["Om"], wrtcrit=True, **kw,
         )
         self.potentials = [*self.baryons, self.halo]
         self.composite = functools.reduce(operator.add, self.potentials)

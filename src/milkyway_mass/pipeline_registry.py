@@ -22,10 +22,13 @@ ANALYSIS = {
 
 def register_pipelines() -> dict[str, Pipeline]:
     """``analysis`` is the survey analysis (``ingest`` → ``halo_mass``);
-    ``__default__`` runs the embedded ``mock_survey`` first, then the analysis.
+    ``__default__`` runs the embedded ``mock_survey`` first, then the analysis;
+    ``halo_mass_published`` fits the halo to the published v_esc curve alone
+    (the default pipeline of the ``published`` environment).
     """
     pipelines = {name: module.create_pipeline() for name, module in ANALYSIS.items()}
     pipelines["mock_survey"] = mock_survey.create_pipeline()
     pipelines["analysis"] = sum(pipelines.values(), Pipeline([])) - pipelines["mock_survey"]
     pipelines["__default__"] = pipelines["mock_survey"] + pipelines["analysis"]
+    pipelines["halo_mass_published"] = halo_mass.create_pipeline(curve_source="published")
     return pipelines

@@ -1,0 +1,430 @@
+"""Halo-mass likelihood (METHOD.md §5): constraint terms, priors and the emcee fit.
+
+The log posterior is the box prior plus a sum of independent constraint terms;
+each term maps a ``GalaxyModel`` holding W parameter sets to a log-likelihood of
+shape (W,). Terms here: the escape-velocity curve (each bin's model v_esc at its
+r0, in the Galactic plane R = r0, z = 0, scored against that bin's v_esc
+posterior) and Gaussian circular speeds (the vc(R0) constraint). Units: kpc, km/s.
+
+A measured curve is scored against a Gaussian kernel density estimate of each
+bin's posterior chain, tabulated once on a fine grid and interpolated linearly in
+log density; a published curve (median with asymmetric 68 % errors) is scored
+with a split-normal density.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import emcee
+import numpy as np
+import pandas as pd
+from scipy.ndimage import gaussian_filter1d
+from scipy.stats import gaussian_kde
+
+from milkyway_mass.mass_model import GalaxyModel, MassModelSpec, enclosed_mass
+
+#: Columns of ``EscapeVelocityCurve.table`` (speeds in km/s, r0 in kpc).
+CURVE_TABLE_COLUMNS = (
+    "bin", "r0", "vesc_median", "vesc_lo68", "vesc_hi68", "vesc_lo95", "vesc_hi95",
+)
+_SPEED_COLUMNS = CURVE_TABLE_COLUMNS[2:]
+
+
+def _bin_label(bin_id, r0) -> str:
+    return f"bin {bin_id} (r0 = {float(r0):.2f} kpc)"
+
+
+@dataclass(frozen=True)
+class GridLogDensity:
+    """Per-bin log densities tabulated on uniform grids (one row per bin).
+
+    Row b covers x0[b] + dx[b] * [0, n_points[b] - 1]; beyond the grid the density
+    continues as the Gaussian tail of the outermost kernel (width ``bandwidth``,
+    centred on the extreme sample ``lo_anchor`` / ``hi_anchor``), so it stays finite
+    and smooth everywhere. That tail is the KDE's, not the posterior's: a model
+    beyond the range a chain sampled is penalised with the (narrow) kernel width.
+    """
+
+    x0: np.ndarray
+    dx: np.ndarray
+    n_points: np.ndarray
+    logp: np.ndarray
+    bandwidth: np.ndarray
+    lo_anchor: np.ndarray
+    hi_anchor: np.ndarray
+
+    def __call__(self, v):
+        """log density of v with shape (..., n_bins)."""
+        v = np.asarray(v, dtype=float)
+        u = (v - self.x0) / self.dx
+        i = np.clip(np.floor(u), 0, self.n_points - 2).astype(int)
+        w = u - i
+        rows = np.broadcast_to(np.arange(self.logp.shape[0]), i.shape)
+        inside = (1.0 - w) * self.logp[rows, i] + w * self.logp[rows, i + 1]
+        x_end = self.x0 + self.dx * (self.n_points - 1)
+        two_h2 = 2.0 * self.bandwidth**2
+        below = self.logp[:, 0] - ((v - self.lo_anchor) ** 2 - (self.x0 - self.lo_anchor) ** 2) / two_h2
+        last = self.logp[np.arange(self.logp.shape[0]), self.n_points - 1]
+        above = last - ((v - self.hi_anchor) ** 2 - (x_end - self.hi_anchor) ** 2) / two_h2
+        return np.where(u < 0, below, np.where(u > self.n_points - 1, above, inside))
+
+    def scaled(self, factor: float) -> GridLogDensity:
+        """Density of factor * v (exact for a bandwidth proportional to the sample spread)."""
+        return replace(
+            self,
+            x0=self.x0 * factor,
+            dx=self.dx * factor,
+            logp=self.logp - np.log(factor),
+            bandwidth=self.bandwidth * factor,
+            lo_anchor=self.lo_anchor * factor,
+            hi_anchor=self.hi_anchor * factor,
+        )
+
+
+@dataclass(frozen=True)
+class SplitNormal:
+    """Split-normal density per bin: mode ``median``, widths ``err_minus`` below, ``err_plus`` above."""
+
+    median: np.ndarray
+    err_minus: np.ndarray
+    err_plus: np.ndarray
+
+    def __call__(self, v):
+        """log density of v with shape (..., n_bins)."""
+        v = np.asarray(v, dtype=float)
+        sigma = np.where(v >= self.median, self.err_plus, self.err_minus)
+        norm = np.log(np.sqrt(2.0 / np.pi) / (self.err_minus + self.err_plus))
+        return norm - 0.5 * ((v - self.median) / sigma) ** 2
+
+    def scaled(self, factor: float) -> SplitNormal:
+        return SplitNormal(self.median * factor, self.err_minus * factor, self.err_plus * factor)
+
+
+@dataclass(frozen=True)
+class EscapeVelocityCurve:
+    """An escape-velocity curve: per-bin summary ``table`` and per-bin log density of v_esc.
+
+    ``source`` is 'measured' or 'published'; ``scale`` is the factor applied to all
+    v_esc (1 for the nominal curve, e.g. 1.1 for the +10 % variant).
+    """
+
+    source: str
+    table: pd.DataFrame
+    density: GridLogDensity | SplitNormal
+    scale: float = 1.0
+
+    @property
+    def r0(self) -> np.ndarray:
+        return self.table["r0"].to_numpy(dtype=float)
+
+    def log_density(self, v):
+        return self.density(v)
+
+    def scaled(self, factor: float) -> EscapeVelocityCurve:
+        """The same curve with every v_esc multiplied by ``factor``."""
+        factor = float(factor)
+        if not np.isfinite(factor) or factor <= 0:
+            raise ValueError(f"v_esc scale factor must be positive and finite, got {factor}")
+        table = self.table.copy()
+        table[list(_SPEED_COLUMNS)] = table[list(_SPEED_COLUMNS)] * factor
+        return EscapeVelocityCurve(self.source, table, self.density.scaled(factor), self.scale * factor)
+
+
+def _check_curve_length(n_bins: int, min_bins: int, source: str) -> None:
+    if n_bins < max(min_bins, 2):
+        raise ValueError(
+            f"the {source} escape-velocity curve has {n_bins} usable bin(s); "
+            f"the halo fit needs at least {max(min_bins, 2)}"
+        )
+
+
+def _kde_grid(samples: np.ndarray, bandwidth: float, points_per_bandwidth: float, pad_bandwidths: float):
+    """Gaussian KDE on a uniform grid by linear binning and Gaussian smoothing; returns x0, dx, density."""
+    dx = bandwidth / points_per_bandwidth
+    lo = samples.min() - pad_bandwidths * bandwidth
+    n = int(np.ceil((samples.max() + pad_bandwidths * bandwidth - lo) / dx)) + 1
+    u = (samples - lo) / dx
+    j = np.floor(u).astype(int)
+    frac = u - j
+    counts = np.bincount(j, 1.0 - frac, minlength=n + 1) + np.bincount(j + 1, frac, minlength=n + 1)
+    smoothed = gaussian_filter1d(counts[:n], points_per_bandwidth, mode="constant", truncate=pad_bandwidths + 2.0)
+    return lo, dx, smoothed / (samples.size * dx)
+
+
+def kde_curve(
+    bins: Sequence,
+    r0: Sequence[float],
+    samples: Sequence[np.ndarray],
+    *,
+    bandwidth: str | float = "scott",
+    points_per_bandwidth: float = 10.0,
+    pad_bandwidths: float = 8.0,
+    min_bins: int = 2,
+) -> EscapeVelocityCurve:
+    """Curve from per-bin posterior samples of v_esc [km/s], scored by a Gaussian KDE per bin.
+
+    ``bandwidth`` is scipy's ``gaussian_kde`` ``bw_method`` ('scott', 'silverman' or
+    a factor times the sample standard deviation). The KDE is tabulated on a grid of
+    spacing bandwidth / ``points_per_bandwidth`` reaching ``pad_bandwidths`` beyond
+    the extreme samples.
+    """
+    if not (len(bins) == len(r0) == len(samples)):
+        raise ValueError("bins, r0 and samples must have the same length")
+    _check_curve_length(len(bins), min_bins, "measured")
+    rows, grids = [], []
+    for bin_id, r, chain in zip(bins, r0, samples):
+        x = np.asarray(chain, dtype=float).ravel()
+        label = _bin_label(bin_id, r)
+        if not np.isfinite(r) or r <= 0:
+            raise ValueError(f"{label}: r0 must be a positive finite radius")
+        if x.size == 0:
+            raise ValueError(f"{label}: the v_esc posterior chain is empty")
+        n_bad = int(np.sum(~np.isfinite(x)))
+        if n_bad:
+            raise ValueError(f"{label}: the v_esc posterior chain has {n_bad} non-finite value(s) (NaN/inf)")
+        if x.size < 2 or np.ptp(x) == 0:
+            raise ValueError(f"{label}: the v_esc posterior chain has no spread (need >= 2 distinct samples)")
+        h = float(np.sqrt(gaussian_kde(x, bw_method=bandwidth).covariance[0, 0]))
+        x0, dx, density = _kde_grid(x, h, points_per_bandwidth, pad_bandwidths)
+        grids.append((x0, dx, density, h, x.min(), x.max()))
+        q = np.percentile(x, [50, 16, 84, 2.5, 97.5])
+        rows.append((bin_id, float(r), *q))
+    n_max = max(g[2].size for g in grids)
+    logp = np.full((len(grids), n_max), -np.inf)
+    tiny = np.finfo(float).tiny
+    for b, g in enumerate(grids):
+        logp[b, : g[2].size] = np.log(np.maximum(g[2], tiny))
+    density = GridLogDensity(
+        x0=np.array([g[0] for g in grids]),
+        dx=np.array([g[1] for g in grids]),
+        n_points=np.array([g[2].size for g in grids]),
+        logp=logp,
+        bandwidth=np.array([g[3] for g in grids]),
+        lo_anchor=np.array([g[4] for g in grids]),
+        hi_anchor=np.array([g[5] for g in grids]),
+    )
+    return EscapeVelocityCurve("measured", pd.DataFrame(rows, columns=list(CURVE_TABLE_COLUMNS)), density)
+
+
+def split_normal_curve(
+    bins: Sequence,
+    r0: Sequence[float],
+    median: Sequence[float],
+    err_minus: Sequence[float],
+    err_plus: Sequence[float],
+    *,
+    min_bins: int = 2,
+) -> EscapeVelocityCurve:
+    """Curve from medians with asymmetric 68 % errors [km/s], scored by split-normal densities.
+
+    The table's 95 % columns are NaN: a published table gives 68 % intervals only.
+    """
+    columns = {
+        "r0": np.asarray(r0, dtype=float),
+        "median": np.asarray(median, dtype=float),
+        "err_minus": np.asarray(err_minus, dtype=float),
+        "err_plus": np.asarray(err_plus, dtype=float),
+    }
+    if any(c.shape != (len(bins),) for c in columns.values()):
+        raise ValueError("bins, r0, median, err_minus and err_plus must be 1-d of the same length")
+    _check_curve_length(len(bins), min_bins, "published")
+    for b, bin_id in enumerate(bins):
+        label = _bin_label(bin_id, columns["r0"][b])
+        bad = [k for k, c in columns.items() if not np.isfinite(c[b])]
+        if bad:
+            raise ValueError(f"{label}: non-finite {', '.join(bad)}")
+        bad = [k for k, c in columns.items() if c[b] <= 0]
+        if bad:
+            raise ValueError(f"{label}: {', '.join(bad)} must be positive")
+    table = pd.DataFrame(
+        {
+            "bin": list(bins),
+            "r0": columns["r0"],
+            "vesc_median": columns["median"],
+            "vesc_lo68": columns["median"] - columns["err_minus"],
+            "vesc_hi68": columns["median"] + columns["err_plus"],
+            "vesc_lo95": np.nan,
+            "vesc_hi95": np.nan,
+        }
+    )
+    density = SplitNormal(columns["median"], columns["err_minus"], columns["err_plus"])
+    return EscapeVelocityCurve("published", table, density)
+
+
+@dataclass(frozen=True)
+class EscapeVelocityTerm:
+    """Sum over bins of log p_bin(model v_esc at (R = r0, z = 0)), boundary ``boundary_r200`` * r200."""
+
+    curve: EscapeVelocityCurve
+    boundary_r200: float = 2.0
+    name: str = "vesc_curve"
+
+    def log_likelihood(self, model: GalaxyModel):
+        v = model.escape_speed(self.curve.r0, 0.0, self.boundary_r200)
+        return np.sum(self.curve.log_density(v), axis=-1)
+
+
+@dataclass(frozen=True)
+class CircularSpeedTerm:
+    """Gaussian likelihood of the in-plane circular speed at radii ``R_kpc`` [km/s]."""
+
+    R_kpc: np.ndarray
+    vc_kms: np.ndarray
+    err_kms: np.ndarray
+    name: str = "vc"
+
+    def log_likelihood(self, model: GalaxyModel):
+        R, vc, err = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (self.R_kpc, self.vc_kms, self.err_kms))
+        resid = (model.circular_speed(R) - vc) / err
+        return np.sum(-0.5 * resid**2 - np.log(np.sqrt(2.0 * np.pi) * err), axis=-1)
+
+
+@dataclass(frozen=True)
+class BoxPrior:
+    """Uniform prior on a box; ``lower``/``upper`` in the order of ``names``."""
+
+    names: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @classmethod
+    def from_config(cls, names: Sequence[str], config: Mapping[str, Sequence[float]]) -> BoxPrior:
+        """From ``{name: [low, high]}``; the keys must be exactly ``names``."""
+        missing, extra = set(names) - set(config), set(config) - set(names)
+        if missing or extra:
+            raise ValueError(
+                f"priors must give [low, high] for exactly {tuple(names)}; "
+                f"missing {sorted(missing)}, unexpected {sorted(extra)}"
+            )
+        bounds = np.array([[float(v) for v in config[n]] for n in names])
+        if bounds.shape != (len(names), 2) or np.any(bounds[:, 0] >= bounds[:, 1]):
+            raise ValueError(f"each prior must be [low, high] with low < high, got {dict(config)}")
+        return cls(tuple(names), bounds[:, 0], bounds[:, 1])
+
+    def log_prob(self, theta):
+        """0 inside the box, -inf outside (normalisation omitted); theta has shape (W, D)."""
+        inside = np.all((theta >= self.lower) & (theta <= self.upper), axis=-1)
+        return np.where(inside, 0.0, -np.inf)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.lower, self.upper, size=(n, len(self.names)))
+
+
+@dataclass(frozen=True)
+class HaloPosterior:
+    """log posterior = log prior + sum of the terms' log likelihoods; vectorised over walkers."""
+
+    spec: MassModelSpec
+    prior: BoxPrior
+    terms: tuple
+
+    def log_likelihood_terms(self, theta) -> dict[str, np.ndarray]:
+        model = self.spec.build(theta)
+        return {term.name: term.log_likelihood(model) for term in self.terms}
+
+    def __call__(self, theta):
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        log_post = self.prior.log_prob(theta)
+        ok = np.isfinite(log_post)
+        if np.any(ok):
+            log_post[ok] += sum(self.log_likelihood_terms(theta[ok]).values())
+        return np.where(np.isnan(log_post), -np.inf, log_post)
+
+
+def chain_diagnostics(chain: np.ndarray, acceptance_fraction: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    """Acceptance and integrated autocorrelation time of a chain of shape (steps, walkers, D).
+
+    ``converged`` follows emcee's rule of thumb: steps > 50 * max autocorrelation time.
+    """
+    n_steps, n_walkers, _ = chain.shape
+    tau = emcee.autocorr.integrated_time(chain, tol=0, quiet=True)
+    tau_max = float(np.max(tau))
+    return {
+        "n_walkers": int(n_walkers),
+        "n_steps_kept": int(n_steps),
+        "acceptance_mean": float(np.mean(acceptance_fraction)),
+        "acceptance_min": float(np.min(acceptance_fraction)),
+        "acceptance_max": float(np.max(acceptance_fraction)),
+        "autocorr_time": {n: float(t) for n, t in zip(names, tau)},
+        "steps_over_autocorr_time": float(n_steps / tau_max),
+        "effective_samples": float(n_steps * n_walkers / tau_max),
+        "converged": bool(n_steps > 50 * tau_max),
+    }
+
+
+def run_emcee(
+    log_prob: Callable[[np.ndarray], np.ndarray],
+    prior: BoxPrior,
+    *,
+    n_walkers: int,
+    n_burn: int,
+    n_keep: int,
+    seed: int,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Sample with emcee (vectorised over walkers), walkers started uniformly in the prior box.
+
+    Runs ``n_burn`` steps, discards them, then keeps ``n_keep`` steps. Returns the
+    kept chain (n_keep, n_walkers, D), its log posterior, and diagnostics.
+    """
+    n_dim = len(prior.names)
+    for name, value in (("n_walkers", n_walkers), ("n_burn", n_burn), ("n_keep", n_keep)):
+        if int(value) != value or value < 0:
+            raise ValueError(f"sampler {name} must be a non-negative integer, got {value!r}")
+    if n_walkers < 2 * n_dim or n_keep < 1:
+        raise ValueError(f"need n_walkers >= {2 * n_dim} (2 x parameters) and n_keep >= 1; got {n_walkers}, {n_keep}")
+    rng = np.random.default_rng(seed)
+    sampler = emcee.EnsembleSampler(int(n_walkers), n_dim, log_prob, vectorize=True)
+    sampler.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
+    state = prior.sample(rng, int(n_walkers))
+    if n_burn:
+        state = sampler.run_mcmc(state, int(n_burn), progress=progress, progress_kwargs={"desc": "burn-in"})
+        sampler.reset()
+    sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": "sampling"})
+    chain = sampler.get_chain()
+    return {
+        "parameter_names": list(prior.names),
+        "chain": chain,
+        "log_prob": sampler.get_log_prob(),
+        "acceptance_fraction": sampler.acceptance_fraction,
+        "n_burn": int(n_burn),
+        "seed": int(seed),
+        "diagnostics": chain_diagnostics(chain, sampler.acceptance_fraction, prior.names),
+    }
+
+
+def derived_quantities(
+    spec: MassModelSpec,
+    theta: np.ndarray,
+    *,
+    R0_kpc: float,
+    boundary_r200: float,
+    n_nodes: int = 256,
+    n_grid: int = 256,
+) -> dict[str, np.ndarray]:
+    """Per-sample derived quantities for parameter vectors ``theta`` of shape (N, D).
+
+    Returns the sampled parameters and: ``M200`` [Msun] (halo mass inside r200),
+    ``r200`` [kpc], ``M_baryon_r200`` (baryon mass inside the sphere r200, from
+    Gauss's theorem on a log grid of r200 and linear interpolation), ``M_total_r200``
+    = M200 + M_baryon_r200, and the model ``vesc_R0`` and ``vc_R0`` [km/s] at (R0, 0).
+    """
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    model = spec.build(theta)
+    r200 = np.broadcast_to(model.halo.r200, (theta.shape[0], 1))[:, 0]
+    m_halo = np.broadcast_to(model.halo.enclosed_mass(model.halo.r200), (theta.shape[0], 1))[:, 0]
+    r_grid = np.geomspace(r200.min(), r200.max() * (1 + 1e-12), n_grid)
+    m_baryon = np.interp(np.log(r200), np.log(r_grid), enclosed_mass(spec.baryons, r_grid, n_nodes))
+    out = {name: theta[:, i] for i, name in enumerate(spec.parameter_names)}
+    out.update(
+        M200=m_halo,
+        r200=r200,
+        M_baryon_r200=m_baryon,
+        M_total_r200=m_halo + m_baryon,
+        vesc_R0=model.escape_speed(np.array([R0_kpc]), 0.0, boundary_r200)[:, 0],
+        vc_R0=model.circular_speed(np.array([R0_kpc]))[:, 0],
+    )
+    return out

@@ -1,0 +1,153 @@
+"""Nodes of `halo_mass` on synthesized `escape_velocity` outputs and on the shipped published curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from milkyway_mass.mass_model import MassModelSpec
+from milkyway_mass.pipelines.halo_mass import nodes
+from tests.conftest import PROJECT, load_params
+
+TRUTH = np.array([np.log10(9.0e11), 11.0])
+RADII = np.array([5.3, 7.1, 9.0, 11.0, 13.0, 17.5, 22.0, 30.0])
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params("ci")
+
+
+@pytest.fixture(scope="module")
+def upstream(params):
+    """vesc_samples_bin1 / vesc_table_bin1 as `escape_velocity` writes them, from a known model.
+
+    Bin 9 is skipped upstream (status not 'ok') but still has samples, which must be dropped.
+    """
+    spec = MassModelSpec.from_config(params["halo_mass"]["model"], params["cosmology"])
+    v_true = spec.build(TRUTH[None, :]).escape_speed(RADII, 0.0, 2.0)[0]
+    rng = np.random.default_rng(7)
+    frames, rows = [], []
+    for b, (r, v) in enumerate(zip([*RADII, 45.0], [*v_true, 330.0]), start=1):
+        n = 2000
+        frames.append(
+            pd.DataFrame({
+                "binning": "bin1", "bin": b, "r0": r, "v_esc": rng.normal(v, 12.0, n),
+                "k": rng.uniform(0.1, 2.5, n), "gamma": rng.uniform(0, 1, n), "f": rng.uniform(0, 0.01, n),
+            })
+        )
+        rows.append({
+            "binning": "bin1", "bin": b, "r0": r, "n_stars": 100, "status": "ok" if b <= len(RADII) else "too few stars",
+            "vesc_median": v, "vesc_err_minus": 12.0, "vesc_err_plus": 12.0,
+        })
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def published():
+    return pd.read_csv(PROJECT / "data" / "01_raw" / "published" / "published_vesc_bin1.csv")
+
+
+def test_measured_curve_uses_ok_bins_only(upstream, params):
+    samples, table = upstream
+    curve = nodes.build_measured_curve(samples, table, params["halo_mass"]["curve"])
+    assert curve.source == "measured"
+    assert list(curve.table["bin"]) == list(range(1, len(RADII) + 1))
+    np.testing.assert_allclose(curve.r0, RADII)
+    assert (curve.table["vesc_lo95"] < curve.table["vesc_lo68"]).all()
+    assert (curve.table["vesc_hi68"] < curve.table["vesc_hi95"]).all()
+
+
+def test_measured_curve_bad_inputs_name_the_bin(upstream, params):
+    samples, table = upstream
+    cfg = params["halo_mass"]["curve"]
+    nan = samples.copy()
+    nan.loc[nan.index[nan["bin"] == 3][:4], "v_esc"] = np.nan
+    with pytest.raises(ValueError, match=r"bin 3 \(r0 = 9.00 kpc\).*4 non-finite"):
+        nodes.build_measured_curve(nan, table, cfg)
+    with pytest.raises(ValueError, match=r"bin 2 \(r0 = 7.10 kpc\) has status 'ok' but no v_esc samples"):
+        nodes.build_measured_curve(samples[samples["bin"] != 2], table, cfg)
+    with pytest.raises(ValueError, match=r"vesc_samples lacks column\(s\) \['v_esc'\]"):
+        nodes.build_measured_curve(samples.drop(columns="v_esc"), table, cfg)
+    with pytest.raises(ValueError, match="has 1 usable bin"):
+        nodes.build_measured_curve(samples, table.assign(status=np.where(table["bin"] == 1, "ok", "skipped")), cfg)
+    with pytest.raises(ValueError, match="bin 4: r0 of the samples differs"):
+        nodes.build_measured_curve(samples, table.assign(r0=np.where(table["bin"] == 4, 11.5, table["r0"])), cfg)
+
+
+def test_published_curve_from_the_shipped_table(published, params):
+    curve = nodes.build_published_curve(published, params["halo_mass"]["curve"])
+    assert curve.source == "published" and len(curve.table) == 12
+    np.testing.assert_allclose(curve.table["vesc_hi68"] - curve.table["vesc_median"], published["err_plus_kms"])
+    np.testing.assert_allclose(curve.table["vesc_median"] - curve.table["vesc_lo68"], published["err_minus_kms"])
+    with pytest.raises(ValueError, match=r"published_curve lacks column\(s\) \['err_minus_kms'\]"):
+        nodes.build_published_curve(published.drop(columns="err_minus_kms"), params["halo_mass"]["curve"])
+    with pytest.raises(ValueError, match="has 1 usable bin"):
+        nodes.build_published_curve(published.iloc[:1], params["halo_mass"]["curve"])
+
+
+def test_scale_curve(published, params):
+    curve = nodes.build_published_curve(published, params["halo_mass"]["curve"])
+    plus10 = nodes.scale_curve(curve, 1.1)
+    np.testing.assert_allclose(plus10.table["vesc_median"], 1.1 * curve.table["vesc_median"])
+    assert plus10.scale == pytest.approx(1.1) and curve.scale == 1.0
+    with pytest.raises(ValueError, match="scale factor must be positive"):
+        nodes.scale_curve(curve, 0.0)
+
+
+@pytest.fixture(scope="module")
+def fitted(upstream, params):
+    """Fit, summary and report on the synthesized measured curve, fast `ci` sampler settings."""
+    p, hm = params, params["halo_mass"]
+    curve = nodes.build_measured_curve(*upstream, hm["curve"])
+    chains, summaries = {}, {}
+    for name, factor in hm["vesc_scale"].items():
+        chains[name] = nodes.fit_halo_mass(
+            nodes.scale_curve(curve, factor), hm["model"], hm["priors"], hm["sampler"], p["galaxy_frame"], p["cosmology"]
+        )
+        summaries[name] = nodes.summarise_fit(chains[name], hm["model"], hm["summary"], p["galaxy_frame"], p["cosmology"])
+    return chains, summaries, nodes.report_halo_mass(summaries["nominal"], summaries["corrected"], hm["published_masses"])
+
+
+def test_fit_and_summary(fitted, params):
+    chains, summaries, _ = fitted
+    sampler = params["halo_mass"]["sampler"]
+    assert chains["nominal"]["chain"].shape == (sampler["n_keep"], sampler["n_walkers"], 2)
+    assert chains["corrected"]["vesc_scale"] == pytest.approx(1.1)
+    s = summaries["nominal"]["estimates"]
+    assert set(s) == set(nodes.QUANTITIES)
+    for e in s.values():
+        assert e["lo"] <= e["median"] <= e["hi"]
+        assert e["err_minus"] == pytest.approx(e["median"] - e["lo"])
+    assert s["M_total_r200_msun"]["median"] == pytest.approx(s["M200_msun"]["median"] + s["M_baryon_r200_msun"]["median"], rel=1e-3)
+    assert s["log10_M200"]["lo"] < TRUTH[0] + 0.1 and s["log10_M200"]["hi"] > TRUTH[0] - 0.1
+    # Raising every v_esc by 10 % needs a heavier halo.
+    assert summaries["corrected"]["estimates"]["M200_msun"]["median"] > 1.3 * s["M200_msun"]["median"]
+    assert summaries["nominal"]["diagnostics"]["n_walkers"] == sampler["n_walkers"]
+
+
+def test_report_and_comparison(fitted, params):
+    _, summaries, (summary, markdown, comparison) = fitted
+    published = params["halo_mass"]["published_masses"]
+    assert list(comparison["study"][: len(published)]) == [m["study"] for m in published]
+    assert len(comparison) == len(published) + 2
+    ours = comparison.iloc[-2]
+    assert ours["mass_1e12_msun"] == pytest.approx(summaries["nominal"]["estimates"]["M_total_r200_msun"]["median"] / 1e12)
+    assert summary["variants"]["corrected"] is summaries["corrected"]
+    assert "M_total(<r200)" in summary["definitions"]["M_total_r200_msun"]
+    assert "| M_total(<r200) [1e12 Msun] |" in markdown and "Deason et al. 2019" in markdown
+    assert markdown.count("\n| ") >= len(nodes.QUANTITIES) + len(published) + 2
+
+
+def test_figures(fitted, params):
+    chains, _, _ = fitted
+    hm = params["halo_mass"]
+    corner = nodes.plot_corner(chains["nominal"], hm["figures"])
+    assert isinstance(corner, Figure) and len(corner.axes) == 4
+    fig = nodes.plot_escape_velocity_curve(chains["nominal"], hm["model"], hm["figures"], params["galaxy_frame"], params["cosmology"])
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert {"baryons only", "NFW halo only", "total model (max posterior)"} <= set(labels)
+    assert len(ax.patches) == len(RADII)  # one 68 % box per bin
