@@ -1,5 +1,6 @@
 """The mock's truth potential and its equilibrium halo."""
 
+import astropy.constants as const
 import astropy.units as u
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from milkyway_mass.mock_galaxy import G_KPC, TruthGalaxy, halo_df, r200_from_m20
 @pytest.fixture(scope="module")
 def galaxy(mock_params, shared_params):
     t = mock_params["truth"]
-    return TruthGalaxy(t["baryons"], t["M200_msun"], t["c200"], shared_params["cosmology"], shared_params["galaxy_frame"], t["boundary_r200"])
+    return TruthGalaxy(t["bulge"], t["disks"], t["M200_msun"], t["c200"], shared_params["cosmology"], shared_params["galaxy_frame"], t["boundary_r200"])
 
 
 def test_r200_follows_the_published_m200_definition(galaxy):
@@ -30,13 +31,24 @@ def test_rho_crit_matches_astropy():
 def test_plummer_disk_analogue_has_the_miyamoto_nagai_potential_in_the_plane(galaxy, mock_params):
     """The spherical truth equals the §5 model in the plane z = 0."""
     R = np.array([0.5, 4.0, 8.122, 20.0, 45.0])
-    for name, (a, b) in {"thin_disk": (5.3, 0.25), "thick_disk": (2.6, 0.8)}.items():
-        comp = mock_params["truth"]["baryons"][name]
+    for idx, comp in enumerate(mock_params["truth"]["disks"].values(), start=1):
+        a, b = comp["a_kpc"], comp["b_kpc"]
         mn = MiyamotoNagaiPotential(amp=comp["mass_msun"] * u.Msun, a=a * u.kpc, b=b * u.kpc, ro=galaxy.ro, vo=galaxy.vo)
-        idx = list(mock_params["truth"]["baryons"]).index(name)
         phi_mn = evaluatePotentials(mn, R / galaxy.ro, 0.0, use_physical=False) * galaxy.vo**2
         assert galaxy.phi(R, galaxy.baryons[idx]) == pytest.approx(phi_mn, rel=1e-12)
         assert -phi_mn[-1] == pytest.approx(G_KPC * comp["mass_msun"] / np.hypot(45.0, a + b), rel=1e-6)
+
+
+def test_kz_is_that_of_the_axisymmetric_model_and_rho_dm_of_the_nfw(galaxy):
+    """K_z at 1.1 kpc: disks make it larger than the spherical analogue's; rho_DM(R0) from NFW."""
+    z = 1.1
+    kz_sph = galaxy.enclosed_mass(np.hypot(8.0, z)) * G_KPC * z / np.hypot(8.0, z) ** 3
+    assert galaxy.kz(8.0, z)[0] > 1.3 * kz_sph
+    x = galaxy.ro / (galaxy.r200 / galaxy.c200)
+    rho_s = galaxy.m200 / (4 * np.pi * (galaxy.r200 / galaxy.c200) ** 3 * (np.log(1 + galaxy.c200) - galaxy.c200 / (1 + galaxy.c200)))
+    gev = (rho_s / (x * (1 + x) ** 2) * u.Msun / u.kpc**3 * const.c**2).to_value(u.GeV / u.cm**3)
+    assert galaxy.rho_dm_gev_cm3(galaxy.ro) == pytest.approx(gev, rel=1e-6)
+    assert 0.2 < gev < 0.6
 
 
 def test_escape_speed_is_zero_at_the_boundary_and_falls_outwards(galaxy):

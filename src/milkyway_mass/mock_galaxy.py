@@ -4,7 +4,10 @@ Truth potential (spherical, so the truth is exact): a Plummer bulge, two Plummer
 spheres standing in for the two Miyamoto–Nagai disks of METHOD.md §5 and an NFW
 halo given by (M200, c200). A Plummer sphere of scale a + b has exactly the
 potential and circular speed of a Miyamoto–Nagai disk (a, b) *in the plane
-z = 0*, so the §5 model evaluated in the plane contains the truth.
+z = 0*, so the §5 model evaluated in the plane contains the truth. Off the plane
+the two differ; the mock's vertical force K_z is that of the axisymmetric §5
+model (Miyamoto–Nagai disks) with the same halo, which shares the spherical
+truth's potential in the plane.
 
 Escape speeds are to the boundary 2·r200 (configurable), and the halo DF is
 galpy's Eddington-inversion DF cut off at E = Φ(2·r200): every bound halo star
@@ -20,12 +23,14 @@ import functools
 import operator
 import warnings
 
+import astropy.constants as c
 import astropy.units as u
 import numpy as np
 import pandas as pd
 from astropy.constants import G as _G
 from galpy.df import eddingtondf
 from galpy.potential import (
+    MiyamotoNagaiPotential,
     NFWPotential,
     PlummerPotential,
     TwoPowerSphericalPotential,
@@ -55,23 +60,26 @@ def r200_from_m200(m200: float, H0_kms_mpc: float, Om: float) -> float:
 class TruthGalaxy:
     """The mock's spherical truth potential in galpy, with physical-unit helpers.
 
-    ``components`` holds the bulge and disk-analogue Plummer spheres as
-    ``{name: {"mass_msun": M, "scale_kpc": b}}``; the halo is NFW(M200, c200).
+    ``bulge`` is a Plummer sphere ``{"mass_msun", "scale_kpc"}``; each of
+    ``disks`` is a Miyamoto–Nagai disk ``{"mass_msun", "a_kpc", "b_kpc"}``,
+    represented in the spherical truth by a Plummer sphere of scale a + b; the
+    halo is NFW(M200, c200).
     """
 
-    def __init__(self, components: dict, m200: float, c200: float, cosmology: dict, frame: dict, boundary_r200: float):
+    def __init__(self, bulge: dict, disks: dict, m200: float, c200: float, cosmology: dict, frame: dict, boundary_r200: float):
         self.ro = frame["R0_kpc"]
         self.vo = frame["vc_R0_kms"]
         self.m200 = float(m200)
         self.c200 = float(c200)
         self.r200 = r200_from_m200(m200, cosmology["H0_kms_mpc"], cosmology["Om"])
         self.r_boundary = boundary_r200 * self.r200
-        self.components = components
+        self.components = {"bulge": dict(bulge), **{name: {**d, "plummer_scale_kpc": d["a_kpc"] + d["b_kpc"]} for name, d in disks.items()}}
         kw = {"ro": self.ro, "vo": self.vo}
-        self.baryons = [
-            PlummerPotential(amp=c["mass_msun"] * u.Msun, b=c["scale_kpc"] * u.kpc, **kw)
-            for c in components.values()
+        bulge_pot = PlummerPotential(amp=bulge["mass_msun"] * u.Msun, b=bulge["scale_kpc"] * u.kpc, **kw)
+        self.baryons = [bulge_pot] + [
+            PlummerPotential(amp=d["mass_msun"] * u.Msun, b=(d["a_kpc"] + d["b_kpc"]) * u.kpc, **kw) for d in disks.values()
         ]
+        disk_pots = [MiyamotoNagaiPotential(amp=d["mass_msun"] * u.Msun, a=d["a_kpc"] * u.kpc, b=d["b_kpc"] * u.kpc, **kw) for d in disks.values()]
         self.halo = NFWPotential(
             # M200 = (4π/3)·200·Ωm·ρcrit·r200³: galpy's overdensity w.r.t. critical is 200·Ωm.
             conc=self.c200, mvir=self.m200 / 1e12, H=cosmology["H0_kms_mpc"],
@@ -79,6 +87,7 @@ class TruthGalaxy:
         )
         self.potentials = [*self.baryons, self.halo]
         self.composite = functools.reduce(operator.add, self.potentials)
+        self.axisymmetric = functools.reduce(operator.add, [bulge_pot, *disk_pots, self.halo])
 
     def phi(self, r_kpc, pot=None) -> np.ndarray:
         """Potential [km²/s²] at spherical radius r [kpc] (of ``pot``, default the total)."""
@@ -95,11 +104,16 @@ class TruthGalaxy:
         return np.asarray(vcirc(self.composite, r, use_physical=False)) * self.vo
 
     def kz(self, R_kpc, z_kpc) -> np.ndarray:
-        """Vertical force |K_z| = −∂Φ/∂z (z > 0) in (km/s)²/kpc."""
+        """Vertical force |K_z| = ∂Φ/∂z (z > 0) of the axisymmetric §5 model, in (km/s)²/kpc."""
         R = np.atleast_1d(np.asarray(R_kpc, dtype=float)) / self.ro
         z = np.broadcast_to(np.asarray(z_kpc, dtype=float) / self.ro, R.shape)
-        fz = evaluatezforces(self.composite, R, z, use_physical=False)
+        fz = evaluatezforces(self.axisymmetric, R, z, use_physical=False)
         return -np.asarray(fz) * self.vo**2 / self.ro
+
+    def rho_dm_gev_cm3(self, r_kpc: float) -> float:
+        """Dark-matter (NFW) density at spherical radius r [kpc], in GeV/cm³."""
+        rho = self.halo.dens(r_kpc / self.ro, 0.0, use_physical=False) * self.vo**2 / self.ro**2 / G_KPC  # Msun/kpc^3
+        return float((rho * u.Msun / u.kpc**3 * c.c**2).to_value(u.GeV / u.cm**3))
 
     def enclosed_mass(self, r_kpc: float) -> float:
         """Total mass [Msun] inside the sphere of radius r [kpc]."""
@@ -119,11 +133,13 @@ def truth_summary(galaxy: TruthGalaxy, r_grid_kpc: np.ndarray) -> dict:
         "M_total_r200_msun": galaxy.enclosed_mass(galaxy.r200),
         "vc_R0_kms": float(galaxy.vcirc(galaxy.ro)[0]),
         "vesc_R0_kms": float(galaxy.vesc(galaxy.ro)[0]),
-        "baryon_plummer_components": galaxy.components,
+        "rho_dm_R0_gev_cm3": galaxy.rho_dm_gev_cm3(galaxy.ro),
+        "baryons": galaxy.components,
         "note": (
             "Spherical truth: Plummer bulge, Plummer spheres of scale a+b standing in for the "
             "Miyamoto-Nagai disks (identical potential and circular speed in the plane z=0), "
-            "NFW halo with M200 = (4pi/3) 200 rho_crit Om r200^3. v_esc to r_boundary."
+            "NFW halo with M200 = (4pi/3) 200 rho_crit Om r200^3. v_esc to r_boundary. "
+            "The mock K_z is that of the axisymmetric model (Miyamoto-Nagai disks, same halo)."
         ),
         "vesc_curve": {
             "r_kpc": [float(r) for r in r_grid_kpc],
