@@ -1,0 +1,145 @@
+"""Readers for the published Analysis-B constraints (METHOD.md §6), read in place
+from configurable paths (the files are not copied into the project).
+
+- Eilers et al. (2019) circular-velocity curve (``read_eilers2019_rotation_curve``):
+  header ``R v_c err+ err-``, tab-separated with a trailing tab. The order of the
+  two error columns is ambiguous (see the data folder's SOURCE.md), so it is an
+  explicit choice, ``error_columns``:
+
+  - ``"mean"`` (default): symmetric error = mean of columns 3 and 4;
+  - ``"plus_minus"``: column 3 = upper error, column 4 = lower (the file header);
+  - ``"minus_plus"``: column 3 = lower error, column 4 = upper (the paper's Table 1
+    order as transcribed elsewhere).
+
+- Bovy & Rix (2013) vertical force K_z(R, |z| = 1.1 kpc) (``read_bovy_rix2013_kz``):
+  no header, 8 comma-separated columns; column 6 is K_z / (2 pi G) in Msun/pc²,
+  column 7 its error. Converted with KZ_2PIG_MSUN_PC2_IN_KMS2_KPC, i.e.
+  2 pi G × 1 Msun/pc² = 27.02 (km/s)²/kpc (astropy's G); the native values are kept.
+
+Both return tidy DataFrames whose column names carry the units (see
+ROTATION_CURVE_COLUMNS and KZ_COLUMNS).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy import constants, units
+
+#: 2 pi G × (1 Msun / pc²) in (km/s)² / kpc.
+KZ_2PIG_MSUN_PC2_IN_KMS2_KPC = float(
+    (2.0 * np.pi * constants.G * units.Msun / units.pc**2).to_value(units.km**2 / units.s**2 / units.kpc)
+)
+
+#: Height of the Bovy & Rix (2013) K_z measurements [kpc].
+BOVY_RIX_HEIGHT_KPC = 1.1
+
+ERROR_COLUMN_CHOICES = ("mean", "plus_minus", "minus_plus")
+
+ROTATION_CURVE_COLUMNS = {
+    "R_kpc": "Galactocentric cylindrical radius [kpc]",
+    "vc_kms": "circular speed [km/s]",
+    "vc_err_up_kms": "upper 1-sigma error [km/s] (per ``error_columns``)",
+    "vc_err_down_kms": "lower 1-sigma error [km/s] (per ``error_columns``)",
+    "vc_err_kms": "symmetric error = mean of up and down [km/s]",
+    "err_col3_kms": "raw third file column [km/s]",
+    "err_col4_kms": "raw fourth file column [km/s]",
+}
+
+KZ_COLUMNS = {
+    "feh": "[Fe/H] of the mono-abundance population [dex]",
+    "afe": "[alpha/Fe] of the mono-abundance population [dex]",
+    "R_kpc": "Galactocentric radius of the measurement [kpc]",
+    "z_kpc": "height of the measurement, 1.1 kpc",
+    "sigma_msun_pc2": "column 3, probably Sigma(R, |z| <= 1.1 kpc) [Msun/pc²] (unverified)",
+    "sigma_err_msun_pc2": "column 4, its error [Msun/pc²] (unverified)",
+    "R0_minus_R_kpc": "column 5, 8 kpc - R [kpc]",
+    "kz_2piG_msun_pc2": "K_z / (2 pi G) [Msun/pc²] (column 6, native unit)",
+    "kz_err_2piG_msun_pc2": "its error [Msun/pc²] (column 7)",
+    "kz_kms2_kpc": "K_z [(km/s)²/kpc]",
+    "kz_err_kms2_kpc": "its error [(km/s)²/kpc]",
+}
+
+_EILERS_HEADER = ["R", "v_c", "err+", "err-"]
+_KZ_RAW = ["feh", "afe", "R_kpc", "sigma_msun_pc2", "sigma_err_msun_pc2", "R0_minus_R_kpc",
+           "kz_2piG_msun_pc2", "kz_err_2piG_msun_pc2"]
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"constraint data file not found: {path} (set its path in the parameters)")
+    return path
+
+
+def _check_values(df: pd.DataFrame, path: Path, positive: list[str]) -> None:
+    """Every value finite; the ``positive`` columns > 0; else a ValueError naming file, column and row."""
+    for column in df.columns:
+        values = df[column].to_numpy()
+        bad = ~np.isfinite(values)
+        if column in positive:
+            bad |= ~(values > 0)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            rule = "finite and positive" if column in positive else "finite"
+            raise ValueError(f"{path}: column {column!r} must be {rule}; bad data rows (0-based) {rows}")
+
+
+def read_eilers2019_rotation_curve(path, error_columns: str = "mean") -> pd.DataFrame:
+    """Eilers et al. (2019) circular-velocity curve as a DataFrame (ROTATION_CURVE_COLUMNS).
+
+    ``error_columns`` resolves the ambiguous order of the two error columns
+    ("mean", "plus_minus" or "minus_plus"; see the module docstring).
+    """
+    if error_columns not in ERROR_COLUMN_CHOICES:
+        raise ValueError(f"error_columns must be one of {ERROR_COLUMN_CHOICES}, got {error_columns!r}")
+    path = _existing(path)
+    with path.open() as handle:
+        header = handle.readline().split()
+    if header != _EILERS_HEADER:
+        raise ValueError(f"{path}: expected the header {' '.join(_EILERS_HEADER)!r}, found {' '.join(header)!r}")
+    raw = pd.read_csv(path, sep=r"\s+", skiprows=1, header=None)
+    if raw.shape[1] != len(_EILERS_HEADER):
+        raise ValueError(f"{path}: expected {len(_EILERS_HEADER)} columns (R v_c err+ err-), found {raw.shape[1]}")
+    raw.columns = ["R_kpc", "vc_kms", "err_col3_kms", "err_col4_kms"]
+    try:
+        raw = raw.astype(float)
+    except ValueError as err:
+        raise ValueError(f"{path}: non-numeric value ({err})") from None
+    _check_values(raw, path, positive=list(raw.columns))
+    col3, col4 = raw["err_col3_kms"], raw["err_col4_kms"]
+    if error_columns == "mean":
+        up = down = 0.5 * (col3 + col4)
+    elif error_columns == "plus_minus":
+        up, down = col3, col4
+    else:
+        up, down = col4, col3
+    out = raw[["R_kpc", "vc_kms"]].assign(
+        vc_err_up_kms=up, vc_err_down_kms=down, vc_err_kms=0.5 * (up + down), err_col3_kms=col3, err_col4_kms=col4
+    )
+    return out[list(ROTATION_CURVE_COLUMNS)].sort_values("R_kpc", ignore_index=True)
+
+
+def read_bovy_rix2013_kz(path) -> pd.DataFrame:
+    """Bovy & Rix (2013) K_z(R, |z| = 1.1 kpc) as a DataFrame (KZ_COLUMNS), sorted by R."""
+    path = _existing(path)
+    raw = pd.read_csv(path, header=None, skipinitialspace=True)
+    if raw.shape[1] != len(_KZ_RAW):
+        raise ValueError(
+            f"{path}: expected {len(_KZ_RAW)} comma-separated columns without header "
+            f"({', '.join(_KZ_RAW)}), found {raw.shape[1]}"
+        )
+    raw.columns = _KZ_RAW
+    try:
+        raw = raw.astype(float)
+    except ValueError as err:
+        raise ValueError(f"{path}: non-numeric value, e.g. a header line ({err})") from None
+    _check_values(raw, path, positive=["R_kpc", "kz_2piG_msun_pc2", "kz_err_2piG_msun_pc2"])
+    out = raw.assign(
+        z_kpc=BOVY_RIX_HEIGHT_KPC,
+        kz_kms2_kpc=raw["kz_2piG_msun_pc2"] * KZ_2PIG_MSUN_PC2_IN_KMS2_KPC,
+        kz_err_kms2_kpc=raw["kz_err_2piG_msun_pc2"] * KZ_2PIG_MSUN_PC2_IN_KMS2_KPC,
+    )
+    return out[list(KZ_COLUMNS)].sort_values("R_kpc", kind="stable", ignore_index=True)

@@ -1,0 +1,165 @@
+"""Halo families against galpy (NFW, Zhao with alpha = 1, Einasto) and closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from galpy.potential import EinastoPotential, NFWPotential, TwoPowerSphericalPotential
+from scipy import special
+from scipy.integrate import quad
+
+from milkyway_mass import halo_profiles as hp
+from milkyway_mass.halo_profiles import EinastoHalo, NFWHalo, ZhaoHalo
+from milkyway_mass.mass_model import Cosmology, G
+
+R = np.geomspace(0.01, 1000.0, 41)
+RHO0, RS = 8e6, 16.0
+TOL = 1e-6
+
+
+def _galpy_quantities(pot):
+    """galpy in natural units with G = 1, lengths in kpc: divide our values by G."""
+    zeros = np.zeros_like(R)
+    return {
+        "density": pot.dens(R, zeros),
+        "enclosed_mass": np.array([pot.mass(r) for r in R]),
+        "potential": pot(R, zeros) * G,
+        "vc": np.sqrt(-R * pot.Rforce(R, zeros) * G),
+        "kz": -pot.zforce(R, zeros + 1.1) * G,
+    }
+
+
+def _ours(halo):
+    return {
+        "density": halo.density(R),
+        "enclosed_mass": halo.enclosed_mass(R),
+        "potential": halo.potential(R, 0.0),
+        "vc": halo.circular_speed(R),
+        "kz": halo.vertical_force(R, 1.1),
+    }
+
+
+def _assert_close(ours, ref, tol=TOL):
+    for key, value in ref.items():
+        np.testing.assert_allclose(ours[key], value, rtol=tol, atol=0, err_msg=key)
+
+
+CASES = {
+    "nfw": (NFWHalo(RHO0, RS), NFWPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS)),
+    "zhao_as_nfw": (ZhaoHalo(RHO0, RS, 1.0, 3.0, 1.0), NFWPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS)),
+    "zhao_cored": (ZhaoHalo(RHO0, RS, 1.0, 3.0, 0.0), TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=0.0, beta=3.0)),
+    "zhao_steep": (ZhaoHalo(RHO0, RS, 1.0, 4.5, 1.5), TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=1.5, beta=4.5)),
+    "zhao_shallow": (ZhaoHalo(RHO0, RS, 1.0, 2.2, 0.7), TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=0.7, beta=2.2)),
+    "einasto_n3": (EinastoHalo(RHO0, RS, 3.0), EinastoPotential(amp=RHO0 * np.exp(6.0), h=RS / 6.0**3, n=3.0)),
+    "einasto_n6": (EinastoHalo(RHO0, RS, 6.0), EinastoPotential(amp=RHO0 * np.exp(12.0), h=RS / 12.0**6, n=6.0)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_profiles_match_galpy(case):
+    halo, pot = CASES[case]
+    _assert_close(_ours(halo), _galpy_quantities(pot))
+
+
+@pytest.mark.parametrize("alpha", [0.2, 0.5, 2.0, 5.0])
+def test_zhao_mass_matches_incomplete_beta(alpha):
+    """M(<r) = 4 pi rho0 r_s³ B(a, b) I_u(a, b) / alpha, u = x^alpha / (1 + x^alpha)."""
+    gamma, beta = 0.7, 4.5
+    halo = ZhaoHalo(RHO0, RS, alpha, beta, gamma)
+    x = R / RS
+    a, b = (3 - gamma) / alpha, (beta - 3) / alpha
+    u = x**alpha / (1 + x**alpha)
+    expected = 4 * np.pi * RHO0 * RS**3 * special.beta(a, b) * special.betainc(a, b, u) / alpha
+    keep = u < 0.999  # betainc loses precision as u -> 1
+    np.testing.assert_allclose(halo.enclosed_mass(R)[keep], expected[keep], rtol=1e-9)
+
+
+@pytest.mark.parametrize("alpha, beta, gamma", [(0.4, 5.0, 0.2), (2.5, 3.2, 1.2), (1.0, 2.3, 1.9)])
+def test_zhao_force_is_minus_gradient_of_potential(alpha, beta, gamma):
+    halo = ZhaoHalo(RHO0, RS, alpha, beta, gamma)
+    r = np.geomspace(0.1, 300.0, 17)
+    h = 1e-4 * r
+    derivative = (halo.potential(r + h, 0.0) - halo.potential(r - h, 0.0)) / (2 * h)
+    np.testing.assert_allclose(derivative, G * halo.enclosed_mass(r) / r**2, rtol=1e-6)
+
+
+def test_zhao_is_continuous_across_the_quadrature_grid_ends():
+    halo = ZhaoHalo(RHO0, RS, 0.8, 3.5, 1.3)
+    edge = hp.X_MIN * RS
+    r = edge * np.array([1 - 1e-9, 1 + 1e-9])
+    np.testing.assert_allclose(*halo.enclosed_mass(r), rtol=1e-7)
+    np.testing.assert_allclose(*halo.potential(r, 0.0), rtol=1e-12)
+    x_inner = np.array([0.1, 0.5]) * hp.X_MIN
+    exact = [quad(lambda t: t ** (2 - 1.3) * (1 + t**0.8) ** (-2.2 / 0.8), 0, x, epsabs=0, epsrel=1e-12)[0] for x in x_inner]
+    np.testing.assert_allclose(halo.enclosed_mass(x_inner * RS), 4 * np.pi * RHO0 * RS**3 * np.array(exact), rtol=1e-9)
+    assert halo.potential(0.0, 0.0) < halo.potential(edge, 0.0) < 0
+    with pytest.raises(ValueError, match="beyond its quadrature grid"):
+        halo.enclosed_mass(2 * hp.X_MAX * RS)
+
+
+def test_walkers_broadcast_like_separate_halos():
+    rng = np.random.default_rng(3)
+    W = 5
+    params = [rng.uniform(1e6, 1e8, W), rng.uniform(5, 30, W), rng.uniform(0.5, 3, W), rng.uniform(3, 5, W), rng.uniform(0, 1.5, W)]
+    together = ZhaoHalo(*(p[:, None] for p in params))
+    r = np.linspace(4.0, 50.0, 7)
+    vc, vesc, r200 = together.circular_speed(r), together.escape_speed(r), together.r200
+    assert vc.shape == vesc.shape == (W, 7) and r200.shape == (W, 1)
+    for w in range(W):
+        alone = ZhaoHalo(*(p[w] for p in params))
+        np.testing.assert_allclose(vc[w], alone.circular_speed(r), rtol=1e-12)
+        np.testing.assert_allclose(vesc[w], alone.escape_speed(r), rtol=1e-12)
+        np.testing.assert_allclose(r200[w, 0], alone.r200, rtol=1e-12)
+
+
+def test_r200_and_m200_follow_the_published_convention():
+    cosmo = Cosmology(H0_kms_mpc=70.0, Om=1.0)
+    nfw = NFWHalo.from_m200_c200(np.array([[5e11], [1e12]]), np.array([[8.0], [15.0]]), cosmology=cosmo)
+    np.testing.assert_allclose(nfw.m200, [[5e11], [1e12]], rtol=1e-10)
+    np.testing.assert_allclose(nfw.r200 / nfw.r_s, [[8.0], [15.0]], rtol=1e-10)
+    np.testing.assert_allclose(nfw.enclosed_mass(nfw.r200), nfw.m200, rtol=1e-10)
+    rho_crit = 3 * (0.07) ** 2 / (8 * np.pi * G)  # H0 = 70 km/s/Mpc = 0.07 km/s/kpc
+    np.testing.assert_allclose(nfw.m200, 4 * np.pi / 3 * 200 * rho_crit * nfw.r200**3, rtol=1e-12)
+    zhao = ZhaoHalo(nfw.rho0, nfw.r_s, 1.0, 3.0, 1.0, cosmology=cosmo)
+    einasto = EinastoHalo(1e7, 15.0, 5.0, cosmology=cosmo)
+    np.testing.assert_allclose(zhao.r200, nfw.r200, rtol=1e-10)
+    np.testing.assert_allclose(einasto.enclosed_mass(einasto.r200), einasto.m200, rtol=1e-10)
+    assert np.isnan(ZhaoHalo(1e3, 10.0, 1.0, 3.0, 0.0, cosmology=cosmo).r200)  # core below 200 rho_crit
+
+
+def test_escape_speed_to_boundary_matches_galpy():
+    halo = NFWHalo.from_m200_c200(1e12, 12.0)
+    pot = NFWPotential(amp=4 * np.pi * float(halo.rho0) * float(halo.r_s) ** 3, a=float(halo.r_s))
+    r = np.array([5.0, 8.122, 20.0, 45.0])
+    boundary = 2.0 * float(halo.r200)
+    expected = np.sqrt(2 * G * (pot(boundary, 0.0) - pot(r, 0 * r)))
+    np.testing.assert_allclose(halo.escape_speed(r), expected, rtol=1e-10)
+    np.testing.assert_allclose(halo.escape_speed(r, boundary_r200=np.inf), np.sqrt(-2 * G * pot(r, 0 * r)), rtol=1e-10)
+    assert np.all(halo.escape_speed(r, boundary_r200=3.0) > halo.escape_speed(r))
+    with pytest.raises(ValueError, match="boundary_r200"):
+        halo.escape_speed(r, boundary_r200=0.0)
+
+
+def test_local_density_in_gev_per_cm3():
+    assert hp.MSUN_KPC3_IN_GEV_CM3 * 1e9 == pytest.approx(37.97, abs=0.01)  # 1 Msun/pc³ in GeV/cm³
+    halo = NFWHalo(1e7, 1e-3)  # rho(8 kpc) = rho0 x^-3 (1 + 1/x)^-2 with x = 8000
+    expected = 1e7 * 8000.0**-3 / (1 + 1 / 8000.0) ** 2 * hp.MSUN_KPC3_IN_GEV_CM3
+    assert halo.local_density_gev_cm3(8.0) == pytest.approx(expected, rel=1e-12)
+    assert EinastoHalo(1e7, 8.0, 6.0).local_density_gev_cm3(8.0) == pytest.approx(0.3797, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: NFWHalo(-1.0, 10.0), "rho0"),
+        (lambda: NFWHalo(1e7, np.nan), "r_s"),
+        (lambda: EinastoHalo(1e7, 10.0, 0.0), "Einasto index"),
+        (lambda: ZhaoHalo(1e7, 10.0, 0.1, 3.0, 1.0), "alpha"),
+        (lambda: ZhaoHalo(1e7, 10.0, 1.0, 2.0, 1.0), "beta"),
+        (lambda: ZhaoHalo(1e7, 10.0, 1.0, 4.0, 3.0), "gamma"),
+        (lambda: ZhaoHalo(1e7, 10.0, np.array([[1.0], [0.05]]), 3.0, 1.0), "alpha"),
+    ],
+)
+def test_bad_parameters_raise_clear_errors(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
