@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from galpy.potential import MiyamotoNagaiPotential, evaluatePotentials
 
-from milkyway_mass.mock_galaxy import G_KPC, TruthGalaxy, halo_df, r200_from_m200, rho_crit, sample_halo
+from milkyway_mass.mass_model import G as G_KPC
+from milkyway_mass.mock_galaxy import TruthGalaxy, halo_df, sample_halo
 
 
 @pytest.fixture(scope="module")
@@ -15,17 +16,10 @@ def galaxy(mock_params, shared_params):
     return TruthGalaxy(t["bulge"], t["disks"], t["M200_msun"], t["c200"], shared_params["cosmology"], shared_params["galaxy_frame"], t["boundary_r200"])
 
 
-def test_r200_follows_the_published_m200_definition(galaxy):
-    r200 = r200_from_m200(9e11, 70.0, 1.0)
-    assert 4 / 3 * np.pi * 200 * rho_crit(70.0) * r200**3 == pytest.approx(9e11, rel=1e-12)
-    # galpy's own virial radius for the same (M200, c200, H, Om, 200 x critical)
+def test_truth_nfw_follows_the_published_m200_definition(galaxy):
+    """galpy's NFW built by the mock has M200 = (4π/3)·200·Ωm·ρcrit·r200³ (as mass_model)."""
     assert galaxy.halo.rvir(H=70.0, Om=1.0, overdens=200.0, wrtcrit=True) == pytest.approx(galaxy.r200, rel=1e-6)
-
-
-def test_rho_crit_matches_astropy():
-    from astropy.cosmology import FlatLambdaCDM
-
-    assert rho_crit(70.0) == pytest.approx(FlatLambdaCDM(H0=70, Om0=0.3).critical_density0.to_value(u.Msun / u.kpc**3), rel=1e-4)
+    assert galaxy.enclosed_mass(galaxy.r200) - galaxy.m200 == pytest.approx(sum(c["mass_msun"] for c in galaxy.components.values()), rel=0.01)
 
 
 def test_plummer_disk_analogue_has_the_miyamoto_nagai_potential_in_the_plane(galaxy, mock_params):

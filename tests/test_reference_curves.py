@@ -5,15 +5,14 @@ import numpy as np
 import pytest
 from galpy.potential import MWPotential2014, vcirc, vesc
 
+from milkyway_mass.mass_model import Cosmology, r200_from_m200
 from milkyway_mass.reference_curves import (
     bin_vmin,
     reference_potentials,
     rescale_halo,
-    rho_crit_msun_kpc3,
     scaled_mwpotential2014,
     vesc_curves,
     vesc_kms,
-    virial_radius_kpc,
 )
 
 R0, VC = 8.122, 234.04
@@ -41,20 +40,16 @@ def test_scaled_potential_has_the_requested_circular_speed():
     np.testing.assert_allclose(vesc_kms(pots, [10.0, 25.0]), VC * vesc(MWPotential2014, np.array([10.0, 25.0]) / R0), rtol=1e-9)
 
 
-def test_rho_crit_value():
-    # 2.775e11 h^2 Msun/Mpc^3 with h = 0.7
-    assert rho_crit_msun_kpc3(70.0) == pytest.approx(2.775e11 * 0.49 / 1e9, rel=1e-3)
-
-
 @pytest.mark.parametrize("name", list(MASSES))
 def test_rescaled_halo_has_the_requested_virial_mass(potentials, name):
     bulge, disk, halo = potentials[name]
     # galpy's own (root-finding) virial mass, same definition: 200 x Om rho_crit, Om = 0.3, H0 = 70
     assert halo.mvir(H=70.0, Om=0.3, overdens=200.0, wrtcrit=False) == pytest.approx(MASSES[name], rel=1e-6)
     # from first principles: mean density inside r_vir is 200 * 0.3 * rho_crit
-    r_vir = virial_radius_kpc(MASSES[name], **VIRIAL)
+    cosmo = Cosmology(VIRIAL["H0_kms_mpc"], VIRIAL["Om"])
+    r_vir = float(r200_from_m200(MASSES[name], cosmo, VIRIAL["overdensity"]))
     mass = halo.mass(r_vir * u.kpc, quantity=True).to_value(u.Msun)
-    assert mass / (4 / 3 * np.pi * r_vir**3) == pytest.approx(200 * 0.3 * rho_crit_msun_kpc3(70.0), rel=1e-9)
+    assert mass / (4 / 3 * np.pi * r_vir**3) == pytest.approx(200 * 0.3 * cosmo.rho_crit, rel=1e-9)
 
 
 def test_rescaling_changes_only_the_halo_amplitude(potentials):

@@ -27,7 +27,6 @@ import astropy.constants as c
 import astropy.units as u
 import numpy as np
 import pandas as pd
-from astropy.constants import G as _G
 from galpy.df import eddingtondf
 from galpy.potential import (
     MiyamotoNagaiPotential,
@@ -40,21 +39,7 @@ from galpy.potential import (
     vcirc,
 )
 
-#: Gravitational constant in kpc (km/s)^2 / Msun.
-G_KPC = _G.to_value(u.kpc * u.km**2 / u.s**2 / u.Msun)
-
-POPULATIONS = ("halo", "disk_thin", "disk_thick", "outlier_unbound")
-
-
-def rho_crit(H0_kms_mpc: float) -> float:
-    """Critical density 3H²/(8πG) in Msun/kpc³ for H0 in km/s/Mpc."""
-    H = H0_kms_mpc / 1000.0  # km/s/kpc
-    return 3.0 * H**2 / (8.0 * np.pi * G_KPC)
-
-
-def r200_from_m200(m200: float, H0_kms_mpc: float, Om: float) -> float:
-    """r200 [kpc] from M200 = (4π/3)·200·ρcrit·Ωm·r200³ [Msun] (published convention)."""
-    return (m200 / (4.0 / 3.0 * np.pi * 200.0 * rho_crit(H0_kms_mpc) * Om)) ** (1.0 / 3.0)
+from milkyway_mass.mass_model import Cosmology, G, r200_from_m200
 
 
 class TruthGalaxy:
@@ -71,7 +56,7 @@ class TruthGalaxy:
         self.vo = frame["vc_R0_kms"]
         self.m200 = float(m200)
         self.c200 = float(c200)
-        self.r200 = r200_from_m200(m200, cosmology["H0_kms_mpc"], cosmology["Om"])
+        self.r200 = float(r200_from_m200(m200, Cosmology.from_config(cosmology)))
         self.r_boundary = boundary_r200 * self.r200
         self.components = {"bulge": dict(bulge), **{name: {**d, "plummer_scale_kpc": d["a_kpc"] + d["b_kpc"]} for name, d in disks.items()}}
         kw = {"ro": self.ro, "vo": self.vo}
@@ -112,13 +97,13 @@ class TruthGalaxy:
 
     def rho_dm_gev_cm3(self, r_kpc: float) -> float:
         """Dark-matter (NFW) density at spherical radius r [kpc], in GeV/cm³."""
-        rho = self.halo.dens(r_kpc / self.ro, 0.0, use_physical=False) * self.vo**2 / self.ro**2 / G_KPC  # Msun/kpc^3
+        rho = self.halo.dens(r_kpc / self.ro, 0.0, use_physical=False) * self.vo**2 / self.ro**2 / G  # Msun/kpc^3
         return float((rho * u.Msun / u.kpc**3 * c.c**2).to_value(u.GeV / u.cm**3))
 
     def enclosed_mass(self, r_kpc: float) -> float:
         """Total mass [Msun] inside the sphere of radius r [kpc]."""
         m = sum(mass(p, r_kpc / self.ro, use_physical=False) for p in self.potentials)
-        return float(m) * self.vo**2 * self.ro / G_KPC
+        return float(m) * self.vo**2 * self.ro / G
 
 
 def truth_summary(galaxy: TruthGalaxy, r_grid_kpc: np.ndarray) -> dict:

@@ -24,13 +24,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
-import astropy.constants as const
-import astropy.units as u
 import numpy as np
 import pandas as pd
 from galpy.potential import MWPotential2014, NFWPotential, evaluatePotentials
 from galpy.potential.CompositePotential import CompositePotential
 from galpy.util.conversion import get_physical, mass_in_msol
+
+from milkyway_mass.mass_model import Cosmology, r200_from_m200
 
 #: galpy evaluates the potential "at infinity" at this radius (natural units), as its ``vesc`` does.
 _R_INFINITY = 1e20
@@ -42,17 +42,6 @@ _EVALUATION_RADII = {
     "upper_edge": lambda lo, hi: hi,
 }
 _ROUNDING = {"nearest": np.round, "up": np.ceil, "down": np.floor}
-
-
-def rho_crit_msun_kpc3(H0_kms_mpc: float) -> float:
-    """Critical density 3 H0² / (8 pi G) [Msun / kpc³]."""
-    H0 = H0_kms_mpc * u.km / u.s / u.Mpc
-    return (3 * H0**2 / (8 * np.pi * const.G)).to_value(u.Msun / u.kpc**3)
-
-
-def virial_radius_kpc(mvir_msun: float, overdensity: float, H0_kms_mpc: float, Om: float) -> float:
-    """Radius [kpc] inside which the mean density is overdensity × Om × rho_crit for mass ``mvir_msun``."""
-    return (3 * mvir_msun / (4 * np.pi * overdensity * Om * rho_crit_msun_kpc3(H0_kms_mpc))) ** (1 / 3)
 
 
 def scaled_mwpotential2014(R0_kpc: float, vc_R0_kms: float) -> CompositePotential:
@@ -70,7 +59,7 @@ def rescale_halo(pot: CompositePotential, mvir_msun: float, overdensity: float, 
     if not mvir_msun > 0:
         raise ValueError(f"virial mass must be > 0 Msun, got {mvir_msun}")
     units = get_physical(halo)
-    r_vir = virial_radius_kpc(mvir_msun, overdensity, H0_kms_mpc, Om)
+    r_vir = float(r200_from_m200(mvir_msun, Cosmology(H0_kms_mpc, Om), overdensity))
     mass_now = halo.mass(r_vir / units["ro"], use_physical=False) * mass_in_msol(units["vo"], units["ro"])
     return bulge + disk + halo * (mvir_msun / mass_now)
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from milkyway_mass.galactocentric import galactocentric_frame
+from milkyway_mass.mass_model import G
 from milkyway_mass.mock_galaxy import (
-    G_KPC,
     TruthGalaxy,
     halo_df,
     sample_disk,
@@ -29,7 +29,7 @@ from milkyway_mass.mock_galaxy import (
 logger = logging.getLogger(__name__)
 
 #: 2πG × (1 Msun/pc²) in (km/s)²/kpc: the unit of the Bovy & Rix (2013) K_z column.
-KZ_UNIT_KMS2_PER_KPC = 2 * np.pi * G_KPC * 1e6
+KZ_UNIT_KMS2_PER_KPC = 2 * np.pi * G * 1e6
 
 
 def _galaxy(mock: dict, frame: dict, cosmology: dict) -> TruthGalaxy:
