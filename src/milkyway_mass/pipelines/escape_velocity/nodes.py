@@ -1,0 +1,387 @@
+"""Nodes of the `escape_velocity` pipeline (METHOD.md §4).
+
+Every radial bin of both binnings is fitted with the power-law tail model for
+each configured k range (emcee, in a process pool); the range with the larger
+L_max is kept. Units: kpc, km/s. Parameters θ = (v_esc(r0), k, γ, f).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from milkyway_mass.tail_fit import (
+    FitTask,
+    SamplerSettings,
+    choose_k_range,
+    k_range_label,
+    run_fits,
+    task_seed,
+)
+from milkyway_mass.tail_likelihood import (
+    PARAMETER_NAMES,
+    PriorBounds,
+    TailData,
+    TailLikelihood,
+)
+
+logger = logging.getLogger(__name__)
+
+BINNINGS = ("bin1", "bin2")
+STAR_COLUMNS = ("r_gc", "v_gc", "sigma_v_gc", "binning", "bin", "v_min")
+BIN_COLUMNS = ("binning", "bin", "r_lo", "r_hi", "v_min", "r0")
+SAMPLE_COLUMNS = ("binning", "bin", "r0", *PARAMETER_NAMES)
+SUMMARY_PARAMS = ("k", "gamma", "f")
+VESC_AT_SUN_METHOD = (
+    "interpolated: linear interpolation in r between the two fitted bins whose r0 bracket R0, applied to "
+    "independent draws from the two posteriors; in_bin_model: v_esc(r0)*(R0/r0)^(-gamma/2) of the bin "
+    "containing R0, per posterior sample. Values: median and 16th/84th percentiles [km/s]."
+)
+
+
+def _require_columns(df: pd.DataFrame, columns, name: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} lacks column(s) {missing}; has {list(df.columns)}")
+
+
+def _bin_rows(radial_bins: pd.DataFrame, binning: str) -> pd.DataFrame:
+    _require_columns(radial_bins, BIN_COLUMNS, "radial_bins")
+    rows = radial_bins[radial_bins["binning"] == binning].sort_values("bin").reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(f"radial_bins has no rows for binning '{binning}'")
+    if rows["bin"].duplicated().any():
+        raise ValueError(f"radial_bins lists bin(s) {rows['bin'][rows['bin'].duplicated()].tolist()} of '{binning}' twice")
+    return rows
+
+
+def _check_stars(stars: pd.DataFrame, binning: str, bins: pd.DataFrame) -> None:
+    name = f"selected_stars_{binning}"
+    _require_columns(stars, STAR_COLUMNS, name)
+    wrong = stars["binning"] != binning
+    if wrong.any():
+        raise ValueError(f"{name}: {int(wrong.sum())} star(s) have binning other than '{binning}': "
+                         f"{sorted(stars.loc[wrong, 'binning'].astype(str).unique())}")
+    unknown = ~stars["bin"].isin(bins["bin"])
+    if unknown.any():
+        raise ValueError(f"{name}: {int(unknown.sum())} star(s) in bin(s) {sorted(stars.loc[unknown, 'bin'].unique())} "
+                         f"that radial_bins does not list for '{binning}'")
+
+
+def bin_data(stars: pd.DataFrame, row, name: str = "selected_stars") -> TailData:
+    """The stars of one radial-bin row as :class:`TailData` (checks v_min against the bin's)."""
+    sel = stars[stars["bin"] == row["bin"]]
+    vmin = sel["v_min"].to_numpy(dtype=float)
+    if not np.allclose(vmin, row["v_min"], rtol=0, atol=1e-6):
+        raise ValueError(f"{name}, bin {row['bin']}: column 'v_min' differs from radial_bins v_min={row['v_min']}")
+    if not (np.isfinite(row["r0"]) and row["r0"] > 0):
+        raise ValueError(f"radial_bins: bin {row['bin']} of '{row['binning']}' has r0={row['r0']} but {len(sel)} stars")
+    try:
+        return TailData(v=sel["v_gc"].to_numpy(dtype=float), r=sel["r_gc"].to_numpy(dtype=float),
+                        sigma=sel["sigma_v_gc"].to_numpy(dtype=float), v_min=vmin, r0=float(row["r0"]))
+    except ValueError as exc:
+        raise ValueError(f"{name}, bin {row['bin']}: {exc}") from exc
+
+
+def _fit_tasks(stars: pd.DataFrame, bins: pd.DataFrame, binning: str, params: dict) -> tuple[list, dict]:
+    """Fit tasks of one binning and the status of every bin ('ok' or the reason it is skipped)."""
+    pri, ini, sca, smp = params["priors"], params["init"], params["init_scatter"], params["sampler"]
+    if len(ini["k"]) != len(pri["k_ranges"]):
+        raise ValueError(f"escape_velocity.init.k has {len(ini['k'])} values for {len(pri['k_ranges'])} k_ranges")
+    settings = SamplerSettings(
+        n_walkers=smp["n_walkers"], n_burn=smp["n_burn"], n_keep=smp["n_keep"], n_tau=smp["n_tau"],
+        polish=smp["polish"], polish_max_iter=smp["polish_max_iter"], store_every=params["chain_store_every"],
+    )
+    counts = stars["bin"].value_counts()
+    tasks, status = [], {}
+    for _, row in bins.iterrows():
+        b = int(row["bin"])
+        n = int(counts.get(row["bin"], 0))
+        if n < max(params["min_stars"], 1):
+            status[b] = f"skipped: {n} stars < min_stars={params['min_stars']}"
+            logger.warning("escape_velocity %s bin %d (%.1f-%.1f kpc): %s", binning, b, row["r_lo"], row["r_hi"], status[b])
+            continue
+        status[b] = "ok"
+        data = bin_data(stars, row, f"selected_stars_{binning}")
+        for i, (k_range, k0) in enumerate(zip(pri["k_ranges"], ini["k"])):
+            bounds = PriorBounds(float(row["v_min"]), pri["vesc_max_kms"], *k_range, *pri["gamma"], *pri["f"])
+            tasks.append(FitTask(
+                key=(binning, b, k_range_label(k_range)), data=data, bounds=bounds,
+                theta0=(ini["vesc_kms"], k0, ini["gamma"], ini["f"]),
+                scatter=(sca["vesc_kms"], sca["k"], sca["gamma"], sca["f"]),
+                likelihood=params["likelihood"], sigma_out=params["sigma_out_kms"], sampler=settings,
+                seed=task_seed(smp["seed"], BINNINGS.index(binning), b, i),
+            ))
+    return tasks, status
+
+
+def fit_escape_velocity(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radial_bins: pd.DataFrame,
+                        params: dict) -> tuple[dict, dict]:
+    """Fit every bin of both binnings with every k range (one process pool); returns the chains of each binning.
+
+    Each output: ``{"binning", "likelihood", "k_ranges" (labels), "bins" (list of
+    row dicts: bin, r_lo, r_hi, r0, v_min, n_stars, status), "fits" ({(bin, label):
+    fit result, see tail_fit.run_fit}), "chosen" ({bin: label})}``.
+    """
+    labels = [k_range_label(k) for k in params["priors"]["k_ranges"]]
+    tasks, meta = [], {}
+    for binning, stars in zip(BINNINGS, (stars_bin1, stars_bin2)):
+        bins = _bin_rows(radial_bins, binning)
+        _check_stars(stars, binning, bins)
+        binning_tasks, status = _fit_tasks(stars, bins, binning, params)
+        tasks += binning_tasks
+        counts = stars["bin"].value_counts()
+        meta[binning] = [
+            {"bin": int(r["bin"]), "r_lo": float(r["r_lo"]), "r_hi": float(r["r_hi"]), "r0": float(r["r0"]),
+             "v_min": float(r["v_min"]), "n_stars": int(counts.get(r["bin"], 0)), "status": status[int(r["bin"])]}
+            for _, r in bins.iterrows()
+        ]
+    results = run_fits(tasks, n_workers=params["n_workers"], progress=params["progress"])
+    out = []
+    for binning in BINNINGS:
+        fits = {(b, label): res for (name, b, label), res in results.items() if name == binning}
+        chosen = {}
+        for row in meta[binning]:
+            if row["status"] == "ok":
+                per_range = {label: fits[(row["bin"], label)] for label in labels}
+                chosen[row["bin"]] = choose_k_range(per_range, params["model_choice_tie_lnL"])
+        out.append({"binning": binning, "likelihood": params["likelihood"], "k_ranges": labels,
+                    "bins": meta[binning], "fits": fits, "chosen": chosen})
+    return out[0], out[1]
+
+
+def _kept_samples(fit: dict) -> np.ndarray:
+    """Post-burn-in samples of one fit, flattened to (n, 4)."""
+    return fit["chain"][fit["n_burn_stored"]:].reshape(-1, len(PARAMETER_NAMES))
+
+
+def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Posterior samples of the chosen fit of each bin and the per-bin results table (like Table A1).
+
+    Intervals are the 16th/50th/84th percentiles of the post-burn-in samples;
+    ``*_err`` columns are half the 16–84 % width. Skipped bins keep their row with
+    NaN results and the skip reason in ``status``. Sample columns v_esc, k, gamma, f
+    are float32 (the stored chain's precision); r0 is float64, equal to the table's.
+    """
+    thin = params["samples_thin"]
+    samples, rows = [], []
+    for meta in chains["bins"]:
+        b = meta["bin"]
+        row = {"binning": chains["binning"], **meta, "likelihood": chains["likelihood"]}
+        chosen = chains["chosen"].get(b)
+        row["k_range"] = chosen
+        if chosen is not None:
+            fit = chains["fits"][(b, chosen)]
+            kept = _kept_samples(fit)[::thin]
+            p16, p50, p84 = np.percentile(kept, [16, 50, 84], axis=0)
+            row.update(vesc_median=p50[0], vesc_err_minus=p50[0] - p16[0], vesc_err_plus=p84[0] - p50[0])
+            for j, name in enumerate(PARAMETER_NAMES[1:], start=1):
+                row[f"{name}_median"] = p50[j]
+                row[f"{name}_err"] = 0.5 * (p84[j] - p16[j])
+            row.update(lnL_max=fit["ln_l_max"], aic=fit["aic"], acceptance_fraction=fit["acceptance_fraction"],
+                       tau=float(np.max(fit["tau"])), converged=fit["converged"])
+            samples.append(pd.DataFrame({
+                "binning": chains["binning"], "bin": b, "r0": meta["r0"],
+                **{name: kept[:, j] for j, name in enumerate(PARAMETER_NAMES)},
+            }))
+        for label in chains["k_ranges"]:
+            fit = chains["fits"].get((b, label), {})
+            row[f"lnL_max_{label}"] = fit.get("ln_l_max", np.nan)
+            row[f"aic_{label}"] = fit.get("aic", np.nan)
+            row[f"acceptance_{label}"] = fit.get("acceptance_fraction", np.nan)
+            row[f"tau_{label}"] = float(np.max(fit["tau"])) if fit else np.nan
+            row[f"converged_{label}"] = fit.get("converged", np.nan)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    fixed = ["binning", "bin", "r_lo", "r_hi", "r0", "v_min", "n_stars", "status", "likelihood", "k_range",
+             "vesc_median", "vesc_err_minus", "vesc_err_plus",
+             *(f"{p}_{s}" for p in SUMMARY_PARAMS for s in ("median", "err")),
+             "lnL_max", "aic", "acceptance_fraction", "tau", "converged"]
+    table = table.reindex(columns=fixed + [c for c in table.columns if c not in fixed])
+    sample_df = (pd.concat(samples, ignore_index=True) if samples
+                 else pd.DataFrame({c: pd.Series(dtype=float) for c in SAMPLE_COLUMNS}))
+    return sample_df[list(SAMPLE_COLUMNS)], table
+
+
+def _interval(x: np.ndarray) -> dict:
+    p16, p50, p84 = np.percentile(x, [16, 50, 84])
+    return {"median": float(p50), "err_minus": float(p50 - p16), "err_plus": float(p84 - p50)}
+
+
+def _vesc_at_sun_one(samples: pd.DataFrame, table: pd.DataFrame, r_sun: float, n_draws: int,
+                     rng: np.random.Generator) -> dict:
+    ok = table[table["status"] == "ok"].sort_values("r0")
+    result = {"R0_kpc": r_sun}
+    r0 = ok["r0"].to_numpy(dtype=float)
+    below, above = ok[r0 <= r_sun], ok[r0 > r_sun]
+    if below.empty or above.empty:
+        result["interpolated"] = {"status": f"R0={r_sun} kpc is not bracketed by fitted bins (r0 = {r0.round(2).tolist()})"}
+    else:
+        lo, hi = below.iloc[-1], above.iloc[0]
+        draws = [rng.choice(samples.loc[samples["bin"] == row["bin"], "v_esc"].to_numpy(dtype=float), n_draws)
+                 for row in (lo, hi)]
+        w = (r_sun - lo["r0"]) / (hi["r0"] - lo["r0"])
+        result["interpolated"] = {
+            "status": "ok", **_interval((1 - w) * draws[0] + w * draws[1]),
+            "bins": [int(lo["bin"]), int(hi["bin"])], "r0_kpc": [float(lo["r0"]), float(hi["r0"])],
+        }
+    inside = ok[(ok["r_lo"] <= r_sun) & (r_sun < ok["r_hi"])]
+    if inside.empty:
+        result["in_bin_model"] = {"status": f"no fitted bin contains R0={r_sun} kpc"}
+    else:
+        row = inside.iloc[0]
+        s = samples[samples["bin"] == row["bin"]]
+        v = s["v_esc"].to_numpy(dtype=float) * (r_sun / row["r0"]) ** (-0.5 * s["gamma"].to_numpy(dtype=float))
+        result["in_bin_model"] = {"status": "ok", **_interval(v), "bin": int(row["bin"]), "r0_kpc": float(row["r0"])}
+    return result
+
+
+def escape_velocity_at_sun(samples_bin1: pd.DataFrame, samples_bin2: pd.DataFrame, table_bin1: pd.DataFrame,
+                           table_bin2: pd.DataFrame, galaxy_frame: dict, params: dict) -> dict:
+    """v_esc at the Sun (R0) with 68 % intervals, for both binnings [km/s].
+
+    ``interpolated``: linear interpolation in r between the two fitted bins whose r0
+    bracket R0, evaluated on ``n_draws`` independent draws from each bin's posterior
+    (bins are independent), then median and 16/84 percentiles. ``in_bin_model``:
+    the in-bin law v_esc(r0)·(R0/r0)^(−γ/2) of the bin containing R0, per posterior sample.
+    """
+    cfg = params["vesc_at_sun"]
+    rng = np.random.default_rng(cfg["seed"])
+    r_sun = float(galaxy_frame["R0_kpc"])
+    out = {"likelihood": params["likelihood"], "method": VESC_AT_SUN_METHOD}
+    for binning, samples, table in zip(BINNINGS, (samples_bin1, samples_bin2), (table_bin1, table_bin2)):
+        out[binning] = _vesc_at_sun_one(samples, table, r_sun, cfg["n_draws"], rng)
+    return out
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _panel_grid(n: int, ncols: int, size=(3.2, 2.6)):
+    nrows = max(1, -(-n // ncols))
+    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def plot_tail_fits(stars: pd.DataFrame, chains: dict, params: dict) -> Figure:
+    """Per bin: histogram of v_GC with the best-fit (L_max) bound, outlier and total models and their 68 % bands.
+
+    Model curves are Σ_i p_i(v) × bin width (expected counts per histogram bin).
+    """
+    cfg = params["figures"]
+    rng = np.random.default_rng(cfg["seed"])
+    bins = chains["bins"]
+    fig, axes = _panel_grid(len(bins), cfg["ncols"])
+    for ax, meta in zip(axes, bins):
+        sel = stars[stars["bin"] == meta["bin"]]
+        edges = np.arange(meta["v_min"], cfg["v_max_kms"] + cfg["hist_bin_kms"], cfg["hist_bin_kms"])
+        ax.hist(sel["v_gc"], bins=edges, histtype="stepfilled", color="0.8", edgecolor="0.4", label="stars")
+        ax.set_title(f"{meta['r_lo']:g}-{meta['r_hi']:g} kpc, N={meta['n_stars']}", fontsize=9)
+        chosen = chains["chosen"].get(meta["bin"])
+        if chosen is None:
+            ax.text(0.5, 0.5, meta["status"], transform=ax.transAxes, ha="center", va="center", fontsize=7, wrap=True)
+            continue
+        fit = chains["fits"][(meta["bin"], chosen)]
+        like = TailLikelihood(bin_data(stars, {**meta, "binning": chains["binning"]}), params["sigma_out_kms"],
+                              chains["likelihood"])
+        grid = np.linspace(meta["v_min"], cfg["v_max_kms"], cfg["grid_points"])
+        width = cfg["hist_bin_kms"]
+        bound, outlier = like.model_curves(fit["theta_max"], grid)
+        kept = _kept_samples(fit)
+        draws = kept[rng.integers(0, len(kept), cfg["band_draws"])].astype(float)
+        curves = [like.model_curves(chunk, grid) for chunk in np.array_split(draws, max(1, len(draws) // 20))]
+        band_b = np.concatenate([c[0] for c in curves])
+        band_o = np.concatenate([c[1] for c in curves])
+        for best, band, style, label in ((bound + outlier, band_b + band_o, "C0-", "total"),
+                                         (bound, band_b, "C1--", "bound"), (outlier, band_o, "C2:", "outlier")):
+            lo, hi = np.percentile(band * width, [16, 84], axis=0)
+            ax.fill_between(grid, lo, hi, color=style[:2], alpha=0.25, lw=0)
+            ax.plot(grid, best[0] * width, style, label=f"{label} (68 % band)")
+        ax.axvline(fit["theta_max"][0], color="C3", lw=0.8)
+        ax.set_xlim(meta["v_min"], cfg["v_max_kms"])
+    for ax in axes[: len(bins)]:
+        ax.set_xlabel(r"$v_{\rm GC}$ [km/s]", fontsize=8)
+        ax.set_ylabel(f"stars / {cfg['hist_bin_kms']:g} km/s", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=6)
+    fig.suptitle(f"Tail fits, {chains['binning']} ({chains['likelihood']} likelihood)")
+    return fig
+
+
+def _credible_levels(h: np.ndarray, masses=(0.95, 0.68)) -> list[float]:
+    flat = np.sort(h.ravel())[::-1]
+    cum = np.cumsum(flat) / flat.sum()
+    levels = [flat[min(np.searchsorted(cum, m), flat.size - 1)] for m in masses]
+    return sorted(set(levels))
+
+
+def plot_corner(chains: dict, params: dict) -> Figure:
+    """Corner plot of (v_esc, k, γ, f) for the configured bins (chosen k range), overlaid; 68/95 % contours."""
+    cfg = params["figures"]
+    wanted = [b for b in cfg["corner_bins"] if b in chains["chosen"]]
+    labels = [r"$v_{\rm esc}(r_0)$", "$k$", r"$\gamma$", "$f$"]
+    n = len(labels)
+    fig = Figure(figsize=(2.2 * n, 2.2 * n), layout="constrained")
+    axes = fig.subplots(n, n, squeeze=False)
+    samples = {b: _kept_samples(chains["fits"][(b, chains["chosen"][b])]) for b in wanted}
+    meta = {m["bin"]: m for m in chains["bins"]}
+    for i in range(n):
+        for j in range(n):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_visible(False)
+                continue
+            for c, (b, s) in enumerate(samples.items()):
+                color = f"C{c}"
+                if i == j:
+                    ax.hist(s[:, i], bins=cfg["corner_hist_bins"], density=True, histtype="step", color=color,
+                            label=f"bin {b}: r0={meta[b]['r0']:.1f} kpc")
+                else:
+                    h, xe, ye = np.histogram2d(s[:, j], s[:, i], bins=cfg["corner_hist_bins"])
+                    xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
+                    ax.contour(xc, yc, h.T, levels=_credible_levels(h), colors=color, linewidths=0.8)
+            if i == n - 1:
+                ax.set_xlabel(labels[j])
+            if j == 0 and i > 0:
+                ax.set_ylabel(labels[i])
+            ax.tick_params(labelsize=7)
+    if samples:
+        axes[0, 0].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.05, 1.0))
+    else:
+        axes[0, 0].text(0.5, 0.5, f"none of bins {cfg['corner_bins']} was fitted", ha="center", transform=axes[0, 0].transAxes)
+    fig.suptitle(f"Posterior of the chosen fits, {chains['binning']} ({chains['likelihood']} likelihood)")
+    return fig
+
+
+def plot_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, vesc_at_sun: dict, galaxy_frame: dict,
+                    params: dict) -> Figure:
+    """The v_esc(r0) curve of both binnings (68 % intervals), v_esc at R0 and the published reference points."""
+    cfg = params["figures"]
+    fig = Figure(figsize=(7.0, 4.5), layout="constrained")
+    ax = fig.subplots()
+    r_sun = float(galaxy_frame["R0_kpc"])
+    for c, (binning, table) in enumerate(zip(BINNINGS, (table_bin1, table_bin2))):
+        ok = table[table["status"] == "ok"]
+        ax.errorbar(ok["r0"], ok["vesc_median"], yerr=[ok["vesc_err_minus"], ok["vesc_err_plus"]], fmt="o-",
+                    ms=4, color=f"C{c}", capsize=2, label=f"this run, {binning}")
+        sun = vesc_at_sun.get(binning, {}).get("interpolated", {})
+        if sun.get("status") == "ok":
+            ax.errorbar([r_sun], [sun["median"]], yerr=[[sun["err_minus"]], [sun["err_plus"]]], fmt="*", ms=11,
+                        color=f"C{c}", mec="k", capsize=2, label=f"{binning} at R0")
+    markers = iter("sDv^<>ph")
+    for ref in cfg["reference_points"]:
+        r = np.array([r_sun if x == "R0" else float(x) for x in ref["r_kpc"]])
+        ax.errorbar(r, ref["vesc_kms"], yerr=[ref["err_minus_kms"], ref["err_plus_kms"]], fmt=next(markers), ms=5,
+                    color="0.3", mfc="none", capsize=2, label=ref["label"])
+    ax.axvline(r_sun, color="0.7", lw=0.8, ls=":")
+    ax.set_xlabel(r"$r_{\rm GC}$ [kpc]")
+    ax.set_ylabel(r"$v_{\rm esc}$ [km/s]")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Escape-velocity curve ({params['likelihood']} likelihood)")
+    return fig

@@ -1,0 +1,331 @@
+"""Likelihood of the high-velocity tail in one radial bin (METHOD.md §4).
+
+Model for star i with speed v_i ≥ v_min,i [km/s] at radius r_i [kpc]:
+
+    p_i(v) = (1 − f)·p_bound(v | v_esc,i, k) + f·p_out(v | σ_i),
+    v_esc,i = v_esc(r0)·(r_i / r0)^(−γ/2),
+
+with both terms normalised over v ≥ v_min,i for each star. Two bound terms:
+
+* ``published`` — the Leonard & Tremaine power law (v_esc,i − v)^k on
+  [v_min,i, v_esc,i), zero above v_esc,i.
+* ``convolved`` — the same power law in the *true* speed (extended below v_min,
+  where it describes the stars that errors scatter into the sample), convolved
+  with star i's Gaussian speed error σ_i and renormalised over observed
+  v ≥ v_min,i. In units of σ_i it is exact:
+
+      p_bound(v) = (k + 1)·I_k(μ_v) / (σ_i·I_{k+1}(μ_min)),
+      I_k(μ) = ∫_0^∞ t^k φ(t − μ) dt,  μ_v = (v_esc,i − v)/σ_i,  μ_min = (v_esc,i − v_min,i)/σ_i,
+
+  (φ the standard normal density; the normalisation uses d I_{k+1}/dμ = (k+1) I_k).
+  It tends to the published density as σ_i → 0. log I_k(μ) is computed once on a
+  grid by Gauss–Jacobi quadrature with weight t^k (exact treatment of the hard
+  edge at v_esc), interpolated with cubic Hermite polynomials in μ (exact
+  derivatives) and cubic Lagrange polynomials in k, and continued by asymptotic
+  series beyond the grid; |error of log I_k| < 1e-6.
+
+The outlier term is a Gaussian in v of width sqrt(σ_i² + σ_out²) centred on 0.
+Parameters θ = (v_esc(r0) [km/s], k, γ, f); every function takes θ as an
+(n_walkers, 4) array and is vectorised over walkers × stars.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln, log_ndtr, logsumexp, roots_jacobi
+
+PARAMETER_NAMES = ("v_esc", "k", "gamma", "f")
+LIKELIHOODS = ("published", "convolved")
+
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+# Grid of the tabulated log I_k(mu): numerical settings, not science choices.
+_MU_LO, _MU_HI, _DMU = -30.0, 30.0, 0.1
+_DK = 0.05
+_K_TOP = 8.0
+_N_NODES = 96
+
+
+# --------------------------------------------------------------------------- densities
+
+
+def log_outlier_density(v, sigma, v_min, sigma_out: float):
+    """log of the outlier density exp(−v²/2s²), s² = σ² + σ_out², normalised over v ≥ v_min [1/(km/s)]."""
+    s = np.sqrt(np.square(sigma) + sigma_out**2)
+    log_norm = np.log(s) + _LOG_SQRT_2PI + log_ndtr(-v_min / s)
+    out = -0.5 * np.square(v / s) - log_norm
+    return np.where(v >= v_min, out, -np.inf)
+
+
+def log_bound_published(v, vesc, k, v_min):
+    """log of (k+1)(v_esc − v)^k / (v_esc − v_min)^(k+1) on [v_min, v_esc), −inf elsewhere."""
+    gap = vesc - v
+    width = vesc - v_min
+    inside = (gap > 0) & (v >= v_min)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log1p(k) + k * np.log(gap) - (k + 1.0) * np.log(width)
+    return np.where(inside, out, -np.inf)
+
+
+def log_bound_convolved(v, vesc, k, v_min, sigma):
+    """log of the power law convolved with N(0, σ) and normalised over v ≥ v_min.
+
+    ``k`` is a scalar or has shape (W,); the other arguments broadcast to an array
+    whose leading axis is the walker axis W. σ must be > 0 [km/s].
+    """
+    k = np.atleast_1d(np.asarray(k, dtype=float))
+    mu_v = (vesc - v) / sigma
+    mu_min = (vesc - v_min) / sigma
+    ndim = max(np.ndim(mu_v), np.ndim(mu_min), 1)
+    shape = np.broadcast_shapes(np.shape(mu_v), np.shape(mu_min), (k.size,) + (1,) * (ndim - 1))
+    log_num = log_normal_moment(k, np.broadcast_to(mu_v, shape).reshape(k.size, -1))
+    log_den = log_normal_moment(k + 1.0, np.broadcast_to(mu_min, shape).reshape(k.size, -1))
+    out = (np.log1p(k)[:, None] + log_num - log_den).reshape(shape) - np.log(sigma)
+    return np.where(v >= v_min, out, -np.inf)
+
+
+# ------------------------------------------------------------- log I_k(mu) by table
+
+
+@functools.cache
+def _moment_table() -> tuple[np.ndarray, np.ndarray]:
+    """log I_k(μ) and d/dμ log I_k(μ) on the grid k = 0.._K_TOP (step _DK) × μ = _MU_LO.._MU_HI.
+
+    Gauss–Jacobi quadrature with weight t^k on [0, A(μ)], A chosen so that the
+    Gaussian factor has fallen by e^−50 at A. d/dμ log I_k = I_{k+1}/I_k − μ.
+    """
+    mu = np.arange(_MU_LO, _MU_HI + 0.5 * _DMU, _DMU)
+    ks = np.arange(0.0, _K_TOP + 0.5 * _DK, _DK)
+    span = np.where(mu >= 0, mu + 10.0, np.sqrt(mu**2 + 100.0) + mu)
+    log_f = np.empty((ks.size, mu.size))
+    dlog_f = np.empty_like(log_f)
+    for i, k in enumerate(ks):
+        x, w = roots_jacobi(_N_NODES, 0.0, k)
+        t = span[:, None] * (1.0 + x) / 2.0
+        terms = np.log(w) + mu[:, None] * t - 0.5 * t**2
+        base = (k + 1.0) * np.log(span / 2.0) - 0.5 * mu**2 - _LOG_SQRT_2PI
+        log_f[i] = base + logsumexp(terms, axis=1)
+        log_i_next = base + logsumexp(terms + np.log(t), axis=1)
+        dlog_f[i] = np.exp(log_i_next - log_f[i]) - mu
+    return log_f, dlog_f
+
+
+def _asymptotic_high(k, mu):
+    """log I_k(μ) for μ ≫ 1: μ^k·Σ_j C(k, 2j)(2j−1)!! μ^(−2j)."""
+    m2 = mu**-2.0
+    c1 = k * (k - 1) / 2
+    c2 = c1 * (k - 2) * (k - 3) / 4
+    c3 = c2 * (k - 4) * (k - 5) / 6
+    return k * np.log(mu) + np.log1p(m2 * (c1 + m2 * (c2 + m2 * c3)))
+
+
+def _asymptotic_low(k, mu):
+    """log I_k(μ) for μ ≪ −1: φ(μ)Γ(k+1)|μ|^(−k−1)·Σ_j (−1)^j (k+1)_(2j) / (2^j j! μ^(2j))."""
+    a = k + 1.0
+    m2 = mu**-2.0
+    c1 = -a * (a + 1) / 2
+    c2 = -c1 * (a + 2) * (a + 3) / 4
+    c3 = -c2 * (a + 4) * (a + 5) / 6
+    return (-0.5 * mu**2 - _LOG_SQRT_2PI + gammaln(a) - a * np.log(-mu)
+            + np.log1p(m2 * (c1 + m2 * (c2 + m2 * c3))))
+
+
+def log_normal_moment(k, mu):
+    """log I_k(μ) = log ∫_0^∞ t^k φ(t − μ) dt = log E[(μ + Z)_+^k], Z ~ N(0, 1).
+
+    ``k`` has shape (W,) with 0 ≤ k; ``mu`` has shape (W, M). Vectorised: the
+    table rows are interpolated once per walker, then per element.
+    """
+    k = np.asarray(k, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+    if k.size and not (k.min() >= 0 and k.max() <= _K_TOP - 2 * _DK):
+        raise ValueError(f"log_normal_moment: k must lie in [0, {_K_TOP - 2 * _DK}], got [{k.min()}, {k.max()}]")
+    log_f, dlog_f = _moment_table()
+    nk, nmu = log_f.shape
+
+    # grid cells of mu used by this call; only those columns of the table are interpolated
+    pos = (mu - _MU_LO) / _DMU
+    j = np.clip(np.floor(pos).astype(int), 0, nmu - 2)
+    t = pos - j
+    j_lo = int(j.min()) if j.size else 0
+    cols = slice(j_lo, int(j.max()) + 2 if j.size else 2)
+
+    # cubic Lagrange interpolation in k: one row of the table per walker
+    i0 = np.clip(np.floor(k / _DK).astype(int) - 1, 0, nk - 4)
+    x = k / _DK - i0
+    lag = np.stack([-(x - 1) * (x - 2) * (x - 3) / 6, x * (x - 2) * (x - 3) / 2,
+                    -x * (x - 1) * (x - 3) / 2, x * (x - 1) * (x - 2) / 6], axis=1)
+    idx = i0[:, None] + np.arange(4)
+    row_f = np.einsum("wm,wmj->wj", lag, log_f[idx, cols])
+    row_d = np.einsum("wm,wmj->wj", lag, dlog_f[idx, cols])
+
+    # cubic Hermite interpolation in mu
+    flat = (j - j_lo) + row_f.shape[1] * np.arange(k.size)[:, None]
+    f0, f1 = row_f.take(flat), row_f.take(flat + 1)
+    d0, d1 = row_d.take(flat), row_d.take(flat + 1)
+    t2 = t * t
+    out = f0 + t2 * (3.0 - 2.0 * t) * (f1 - f0) + _DMU * t * (1.0 - t) * ((1.0 - t) * d0 - t * d1)
+
+    high = mu > _MU_HI
+    if high.any():
+        out[high] = _asymptotic_high(np.broadcast_to(k[:, None], mu.shape)[high], mu[high])
+    low = mu < _MU_LO
+    if low.any():
+        out[low] = _asymptotic_low(np.broadcast_to(k[:, None], mu.shape)[low], mu[low])
+    return out
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class TailData:
+    """Stars of one bin: speed v, radius r, speed error sigma, threshold v_min (arrays, km/s and kpc); pivot r0 [kpc]."""
+
+    v: np.ndarray
+    r: np.ndarray
+    sigma: np.ndarray
+    v_min: np.ndarray
+    r0: float
+
+    def __post_init__(self):
+        arrays = {name: np.asarray(getattr(self, name), dtype=float) for name in ("v", "r", "sigma", "v_min")}
+        n = arrays["v"].size
+        for name, a in arrays.items():
+            if a.ndim != 1 or a.size != n:
+                raise ValueError(f"TailData: '{name}' must be 1-D with {n} entries, got shape {a.shape}")
+            bad = ~np.isfinite(a)
+            if bad.any():
+                raise ValueError(f"TailData: {bad.sum()} non-finite value(s) in '{name}'")
+            object.__setattr__(self, name, a)
+        checks = {"r": arrays["r"] > 0, "sigma": arrays["sigma"] >= 0, "v": arrays["v"] >= arrays["v_min"]}
+        for name, ok in checks.items():
+            if not ok.all():
+                rule = {"r": "r > 0", "sigma": "sigma >= 0", "v": "v >= v_min"}[name]
+                raise ValueError(f"TailData: {np.sum(~ok)} star(s) violate {rule} (column '{name}')")
+        if not (np.isfinite(self.r0) and self.r0 > 0):
+            raise ValueError(f"TailData: r0 must be a positive finite radius, got {self.r0}")
+
+    @property
+    def n(self) -> int:
+        return self.v.size
+
+
+class TailLikelihood:
+    """ln L(θ) of one bin for θ of shape (n_walkers, 4) = (v_esc(r0), k, γ, f)."""
+
+    def __init__(self, data: TailData, sigma_out: float, kind: str = "published"):
+        if kind not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {kind!r}")
+        if kind == "convolved" and not (data.sigma > 0).all():
+            raise ValueError(f"convolved likelihood needs sigma > 0; {np.sum(data.sigma <= 0)} star(s) have sigma <= 0")
+        self.data = data
+        self.kind = kind
+        self.sigma_out = float(sigma_out)
+        self._log_out = log_outlier_density(data.v, data.sigma, data.v_min, self.sigma_out)
+        self._log_r = np.log(data.r / data.r0)
+
+    def log_bound(self, theta):
+        """log p_bound per walker and star, shape (W, N)."""
+        theta = np.atleast_2d(theta)
+        d = self.data
+        v = d.v[None, :]
+        vesc = theta[:, :1] * np.exp(-0.5 * theta[:, 2:3] * self._log_r[None, :])
+        k = theta[:, 1]
+        if self.kind == "published":
+            return log_bound_published(v, vesc, k[:, None], d.v_min[None, :])
+        return log_bound_convolved(v, vesc, k, d.v_min[None, :], d.sigma[None, :])
+
+    def per_star(self, theta):
+        """log p_i(v_i | θ), shape (W, N)."""
+        theta = np.atleast_2d(theta)
+        f = theta[:, 3:4]
+        with np.errstate(divide="ignore"):
+            return np.logaddexp(np.log1p(-f) + self.log_bound(theta), np.log(f) + self._log_out[None, :])
+
+    def __call__(self, theta):
+        """ln L, shape (W,)."""
+        return self.per_star(theta).sum(axis=1)
+
+    def model_curves(self, theta, v_grid):
+        """Summed per-star densities on a speed grid: (bound, outlier) each (W, G), in stars per km/s.
+
+        bound = (1 − f)·Σ_i p_bound,i(v), outlier = f·Σ_i p_out,i(v).
+        """
+        theta = np.atleast_2d(theta)
+        d = self.data
+        v = np.asarray(v_grid, dtype=float)
+        vesc = theta[:, :1, None] * np.exp(-0.5 * theta[:, 2:3, None] * self._log_r[None, :, None])
+        k = theta[:, 1]
+        vv = v[None, None, :]
+        vmin = d.v_min[None, :, None]
+        if self.kind == "published":
+            lb = log_bound_published(vv, vesc, k[:, None, None], vmin)
+        else:
+            lb = log_bound_convolved(vv, vesc, k, vmin, d.sigma[None, :, None])
+        bound = (1.0 - theta[:, 3:4]) * np.exp(lb).sum(axis=1)
+        lo = log_outlier_density(vv[0], d.sigma[:, None], d.v_min[:, None], self.sigma_out)
+        outlier = theta[:, 3:4] * np.exp(lo).sum(axis=0)[None, :]
+        return bound, outlier
+
+
+@dataclass(frozen=True)
+class PriorBounds:
+    """Box of the §4 priors: v_esc(r0) ∈ [vesc_lo, vesc_hi] ∝ 1/v_esc, k, γ, f uniform."""
+
+    vesc_lo: float
+    vesc_hi: float
+    k_lo: float
+    k_hi: float
+    gamma_lo: float
+    gamma_hi: float
+    f_lo: float
+    f_hi: float
+
+    def __post_init__(self):
+        for name in ("vesc", "k", "gamma", "f"):
+            lo, hi = getattr(self, f"{name}_lo"), getattr(self, f"{name}_hi")
+            if not lo < hi:
+                raise ValueError(f"prior range of {name} is empty: [{lo}, {hi}]")
+        if self.vesc_lo <= 0 or self.k_lo < 0 or self.f_lo <= 0 or self.f_hi > 1:
+            raise ValueError(f"prior bounds outside the physical range: {self}")
+
+    @property
+    def lower(self) -> np.ndarray:
+        return np.array([self.vesc_lo, self.k_lo, self.gamma_lo, self.f_lo])
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.array([self.vesc_hi, self.k_hi, self.gamma_hi, self.f_hi])
+
+    def log_prior(self, theta):
+        """Unnormalised ln prior, shape (W,): −ln v_esc inside the box, −inf outside."""
+        theta = np.atleast_2d(theta)
+        inside = np.all((theta >= self.lower) & (theta <= self.upper), axis=1)
+        out = np.full(theta.shape[0], -np.inf)
+        out[inside] = -np.log(theta[inside, 0])
+        return out
+
+
+class TailPosterior:
+    """Vectorised log-posterior for emcee (``vectorize=True``).
+
+    Called with θ (W, 4), returns (W, 2): column 0 ln posterior, column 1 ln L
+    (emcee stores it as a blob); ln L is only evaluated inside the prior box.
+    """
+
+    def __init__(self, likelihood: TailLikelihood, bounds: PriorBounds):
+        self.likelihood = likelihood
+        self.bounds = bounds
+
+    def __call__(self, theta):
+        theta = np.atleast_2d(theta)
+        lp = self.bounds.log_prior(theta)
+        ll = np.full(theta.shape[0], -np.inf)
+        ok = np.isfinite(lp)
+        if ok.any():
+            ll[ok] = self.likelihood(theta[ok])
+        return np.column_stack([lp + ll, ll])

@@ -1,0 +1,155 @@
+"""Tests of the emcee tail fits: recovery, outliers, model choice, error bias, process pool."""
+
+import numpy as np
+import pytest
+
+from milkyway_mass.tail_fit import (
+    FitTask,
+    SamplerSettings,
+    aic,
+    choose_k_range,
+    initial_walkers,
+    k_range_label,
+    maximise_likelihood,
+    run_fit,
+    run_fits,
+    task_seed,
+)
+from milkyway_mass.tail_likelihood import PriorBounds, TailData, TailLikelihood
+
+V_MIN = 300.0
+FAST = SamplerSettings(n_walkers=24, n_burn=400, n_keep=400, polish_max_iter=1500)
+
+
+def power_law_bin(n, vesc0=520.0, k=2.0, gamma=0.4, r_range=(8.0, 12.0), sigma=10.0, seed=0):
+    """Stars drawn exactly from the bound power law with the in-bin slope gamma (r0 = median r)."""
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(*r_range, n)
+    r0 = float(np.median(r))
+    vesc = vesc0 * (r / r0) ** (-gamma / 2)
+    v = vesc - (vesc - V_MIN) * rng.uniform(size=n) ** (1.0 / (k + 1.0))
+    return v, r, np.full(n, sigma), r0
+
+
+def make_task(v, r, sigma, r0, k_range=(0.1, 3.7), k0=3.0, f_range=(1e-6, 1.0), kind="published", seed=1,
+              sampler=FAST):
+    data = TailData(v=v, r=r, sigma=sigma, v_min=np.full(v.size, V_MIN), r0=r0)
+    bounds = PriorBounds(V_MIN, 1000.0, *k_range, 0.0, 1.0, *f_range)
+    return FitTask(key=("bin1", 0, k_range_label(k_range)), data=data, bounds=bounds, theta0=(500.0, k0, 0.1, 1e-5),
+                   scatter=(5.0, 0.05, 0.01, 1e-6), likelihood=kind, sigma_out=1000.0, sampler=sampler, seed=seed)
+
+
+def kept(result):
+    return result["chain"][result["n_burn_stored"]:].reshape(-1, 4).astype(float)
+
+
+def test_power_law_sample_is_recovered():
+    v, r, sigma, r0 = power_law_bin(800, vesc0=520.0, k=1.8, gamma=0.4, seed=3)
+    res = run_fit(make_task(v, r, sigma, r0))
+    s = kept(res)
+    p16, p50, p84 = np.percentile(s, [16, 50, 84], axis=0)
+    half = 0.5 * (p84 - p16)
+    assert abs(p50[0] - 520.0) < 3 * half[0]
+    assert abs(p50[1] - 1.8) < 3 * half[1]
+    assert half[0] < 25.0  # an informative measurement, not the prior
+    assert p50[3] < 0.01   # no outliers were injected
+    assert res["chain"].shape == (800, 24, 4) and res["chain"].dtype == np.float32
+    assert 0.2 < res["acceptance_fraction"] < 0.8
+    assert res["tau"].shape == (4,) and np.all(res["tau"] > 0)
+    assert res["converged"] == (400 > 50 * np.max(res["tau"]))
+    assert res["aic"] == pytest.approx(8.0 - 2.0 * res["ln_l_max"])
+    # L_max (polished) is at least the best sampled likelihood
+    like = TailLikelihood(make_task(v, r, sigma, r0).data, 1000.0)
+    assert res["ln_l_max"] >= like(s).max() - 1e-9
+
+
+def test_outlier_term_absorbs_unbound_stars():
+    rng = np.random.default_rng(8)
+    v, r, sigma, r0 = power_law_bin(600, vesc0=500.0, k=2.0, gamma=0.0, seed=8)
+    n_out = 30
+    v = np.concatenate([v, rng.uniform(560.0, 700.0, n_out)])
+    r = np.concatenate([r, rng.uniform(8.0, 12.0, n_out)])
+    sigma = np.full(v.size, 10.0)
+    res = run_fit(make_task(v, r, sigma, r0))
+    p16, p50, p84 = np.percentile(kept(res), [16, 50, 84], axis=0)
+    assert abs(p50[0] - 500.0) < max(3 * 0.5 * (p84[0] - p16[0]), 15.0)
+    assert 0.02 < p50[3] < 0.1  # injected fraction 30/630 = 0.048
+    # without the outlier term (f pinned near 0) the fit must stretch v_esc over the unbound stars
+    pinned = make_task(v, r, sigma, r0, f_range=(1e-6, 2e-6))
+    theta, _ = maximise_likelihood(TailLikelihood(pinned.data, 1000.0), pinned.bounds,
+                                   np.array([700.0, 3.0, 0.1, 1.5e-6]), 3000)
+    assert theta[0] > 600.0
+
+
+@pytest.mark.parametrize(("k_true", "expected"), [(3.3, "k0.1-3.7"), (1.0, "k0.1-2.5")])
+def test_model_choice_picks_generating_k_range(k_true, expected):
+    v, r, sigma, r0 = power_law_bin(1500, vesc0=500.0, k=k_true, gamma=0.2, seed=21)
+    fits = {}
+    for k_range, k0 in (((0.1, 2.5), 2.0), ((0.1, 3.7), 3.0)):
+        fits[k_range_label(k_range)] = run_fit(make_task(v, r, sigma, r0, k_range=k_range, k0=k0))
+    assert choose_k_range(fits, tie_tolerance=0.5) == expected
+    lnl = [f["ln_l_max"] for f in fits.values()]
+    if k_true > 2.5:
+        assert lnl[1] - lnl[0] > 2.0  # clear-cut: AIC differs by more than 4
+    else:
+        assert abs(lnl[1] - lnl[0]) < 0.5  # nested ranges, same maximum
+
+
+def test_choose_k_range_rules():
+    fits = {"a": {"ln_l_max": -100.0}, "b": {"ln_l_max": -99.8}, "c": {"ln_l_max": -90.0}}
+    assert choose_k_range({k: fits[k] for k in "ab"}, 0.5) == "a"   # tie keeps the first (narrower)
+    assert choose_k_range({k: fits[k] for k in "ab"}, 0.0) == "b"   # strictly larger L_max wins
+    assert choose_k_range(fits, 0.5) == "c"
+    assert aic(-100.0) == pytest.approx(208.0)
+    with pytest.raises(ValueError, match="no fits"):
+        choose_k_range({}, 0.5)
+
+
+def test_convolved_fit_is_unbiased_where_published_is_biased_high():
+    """Speed errors of ~15 % of v smear the tail above v_esc: maximum-likelihood fits of both models."""
+    rng = np.random.default_rng(4)
+    vesc, k, n = 500.0, 2.0, 25_000
+    v_true = vesc - vesc * rng.uniform(size=n) ** (1.0 / (k + 1.0))  # power law down to v = 0
+    sigma = 60.0 * rng.uniform(0.8, 1.2, n)                           # ~15 % of v at 400 km/s
+    v_obs = v_true + sigma * rng.standard_normal(n)
+    sel = (v_obs >= V_MIN) & (v_obs < 700.0)
+    data = TailData(v=v_obs[sel], r=np.full(sel.sum(), 10.0), sigma=sigma[sel], v_min=np.full(sel.sum(), V_MIN),
+                    r0=10.0)
+    bounds = PriorBounds(V_MIN, 1000.0, 0.1, 3.7, 0.0, 1.0, 1e-6, 1.0)
+    best = {}
+    for kind in ("published", "convolved"):
+        like = TailLikelihood(data, 1000.0, kind)
+        fits = [maximise_likelihood(like, bounds, np.array(start), 4000)
+                for start in ([500.0, 2.0, 0.1, 1e-3], [620.0, 3.0, 0.1, 1e-2])]
+        best[kind] = max(fits, key=lambda f: f[1])[0]
+    assert best["published"][0] - vesc > 80.0
+    assert abs(best["convolved"][0] - vesc) < 50.0
+
+
+def test_initial_walkers_lie_inside_the_prior():
+    bounds = PriorBounds(450.0, 1000.0, 0.1, 2.5, 0.0, 1.0, 1e-6, 1.0)
+    p0 = initial_walkers((400.0, 2.0, 0.0, 1e-6), (5.0, 0.05, 0.01, 1e-6), bounds, 50, np.random.default_rng(0))
+    assert p0.shape == (50, 4)
+    assert np.all(p0 > bounds.lower) and np.all(p0 < bounds.upper)
+    assert np.ptp(p0, axis=0).min() > 0  # walkers are not degenerate
+
+
+def test_process_pool_matches_serial_and_is_seeded():
+    sampler = SamplerSettings(n_walkers=12, n_burn=60, n_keep=60, polish=False)
+    tasks = []
+    for i, n in enumerate((60, 90, 120)):
+        v, r, sigma, r0 = power_law_bin(n, seed=i)
+        task = make_task(v, r, sigma, r0, sampler=sampler, seed=task_seed(7, 0, i, 0))
+        tasks.append(FitTask(**{**task.__dict__, "key": ("bin1", i, "k0.1-3.7")}))
+    serial = run_fits(tasks, n_workers=1, progress=False)
+    pooled = run_fits(tasks, n_workers=2, progress=False)
+    assert set(serial) == set(pooled) == {t.key for t in tasks}
+    for key in serial:
+        np.testing.assert_array_equal(serial[key]["chain"], pooled[key]["chain"])
+    assert not np.array_equal(serial[tasks[0].key]["chain"][-1], serial[tasks[1].key]["chain"][-1])
+    assert task_seed(7, 0, 1, 0) != task_seed(7, 0, 1, 1)
+
+
+def test_settings_reject_too_few_walkers():
+    with pytest.raises(ValueError, match="n_walkers"):
+        SamplerSettings(n_walkers=6)

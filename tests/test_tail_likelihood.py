@@ -1,0 +1,180 @@
+"""Tests of the tail likelihood (METHOD.md §4): special function, normalisation, Monte Carlo convolution."""
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from milkyway_mass.tail_likelihood import (
+    PriorBounds,
+    TailData,
+    TailLikelihood,
+    TailPosterior,
+    log_bound_convolved,
+    log_bound_published,
+    log_normal_moment,
+    log_outlier_density,
+)
+
+
+def _log_moment_quad(k, mu):
+    """log ∫_0^∞ t^k φ(t − μ) dt by adaptive quadrature (φ(μ) factored out for μ ≤ 0)."""
+    log_phi0 = -0.5 * np.log(2 * np.pi)
+    if mu > 0:
+        val = quad(lambda t: t**k * np.exp(-0.5 * (t - mu) ** 2), 0, mu + 40, points=[mu], epsabs=0, epsrel=1e-12,
+                   limit=500)[0]
+        return np.log(val) + log_phi0
+    val = quad(lambda t: t**k * np.exp(mu * t - 0.5 * t * t), 0, np.inf, epsabs=0, epsrel=1e-12, limit=500)[0]
+    return np.log(val) + log_phi0 - 0.5 * mu * mu
+
+
+@pytest.mark.parametrize("k", [0.1, 1.0, 2.5, 3.7, 4.7])
+def test_log_normal_moment_matches_quadrature(k):
+    mus = np.array([-35.0, -20.0, -5.0, -1.3, 0.0, 0.7, 3.3, 12.0, 29.95, 45.0, 300.0])
+    got = log_normal_moment(np.array([k]), mus[None, :])[0]
+    expected = np.array([_log_moment_quad(k, m) for m in mus])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
+
+
+def test_log_normal_moment_rejects_k_outside_table():
+    with pytest.raises(ValueError, match="k must lie in"):
+        log_normal_moment(np.array([9.0]), np.zeros((1, 3)))
+
+
+def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0):
+    """Bound and outlier densities of one star as scalar functions of v."""
+    def bound(v):
+        arr = np.array([[v]])
+        if kind == "published":
+            return float(np.exp(log_bound_published(arr, vesc, k, v_min))[0, 0])
+        return float(np.exp(log_bound_convolved(arr, vesc, np.array([k]), v_min, sigma))[0, 0])
+
+    def outlier(v):
+        return float(np.exp(log_outlier_density(v, sigma, v_min, sigma_out)))
+
+    return bound, outlier
+
+
+CASES = [(520.0, 2.0, 300.0, 25.0), (350.0, 0.3, 300.0, 60.0), (610.0, 3.6, 250.0, 5.0)]
+
+
+@pytest.mark.parametrize(("kind", "vesc", "k", "v_min", "sigma"), [
+    *(("published", *c) for c in CASES),
+    *(("convolved", *c) for c in CASES),
+    ("convolved", 280.0, 1.5, 300.0, 40.0),  # local v_esc below v_min: only error-scattered stars remain
+])
+def test_per_star_densities_integrate_to_one(kind, vesc, k, v_min, sigma):
+    bound, outlier = _star_densities(kind, vesc, k, v_min, sigma)
+    top = vesc if kind == "published" else vesc + 12 * sigma
+    mass_b = quad(bound, v_min, top, points=[vesc] if top > vesc else None, limit=400, epsrel=1e-10)[0]
+    mass_o = quad(outlier, v_min, np.inf, limit=400, epsrel=1e-10)[0]
+    assert mass_b == pytest.approx(1.0, abs=2e-6)
+    assert mass_o == pytest.approx(1.0, abs=1e-8)
+    assert bound(v_min - 1.0) == 0.0 and outlier(v_min - 1.0) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["published", "convolved"])
+def test_mixture_of_every_star_integrates_to_one(kind):
+    rng = np.random.default_rng(5)
+    n = 6
+    data = TailData(v=rng.uniform(300, 450, n), r=rng.uniform(8, 12, n), sigma=rng.uniform(5, 40, n),
+                    v_min=np.full(n, 300.0), r0=10.0)
+    like = TailLikelihood(data, 1000.0, kind)
+    theta = np.array([[520.0, 2.2, 0.6, 0.05]])
+    grid = np.concatenate([np.linspace(300, 800, 40001), np.linspace(800.05, 12000, 20000)])
+    bound, outlier = like.model_curves(theta, grid)
+    total = np.trapezoid(bound + outlier, grid, axis=1)[0]
+    assert total == pytest.approx(n, rel=2e-4)
+    assert np.trapezoid(outlier, grid, axis=1)[0] == pytest.approx(0.05 * n, rel=1e-3)
+
+
+def test_convolved_tends_to_published_for_small_errors():
+    v = np.linspace(301.0, 515.0, 50)[None, :]
+    pub = log_bound_published(v, 520.0, 1.7, 300.0)
+    conv = log_bound_convolved(v, 520.0, np.array([1.7]), 300.0, 0.01)
+    np.testing.assert_allclose(conv, pub, atol=1e-4)
+
+
+@pytest.mark.parametrize(("vesc", "k", "sigma"), [(480.0, 2.0, 45.0), (420.0, 0.5, 20.0), (560.0, 3.5, 70.0)])
+def test_convolved_density_matches_monte_carlo_convolution(vesc, k, sigma):
+    """Monte Carlo convolution: true speeds ∝ (v_esc − v)^k (importance weights on uniform draws), plus
+    Gaussian errors, kept if v ≥ v_min; the weighted histogram must follow the convolved density."""
+    rng = np.random.default_rng(11)
+    v_min = 300.0
+    v_lo = v_min - 12 * sigma  # the power law extends below v_min; deeper stars cannot reach v_min
+    v_true = rng.uniform(v_lo, vesc, 800_000)
+    v_obs = v_true + sigma * rng.standard_normal(v_true.size)
+    keep = v_obs >= v_min
+    v_obs, w = v_obs[keep], (vesc - v_true[keep]) ** k
+    edges = np.linspace(v_min, vesc + 5 * sigma, 41)
+    hist, _ = np.histogram(v_obs, edges, weights=w)
+    var, _ = np.histogram(v_obs, edges, weights=w**2)
+    bound, _ = _star_densities("convolved", vesc, k, v_min, sigma)
+    prob = np.array([quad(bound, a, b, epsrel=1e-10)[0] for a, b in zip(edges[:-1], edges[1:])])
+    assert prob.sum() == pytest.approx(1.0, abs=1e-4)  # the edges cover all but the far tail
+    big = prob > 1e-3
+    pulls = (hist[big] - prob[big] * w.sum()) / np.sqrt(var[big])
+    assert np.max(np.abs(pulls)) < 5.0
+    assert np.mean(pulls**2) < 2.0
+    # the published (unconvolved) density is clearly rejected by the same sample
+    pub = np.array([quad(lambda v: float(np.exp(log_bound_published(v, vesc, k, v_min))), a, min(b, vesc))[0]
+                    if a < vesc else 0.0 for a, b in zip(edges[:-1], edges[1:])])
+    assert np.mean((hist[big] - pub[big] * w.sum()) ** 2 / var[big]) > 25.0
+
+
+def test_likelihood_is_vectorised_over_walkers():
+    rng = np.random.default_rng(2)
+    n = 40
+    data = TailData(v=rng.uniform(300, 500, n), r=rng.uniform(8, 12, n), sigma=rng.uniform(5, 40, n),
+                    v_min=np.full(n, 300.0), r0=10.0)
+    theta = np.column_stack([rng.uniform(450, 650, 7), rng.uniform(0.1, 3.7, 7), rng.uniform(0, 1, 7),
+                             rng.uniform(1e-6, 0.5, 7)])
+    for kind in ("published", "convolved"):
+        like = TailLikelihood(data, 1000.0, kind)
+        batch = like(theta)
+        single = np.array([like(t[None, :])[0] for t in theta])
+        np.testing.assert_allclose(batch, single, rtol=1e-12)
+        assert np.all(np.isfinite(batch))
+
+
+def test_published_bound_term_vanishes_above_local_vesc():
+    data = TailData(v=np.array([310.0, 505.0]), r=np.array([10.0, 10.0]), sigma=np.array([10.0, 10.0]),
+                    v_min=np.array([300.0, 300.0]), r0=10.0)
+    like = TailLikelihood(data, 1000.0, "published")
+    lb = like.log_bound(np.array([[500.0, 2.0, 0.3, 1e-3]]))
+    assert np.isfinite(lb[0, 0]) and lb[0, 1] == -np.inf
+    assert np.isfinite(like(np.array([[500.0, 2.0, 0.3, 1e-3]]))[0])  # the outlier term keeps ln L finite
+
+
+def test_posterior_prior_box_and_blob():
+    data = TailData(v=np.array([310.0, 400.0]), r=np.array([9.0, 11.0]), sigma=np.array([10.0, 10.0]),
+                    v_min=np.array([300.0, 300.0]), r0=10.0)
+    bounds = PriorBounds(300.0, 1000.0, 0.1, 2.5, 0.0, 1.0, 1e-6, 1.0)
+    post = TailPosterior(TailLikelihood(data, 1000.0), bounds)
+    theta = np.array([[500.0, 2.0, 0.1, 1e-3], [500.0, 3.0, 0.1, 1e-3], [250.0, 2.0, 0.1, 1e-3],
+                      [800.0, 2.0, 0.1, 1e-3]])
+    out = post(theta)
+    assert out.shape == (4, 2)
+    assert np.all(out[1:3, 0] == -np.inf)
+    assert np.isfinite(out[[0, 3], 0]).all()
+    np.testing.assert_allclose(out[[0, 3], 0] - out[[0, 3], 1], -np.log([500.0, 800.0]))
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("v", [290.0, 400.0], "v >= v_min"),
+    ("sigma", [np.nan, 10.0], "non-finite value"),
+    ("r", [0.0, 10.0], "r > 0"),
+])
+def test_tail_data_rejects_bad_input(field, value, message):
+    kwargs = {"v": np.array([310.0, 400.0]), "r": np.array([9.0, 11.0]), "sigma": np.array([10.0, 10.0]),
+              "v_min": np.array([300.0, 300.0]), "r0": 10.0}
+    kwargs[field] = np.array(value)
+    with pytest.raises(ValueError, match=message):
+        TailData(**kwargs)
+
+
+def test_convolved_likelihood_needs_positive_errors():
+    data = TailData(v=np.array([310.0]), r=np.array([9.0]), sigma=np.array([0.0]), v_min=np.array([300.0]), r0=9.0)
+    with pytest.raises(ValueError, match="sigma > 0"):
+        TailLikelihood(data, 1000.0, "convolved")
+    with pytest.raises(ValueError, match="likelihood must be one of"):
+        TailLikelihood(data, 1000.0, "gaussian")
