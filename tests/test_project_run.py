@@ -13,7 +13,7 @@ from kedro.framework.startup import bootstrap_project
 from milkyway_mass.pipeline_registry import register_pipelines
 from tests.conftest import PROJECT
 
-RUN_PIPELINES = ["mock_survey", "ingest"]
+RUN_PIPELINES = ["__default__"]
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,17 @@ def test_mock_and_ingest_outputs(ci_catalog):
     assert cut_flow.n_stars.iloc[-1] == len(stars) > 1000
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
     assert (stars.dist > 0).all() and stars[["rv", "pmra", "pmdec", "feh"]].notna().all().all()
+
+
+def test_validation_compares_every_stage_with_the_truth(ci_catalog):
+    halo_cut = ci_catalog.load("validation_halo_cut")
+    recovery = ci_catalog.load("validation_vesc_recovery")
+    mass = ci_catalog.load("validation_mass_recovery")
+    report = ci_catalog.load("validation_report")
+    assert set(halo_cut.binning) == {"bin1", "bin2"}
+    assert len(recovery) == 24 and recovery.vesc_true.between(300, 650).all()
+    assert {"M200_msun", "M_total_r200_msun"} <= set(mass.quantity)
+    assert "# Mock validation" in report
 
 
 def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from milkyway_mass.pipelines import escape_velocity, halo_mass, ingest, kinematics, mock_survey, selection
+from milkyway_mass.pipelines import escape_velocity, halo_mass, ingest, kinematics, mock_survey, selection, validation
 
 ANALYSIS = {
     "ingest": ingest,
@@ -22,13 +22,18 @@ ANALYSIS = {
 
 def register_pipelines() -> dict[str, Pipeline]:
     """``analysis`` is the survey analysis (``ingest`` → ``halo_mass``);
-    ``__default__`` runs the embedded ``mock_survey`` first, then the analysis;
+    ``__default__`` runs the embedded ``mock_survey`` first, then the analysis,
+    then ``validation`` (the analysis against the mock's truth);
     ``halo_mass_published`` fits the halo to the published v_esc curve alone
-    (the default pipeline of the ``published`` environment).
+    (the default pipeline of the ``published`` environment);
+    ``halo_mass_published_b`` runs the Analysis B grid on the published v_esc
+    curve, rotation curve and K_z (the default of ``published_b``).
     """
     pipelines = {name: module.create_pipeline() for name, module in ANALYSIS.items()}
+    pipelines["analysis"] = sum(pipelines.values(), Pipeline([]))
     pipelines["mock_survey"] = mock_survey.create_pipeline()
-    pipelines["analysis"] = sum(pipelines.values(), Pipeline([])) - pipelines["mock_survey"]
-    pipelines["__default__"] = pipelines["mock_survey"] + pipelines["analysis"]
-    pipelines["halo_mass_published"] = halo_mass.create_pipeline(curve_source="published")
+    pipelines["validation"] = validation.create_pipeline()
+    pipelines["__default__"] = pipelines["mock_survey"] + pipelines["analysis"] + pipelines["validation"]
+    pipelines["halo_mass_published"] = halo_mass.create_pipeline(curve_source="published", analyses=("A",))
+    pipelines["halo_mass_published_b"] = halo_mass.create_pipeline(curve_source="published", analyses=("B",))
     return pipelines
