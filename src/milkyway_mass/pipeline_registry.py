@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from milkyway_mass.pipelines import escape_velocity, halo_mass, ingest, kinematics, mock_survey, selection, validation
+from milkyway_mass.pipelines import (
+    escape_velocity,
+    halo_mass,
+    ingest,
+    kinematics,
+    mock_survey,
+    selection,
+    validation,
+)
 
 ANALYSIS = {
     "ingest": ingest,

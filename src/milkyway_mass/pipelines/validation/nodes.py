@@ -7,9 +7,6 @@ Pulls are (measured − true)/σ with σ the 68 % half-width on the side of the 
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
