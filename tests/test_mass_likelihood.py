@@ -190,6 +190,11 @@ def test_emcee_is_seeded_and_checks_settings(spec, prior):
     assert not np.array_equal(a["chain"], c["chain"])
     with pytest.raises(ValueError, match="n_walkers >= 4"):
         run_emcee(posterior, prior, n_walkers=3, n_burn=5, n_keep=10, seed=1, progress=False)
+    start = np.array([11.9, 12.0]) + 1e-3 * np.random.default_rng(0).standard_normal((8, 2))
+    d = run_emcee(posterior, prior, n_walkers=8, n_burn=0, n_keep=1, seed=1, progress=False, initial=start)
+    assert np.all(np.abs(d["chain"][0] - start) < 0.1)   # one step from the given start, not the prior box
+    with pytest.raises(ValueError, match=r"initial walker positions must have shape \(8, 2\)"):
+        run_emcee(posterior, prior, n_walkers=8, n_burn=0, n_keep=1, seed=1, progress=False, initial=start[:4])
 
 
 def test_derived_quantities(spec):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -43,6 +44,7 @@ def test_validation_compares_every_stage_with_the_truth(ci_catalog):
     assert set(halo_cut.binning) == {"bin1", "bin2"}
     assert len(recovery) == 24 and recovery.vesc_true.between(300, 650).all()
     assert {"M200_msun", "M_total_r200_msun"} <= set(mass.quantity)
+    assert "rho_dm_R0_gev_cm3" in set(ci_catalog.load("validation_mass_recovery_b").quantity)
     assert "# Mock validation" in report
 
 
@@ -59,9 +61,16 @@ def test_registry_has_every_pipeline():
     assert not set(pipelines["mock_survey"].nodes) & set(pipelines["analysis"].nodes)
 
 
-def test_lamost_environment_skips_the_mock():
+def test_lamost_environment_skips_the_mock_and_defines_every_input():
     assert load_params("lamost")["default_pipeline"] == "analysis"
     assert load_params()["default_pipeline"] == "__default__"
+    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="lamost")
+    catalog = loader["catalog"]
+    inputs = {name for name in register_pipelines()["analysis"].inputs() if not name.startswith("params:")}
+    assert inputs == {"lamost_kgiants", "gaia_dr3", "rotation_curve_data", "kz_data"}
+    for name in inputs:                     # user-supplied files: plain paths, never versioned or mock outputs
+        assert not catalog[name].get("versioned", False)
+        assert "mock" not in catalog[name]["filepath"]
 
 
 def test_kedro_viz_build_contains_the_pipelines():

@@ -17,7 +17,11 @@ from configurable paths (the files are not copied into the project).
   2 pi G × 1 Msun/pc² = 27.02 (km/s)²/kpc (astropy's G); the native values are kept.
 
 Both return tidy DataFrames whose column names carry the units (see
-ROTATION_CURVE_COLUMNS and KZ_COLUMNS).
+ROTATION_CURVE_COLUMNS and KZ_COLUMNS). The same validation and conversion
+applies to tables already loaded by the data catalog (the published files or
+the mock's copies in the same layout): ``rotation_curve_from_table`` (columns
+``R v_c err+ err-``) and ``kz_from_table`` (8 unnamed columns 0 ... 7, i.e.
+loaded with ``header=None``).
 """
 
 from __future__ import annotations
@@ -74,8 +78,8 @@ def _existing(path) -> Path:
     return path
 
 
-def _check_values(df: pd.DataFrame, path: Path, positive: list[str]) -> None:
-    """Every value finite; the ``positive`` columns > 0; else a ValueError naming file, column and row."""
+def _check_values(df: pd.DataFrame, source, positive: list[str]) -> None:
+    """Every value finite; the ``positive`` columns > 0; else a ValueError naming source, column and row."""
     for column in df.columns:
         values = df[column].to_numpy()
         bad = ~np.isfinite(values)
@@ -84,7 +88,43 @@ def _check_values(df: pd.DataFrame, path: Path, positive: list[str]) -> None:
         if bad.any():
             rows = np.flatnonzero(bad)[:5].tolist()
             rule = "finite and positive" if column in positive else "finite"
-            raise ValueError(f"{path}: column {column!r} must be {rule}; bad data rows (0-based) {rows}")
+            raise ValueError(f"{source}: column {column!r} must be {rule}; bad data rows (0-based) {rows}")
+
+
+def _numeric(df: pd.DataFrame, source, hint: str = "") -> pd.DataFrame:
+    try:
+        return df.astype(float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: non-numeric value{hint} ({err})") from None
+
+
+def rotation_curve_from_table(raw: pd.DataFrame, error_columns: str = "mean", source="rotation curve") -> pd.DataFrame:
+    """Validated rotation curve (ROTATION_CURVE_COLUMNS) from a table with the Eilers et al.
+    (2019) columns ``R v_c err+ err-`` [kpc, km/s]; ``source`` names it in error messages.
+
+    ``error_columns`` resolves the ambiguous order of the two error columns
+    ("mean", "plus_minus" or "minus_plus"; see the module docstring).
+    """
+    if error_columns not in ERROR_COLUMN_CHOICES:
+        raise ValueError(f"error_columns must be one of {ERROR_COLUMN_CHOICES}, got {error_columns!r}")
+    if [str(c) for c in raw.columns] != _EILERS_HEADER:
+        raise ValueError(
+            f"{source}: expected the columns {_EILERS_HEADER}, found {[str(c) for c in raw.columns]} "
+            "(a whitespace-separated file must be loaded with sep='\\s+')"
+        )
+    raw = _numeric(raw.set_axis(["R_kpc", "vc_kms", "err_col3_kms", "err_col4_kms"], axis=1), source)
+    _check_values(raw, source, positive=list(raw.columns))
+    col3, col4 = raw["err_col3_kms"], raw["err_col4_kms"]
+    if error_columns == "mean":
+        up = down = 0.5 * (col3 + col4)
+    elif error_columns == "plus_minus":
+        up, down = col3, col4
+    else:
+        up, down = col4, col3
+    out = raw[["R_kpc", "vc_kms"]].assign(
+        vc_err_up_kms=up, vc_err_down_kms=down, vc_err_kms=0.5 * (up + down), err_col3_kms=col3, err_col4_kms=col4
+    )
+    return out[list(ROTATION_CURVE_COLUMNS)].sort_values("R_kpc", ignore_index=True)
 
 
 def read_eilers2019_rotation_curve(path, error_columns: str = "mean") -> pd.DataFrame:
@@ -103,43 +143,34 @@ def read_eilers2019_rotation_curve(path, error_columns: str = "mean") -> pd.Data
     raw = pd.read_csv(path, sep=r"\s+", skiprows=1, header=None)
     if raw.shape[1] != len(_EILERS_HEADER):
         raise ValueError(f"{path}: expected {len(_EILERS_HEADER)} columns (R v_c err+ err-), found {raw.shape[1]}")
-    raw.columns = ["R_kpc", "vc_kms", "err_col3_kms", "err_col4_kms"]
-    try:
-        raw = raw.astype(float)
-    except ValueError as err:
-        raise ValueError(f"{path}: non-numeric value ({err})") from None
-    _check_values(raw, path, positive=list(raw.columns))
-    col3, col4 = raw["err_col3_kms"], raw["err_col4_kms"]
-    if error_columns == "mean":
-        up = down = 0.5 * (col3 + col4)
-    elif error_columns == "plus_minus":
-        up, down = col3, col4
-    else:
-        up, down = col4, col3
-    out = raw[["R_kpc", "vc_kms"]].assign(
-        vc_err_up_kms=up, vc_err_down_kms=down, vc_err_kms=0.5 * (up + down), err_col3_kms=col3, err_col4_kms=col4
-    )
-    return out[list(ROTATION_CURVE_COLUMNS)].sort_values("R_kpc", ignore_index=True)
+    return rotation_curve_from_table(raw.set_axis(_EILERS_HEADER, axis=1), error_columns, source=path)
 
 
-def read_bovy_rix2013_kz(path) -> pd.DataFrame:
-    """Bovy & Rix (2013) K_z(R, |z| = 1.1 kpc) as a DataFrame (KZ_COLUMNS), sorted by R."""
-    path = _existing(path)
-    raw = pd.read_csv(path, header=None, skipinitialspace=True)
+def kz_from_table(raw: pd.DataFrame, source="K_z table") -> pd.DataFrame:
+    """Validated K_z(R, |z| = 1.1 kpc) (KZ_COLUMNS, sorted by R) from a table in the
+    Bovy & Rix (2013) layout: 8 unnamed columns 0 ... 7 (no header line); ``source``
+    names it in error messages."""
     if raw.shape[1] != len(_KZ_RAW):
         raise ValueError(
-            f"{path}: expected {len(_KZ_RAW)} comma-separated columns without header "
+            f"{source}: expected {len(_KZ_RAW)} comma-separated columns without header "
             f"({', '.join(_KZ_RAW)}), found {raw.shape[1]}"
         )
-    raw.columns = _KZ_RAW
-    try:
-        raw = raw.astype(float)
-    except ValueError as err:
-        raise ValueError(f"{path}: non-numeric value, e.g. a header line ({err})") from None
-    _check_values(raw, path, positive=["R_kpc", "kz_2piG_msun_pc2", "kz_err_2piG_msun_pc2"])
+    if list(raw.columns) != list(range(len(_KZ_RAW))):
+        raise ValueError(
+            f"{source}: expected unnamed columns 0 ... {len(_KZ_RAW) - 1} (the file has no header line; "
+            f"load it with header=None), found {list(raw.columns)}"
+        )
+    raw = _numeric(raw.set_axis(_KZ_RAW, axis=1), source, ", e.g. a header line")
+    _check_values(raw, source, positive=["R_kpc", "kz_2piG_msun_pc2", "kz_err_2piG_msun_pc2"])
     out = raw.assign(
         z_kpc=BOVY_RIX_HEIGHT_KPC,
         kz_kms2_kpc=raw["kz_2piG_msun_pc2"] * KZ_2PIG_MSUN_PC2_IN_KMS2_KPC,
         kz_err_kms2_kpc=raw["kz_err_2piG_msun_pc2"] * KZ_2PIG_MSUN_PC2_IN_KMS2_KPC,
     )
     return out[list(KZ_COLUMNS)].sort_values("R_kpc", kind="stable", ignore_index=True)
+
+
+def read_bovy_rix2013_kz(path) -> pd.DataFrame:
+    """Bovy & Rix (2013) K_z(R, |z| = 1.1 kpc) as a DataFrame (KZ_COLUMNS), sorted by R."""
+    path = _existing(path)
+    return kz_from_table(pd.read_csv(path, header=None, skipinitialspace=True), source=path)

@@ -44,6 +44,7 @@ MSUN_KPC3_IN_GEV_CM3 = float((units.Msun / units.kpc**3 * constants.c**2).to_val
 X_MIN, X_MAX = 1e-6, 1e6
 SEGMENT_DLNX = 0.25
 N_GAUSS = 8
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(N_GAUSS)
 N_SERIES = 16
 #: Smallest Zhao steepness alpha for which the end-point series converge to ~1e-10.
 ZHAO_ALPHA_MIN = 0.2
@@ -327,7 +328,7 @@ class ZhaoHalo(SphericalHalo):
         n_seg = int(np.ceil(np.log(X_MAX / X_MIN) / SEGMENT_DLNX))
         edges = np.linspace(np.log(X_MIN), np.log(X_MAX), n_seg + 1)
         h = edges[1] - edges[0]
-        nodes, weights = np.polynomial.legendre.leggauss(N_GAUSS)
+        nodes, weights = _GL_NODES, _GL_WEIGHTS
         ln_t = (edges[:-1, None] + 0.5 * h * (nodes + 1.0)).ravel()
         w = np.tile(0.5 * h * weights, n_seg)
         with np.errstate(divide="ignore"):
@@ -352,7 +353,7 @@ class ZhaoHalo(SphericalHalo):
         ln_x = np.log(np.where(below, X_MIN, x))
         h = edges[1] - edges[0]
         k = np.clip(((ln_x - edges[0]) // h).astype(int), 0, len(edges) - 2)
-        nodes, weights = np.polynomial.legendre.leggauss(N_GAUSS)
+        nodes, weights = _GL_NODES, _GL_WEIGHTS
         width = ln_x - edges[k]
         ln_t = edges[k][..., None] + 0.5 * width[..., None] * (nodes + 1.0)
         out = []

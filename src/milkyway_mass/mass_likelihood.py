@@ -364,8 +364,12 @@ def run_emcee(
     n_keep: int,
     seed: int,
     progress: bool = True,
+    initial: np.ndarray | None = None,
+    label: str = "",
 ) -> dict[str, Any]:
-    """Sample with emcee (vectorised over walkers), walkers started uniformly in the prior box.
+    """Sample with emcee (vectorised over walkers), walkers started at ``initial``
+    (shape (n_walkers, D)) or, by default, uniformly in the prior box; ``label``
+    prefixes the progress bars.
 
     Runs ``n_burn`` steps, discards them, then keeps ``n_keep`` steps. Returns the
     kept chain (n_keep, n_walkers, D), its log posterior, and diagnostics.
@@ -379,11 +383,13 @@ def run_emcee(
     rng = np.random.default_rng(seed)
     sampler = emcee.EnsembleSampler(int(n_walkers), n_dim, log_prob, vectorize=True)
     sampler.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
-    state = prior.sample(rng, int(n_walkers))
+    state = prior.sample(rng, int(n_walkers)) if initial is None else np.array(initial, dtype=float)
+    if state.shape != (n_walkers, n_dim):
+        raise ValueError(f"initial walker positions must have shape ({n_walkers}, {n_dim}), got {state.shape}")
     if n_burn:
-        state = sampler.run_mcmc(state, int(n_burn), progress=progress, progress_kwargs={"desc": "burn-in"})
+        state = sampler.run_mcmc(state, int(n_burn), progress=progress, progress_kwargs={"desc": f"{label} burn-in".strip()})
         sampler.reset()
-    sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": "sampling"})
+    sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
     chain = sampler.get_chain()
     return {
         "parameter_names": list(prior.names),

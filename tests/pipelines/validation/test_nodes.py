@@ -41,9 +41,11 @@ def test_vesc_recovery_pulls_and_coverage():
 
 def test_mass_recovery_pull_and_ratio():
     est = {"median": 8e11, "lo": 7e11, "hi": 1e12, "err_minus": 1e11, "err_plus": 2e11}
-    summary = {"variants": {"nominal": {"estimates": dict.fromkeys(nodes.MASS_QUANTITIES, est)}}}
-    truth = dict.fromkeys(nodes.MASS_QUANTITIES.values(), 1e12)
+    summary = {"variants": {"nominal": {"estimates": {"M200_msun": est, "c200": est}}}}
+    truth = {"M200_msun": 1e12, "rho_dm_R0_gev_cm3": 0.3}
     out = nodes.mass_recovery(summary, truth)
-    assert len(out) == len(nodes.MASS_QUANTITIES)
+    assert out.quantity.tolist() == ["M200_msun"]                 # c200 has no truth here, rho_dm no estimate
     assert out.pull.iloc[0] == pytest.approx(-1.0)
     assert out.ratio.iloc[0] == pytest.approx(0.8)
+    b = nodes.analysis_b_recovery({"fits": {"nfw.fixed.combined": {"estimates": {"M200_msun": est}}}}, truth)
+    assert b.fit.tolist() == ["nfw.fixed.combined"]

@@ -1,8 +1,14 @@
-"""Nodes of the ``halo_mass`` pipeline: the dark-halo mass from the escape-velocity curve (METHOD.md §5).
+"""Nodes of the ``halo_mass`` pipeline.
 
-Units: kpc, km/s, Msun. Model escape speeds of a bin are evaluated at its r0 in
-the Galactic plane (R = r0, z = 0), to the boundary ``escape_boundary_r200`` * r200
-(also in the plane).
+Analysis A (METHOD.md §5): the NFW halo mass from the escape-velocity curve.
+Analysis B (§6, the ``*_analysis_b`` nodes): a grid of fits combining the
+escape-velocity curve, vc(R0), a rotation curve and K_z(R, 1.1 kpc), with NFW,
+Zhao or Einasto halos and fixed or McMillan (2017)-type baryons
+(``milkyway_mass.combined_fit``).
+
+Units: kpc, km/s, Msun; K_z in (km/s)² / kpc. Model escape speeds of a bin are
+evaluated at its r0 in the Galactic plane (R = r0, z = 0), to the boundary
+``escape_boundary_r200`` * r200 (also in the plane).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from milkyway_mass import combined_fit as cfit
+from milkyway_mass.constraint_data import kz_from_table, rotation_curve_from_table
 from milkyway_mass.mass_likelihood import (
     BoxPrior,
     CircularSpeedTerm,
@@ -26,7 +34,7 @@ from milkyway_mass.mass_likelihood import (
     run_emcee,
     split_normal_curve,
 )
-from milkyway_mass.mass_model import MassModelSpec, escape_speed
+from milkyway_mass.mass_model import Cosmology, MassModelSpec, escape_speed
 
 logger = logging.getLogger(__name__)
 
@@ -411,3 +419,397 @@ def plot_escape_velocity_curve(
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# --- Analysis B (METHOD.md §6) -----------------------------------------------------
+
+#: Analysis B headline quantities: key in ``estimates`` -> (Markdown label, format, display scale).
+QUANTITIES_B = {
+    "M200_msun": ("M200 [1e12 Msun]", "{:.3f}", 1e12),
+    "r200_kpc": ("r200 [kpc]", "{:.1f}", 1.0),
+    "M_total_r200_msun": ("M_total(<r200) [1e12 Msun]", "{:.3f}", 1e12),
+    "vesc_R0_kms": ("v_esc(R0) [km/s]", "{:.1f}", 1.0),
+    "rho_dm_R0_gev_cm3": ("rho_DM(R0) [GeV/cm3]", "{:.3f}", 1.0),
+    "vc_R0_kms": ("v_c(R0) [km/s]", "{:.1f}", 1.0),
+    "c200": ("c200 = r200 / r_-2", "{:.1f}", 1.0),
+}
+
+#: Line colours of the model components in the Analysis B figures.
+COMPONENT_COLOURS = {"bulge": "C1", "thin_disk": "C2", "thick_disk": "C3", "gas": "C5", "halo": "C4"}
+
+DEFINITIONS_B = {
+    "interval": "median and the interval_percentiles of the posterior samples",
+    "M200_msun": "dark-halo mass inside r200 (mean density 200 rho_crit Om, the published convention)",
+    "M_total_r200_msun": "M200 + baryon mass inside the sphere r200 (fixed baryons: Gauss's theorem; "
+    "McMillan baryons: their total mass, < 1e-10 of it lies beyond 100 kpc)",
+    "vesc_R0_kms": "model escape speed at (R = R0, z = 0) to the boundary escape_boundary_r200 * r200 in the plane",
+    "rho_dm_R0_gev_cm3": "dark-matter density at (R = R0, z = 0) in GeV/cm3 (spherical halo)",
+    "vc_R0_kms": "model circular speed at (R = R0, z = 0)",
+    "c200": "r200 / r_-2, r_-2 the radius of logarithmic density slope -2 (NFW and Einasto: r_s)",
+    "goodness": "log-likelihood (and chi2 for Gaussian terms) of each constraint at the maximum-posterior sample",
+}
+
+
+def _select_range(table: pd.DataFrame, R_range, min_points, what: str) -> pd.DataFrame:
+    lo, hi = (float(v) for v in R_range)
+    keep = table["R_kpc"].between(lo, hi)
+    if (~keep).any():
+        logger.info("halo_mass analysis B: %s: %d of %d points outside R = [%g, %g] kpc not used", what, int((~keep).sum()), len(table), lo, hi)
+    out = table[keep].reset_index(drop=True)
+    if len(out) < int(min_points):
+        raise ValueError(f"{what}: {len(out)} point(s) in R = [{lo:g}, {hi:g}] kpc; the fit needs at least {min_points}")
+    return out
+
+
+def build_rotation_curve_constraint(table: pd.DataFrame, rotation_curve: dict[str, Any]) -> pd.DataFrame:
+    """Validated rotation curve (``constraint_data.ROTATION_CURVE_COLUMNS``) from a table with
+    the Eilers et al. (2019) columns R, v_c, err+, err- [kpc, km/s].
+
+    The order of the error columns is ``rotation_curve.error_columns`` (mean |
+    plus_minus | minus_plus); points outside ``R_range_kpc`` are dropped (counted in the log).
+    """
+    rc = rotation_curve_from_table(table, rotation_curve["error_columns"], source="rotation-curve table")
+    return _select_range(rc, rotation_curve["R_range_kpc"], rotation_curve["min_points"], "rotation curve")
+
+
+def build_vertical_force_constraint(table: pd.DataFrame, vertical_force: dict[str, Any]) -> pd.DataFrame:
+    """Validated K_z(R, |z| = 1.1 kpc) (``constraint_data.KZ_COLUMNS``, K_z in (km/s)²/kpc) from a
+    table in the Bovy & Rix (2013) layout (8 unnamed columns); points outside ``R_range_kpc`` dropped."""
+    kz = kz_from_table(table, source="K_z table")
+    return _select_range(kz, vertical_force["R_range_kpc"], vertical_force["min_points"], "K_z table")
+
+
+def _fit_specs(analysis_b: dict[str, Any]) -> list[cfit.FitSpec]:
+    return cfit.fit_grid(analysis_b["grid"], analysis_b["constraint_sets"], analysis_b.get("extra_fits") or [])
+
+
+def _combined_model(spec: cfit.FitSpec, model: dict[str, Any], analysis_b: dict[str, Any], cosmology) -> cfit.CombinedModel:
+    baryons = cfit.build_baryons(spec.baryons, model["baryons"], analysis_b["baryon_models"])
+    return cfit.CombinedModel(
+        cfit.HALO_FAMILIES_B[spec.family], baryons, Cosmology.from_config(cosmology), float(model["overdensity"])
+    )
+
+
+def _baryon_priors(spec: cfit.FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
+    return (analysis_b["baryon_models"].get(spec.baryons) or {}).get("priors", {})
+
+
+def _halo_config(spec: cfit.FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
+    if spec.family not in analysis_b["halos"]:
+        raise ValueError(f"fit {spec.name}: no priors/start for the {spec.family} halo under analysis_b.halos")
+    return analysis_b["halos"][spec.family]
+
+
+def _start(spec: cfit.FitSpec, names, analysis_b: dict[str, Any]) -> np.ndarray:
+    start = dict(_halo_config(spec, analysis_b)["start"])
+    start |= {n: p["mean"] for n, p in _baryon_priors(spec, analysis_b).items()}
+    missing = [n for n in names if n not in start]
+    if missing:
+        raise ValueError(f"fit {spec.name}: no optimizer start for {missing}")
+    return np.array([float(start[n]) for n in names])
+
+
+def _sampler_settings(spec: cfit.FitSpec, sampler: dict[str, Any]) -> dict[str, Any]:
+    """Sampler settings of one fit: ``n_steps`` times the ``step_factors`` of the fit's
+    family, baryon model and constraint set (1 where not given)."""
+    factors = sampler.get("step_factors") or {}
+    factor = float(np.prod([float(factors.get(k, 1.0)) for k in (spec.family, spec.baryons, spec.constraint_set)]))
+    settings = {k: v for k, v in sampler.items() if k != "step_factors"}
+    settings["n_steps"] = max(2, int(round(int(sampler["n_steps"]) * factor)))
+    return settings
+
+
+def fit_analysis_b(
+    vesc_curve: EscapeVelocityCurve,
+    rotation_curve: pd.DataFrame,
+    vertical_force: pd.DataFrame,
+    model: dict[str, Any],
+    analysis_b: dict[str, Any],
+    galaxy_frame: dict[str, Any],
+    cosmology: dict[str, Any],
+    data_label: str,
+) -> dict[str, Any]:
+    """Run every fit of the grid (``analysis_b.grid`` x ..., plus ``extra_fits``);
+    ``data_label`` describes the data in the outputs.
+
+    Each fit: Nelder–Mead maximum from the configured start, then emcee around it
+    (first ``burn_fraction`` of the steps discarded). Returns, per fit name
+    ``<family>.<baryons>.<constraint set>``: the kept chain (float32, thinned by
+    ``store_thin``), log posterior, diagnostics, optimizer result, the
+    maximum-posterior sample and each constraint's goodness there.
+    """
+    data = cfit.ConstraintData(
+        vesc_curve, rotation_curve, vertical_force,
+        float(galaxy_frame["R0_kpc"]), float(galaxy_frame["vc_R0_kms"]), float(galaxy_frame["vc_R0_err_kms"]),
+    )
+    fits = {}
+    for spec in _fit_specs(analysis_b):
+        combined = _combined_model(spec, model, analysis_b, cosmology)
+        prior = cfit.build_prior(
+            combined.halo_family, _halo_config(spec, analysis_b)["priors"], combined.baryons.parameter_names,
+            _baryon_priors(spec, analysis_b),
+        )
+        terms = cfit.make_terms(
+            spec.constraints, data, boundary_r200=float(model["escape_boundary_r200"]),
+            frac_systematic=float(analysis_b["rotation_curve"]["frac_systematic"]),
+        )
+        posterior = cfit.CombinedPosterior(combined, prior, terms)
+        settings = _sampler_settings(spec, analysis_b["sampler"])
+        result = cfit.run_fit(
+            posterior, _start(spec, prior.names, analysis_b), analysis_b["optimizer"], settings,
+            cfit.fit_seed(settings["seed"], spec.name), label=spec.name,
+        )
+        flat, flat_lp = _flat(result), np.ravel(result["log_prob"])
+        candidates = np.vstack([flat[np.argmax(flat_lp)], result["optimizer"]["x"]])
+        lp = posterior(candidates)
+        best = candidates[int(np.argmax(lp))]
+        galaxy = combined.build(best[None, :])
+        fits[spec.name] = {
+            "family": spec.family, "baryons": spec.baryons, "constraint_set": spec.constraint_set,
+            "constraints": list(spec.constraints), "parameter_names": list(prior.names),
+            "chain": result["chain"].astype(np.float32), "log_prob": result["log_prob"].astype(np.float32),
+            "acceptance_fraction": result["acceptance_fraction"], "diagnostics": result["diagnostics"],
+            "optimizer": result["optimizer"], "seed": result["seed"], "n_burn": result["n_burn"],
+            "store_thin": result["store_thin"], "sampler": settings,
+            "max_posterior": dict(zip(prior.names, best.tolist())) | {"log_posterior": float(np.max(lp))},
+            "goodness": {t.name: cfit.term_goodness(t, galaxy) for t in terms},
+        }
+        logger.info(
+            "halo_mass analysis B %s: max log posterior %.2f, acceptance %.2f, steps / tau %.1f",
+            spec.name, float(np.max(lp)), result["diagnostics"]["acceptance_mean"],
+            result["diagnostics"]["steps_over_autocorr_time"],
+        )
+    return {
+        "data_label": str(data_label),
+        "vesc_curve_source": vesc_curve.source,
+        "vesc_scale": float(vesc_curve.scale),
+        "vesc_curve_table": vesc_curve.table.to_dict(orient="list"),
+        "fits": fits,
+    }
+
+
+def _fit_spec(fit: dict[str, Any]) -> cfit.FitSpec:
+    return cfit.FitSpec(fit["family"], fit["baryons"], fit["constraint_set"], tuple(fit["constraints"]))
+
+
+def _subsample(flat: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``n`` rows of ``flat``, drawn without replacement."""
+    return flat if len(flat) <= n else flat[np.sort(rng.choice(len(flat), size=n, replace=False))]
+
+
+def summarise_analysis_b(
+    chains: dict[str, Any],
+    model: dict[str, Any],
+    analysis_b: dict[str, Any],
+    galaxy_frame: dict[str, Any],
+    cosmology: dict[str, Any],
+) -> tuple[dict[str, Any], pd.DataFrame, str]:
+    """JSON summary, results table and Markdown report of the Analysis B grid.
+
+    Per fit: median and interval (``summary.interval_percentiles``) of QUANTITIES_B,
+    log10_M200, M_baryon_r200_msun and the sampled parameters (over at most
+    ``summary.max_samples`` posterior samples), the maximum-posterior sample, each
+    constraint's goodness there, the optimizer result and the MCMC diagnostics.
+    """
+    cfg = analysis_b["summary"]
+    percentiles = [float(p) for p in cfg["interval_percentiles"]]
+    rng = np.random.default_rng(int(cfg["seed"]))
+    fits, rows = {}, []
+    for name, fit in chains["fits"].items():
+        combined = _combined_model(_fit_spec(fit), model, analysis_b, cosmology)
+        samples = _subsample(_flat(fit).astype(float), int(cfg["max_samples"]), rng)
+        derived = cfit.derived_samples(
+            combined, samples, R0_kpc=float(galaxy_frame["R0_kpc"]), boundary_r200=float(model["escape_boundary_r200"]),
+            n_nodes=int(cfg["mass_quadrature_nodes"]), n_grid=int(cfg["mass_grid_points"]), chunk=int(cfg["chunk_size"]),
+        )
+        estimates = {k: cfit.estimate(v, percentiles) for k, v in derived.items()}
+        optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
+        fits[name] = {
+            k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")
+        } | {
+            "n_samples_summarised": len(samples),
+            "estimates": estimates,
+            "max_posterior": fit["max_posterior"],
+            "goodness": fit["goodness"],
+            "optimizer": optimizer | {"x": dict(zip(fit["parameter_names"], fit["optimizer"]["x"]))},
+            "diagnostics": fit["diagnostics"],
+        }
+        row = {k: fit[k] for k in ("family", "baryons", "constraint_set")} | {
+            "fit": name, "constraints": "+".join(fit["constraints"]),
+        }
+        for key in (*QUANTITIES_B, "log10_M200", "M_baryon_r200_msun"):
+            e = estimates[key]
+            row |= {f"{key}_median": e["median"], f"{key}_err_minus": e["err_minus"], f"{key}_err_plus": e["err_plus"]}
+        for term, g in fit["goodness"].items():
+            row |= {f"lnL_{term}": g["log_likelihood"]} | ({f"chi2_{term}": g["chi2"]} if "chi2" in g else {})
+        d = fit["diagnostics"]
+        row |= {k: d[k] for k in ("acceptance_mean", "steps_over_autocorr_time", "effective_samples", "converged")}
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    lead = ["fit", "family", "baryons", "constraint_set", "constraints"]
+    table = table[lead + [c for c in table.columns if c not in lead]]
+    summary = {
+        "data_label": chains["data_label"],
+        "vesc_curve_source": chains["vesc_curve_source"],
+        "vesc_scale": chains["vesc_scale"],
+        "escape_boundary_r200": float(model["escape_boundary_r200"]),
+        "interval_percentiles": percentiles,
+        "definitions": DEFINITIONS_B,
+        "fits": fits,
+    }
+    return summary, table, _markdown_b(summary)
+
+
+def _markdown_b(summary: dict[str, Any]) -> str:
+    lo, hi = summary["interval_percentiles"]
+    lines = [
+        "# Analysis B: halo fits to the escape-velocity curve, rotation curve and K_z",
+        "",
+        f"Data: {summary['data_label']} (v_esc curve: {summary['vesc_curve_source']}, x {summary['vesc_scale']:.2f}). "
+        f"Median and {lo:g}-{hi:g} percentile interval; escape boundary {summary['escape_boundary_r200']:g} r200.",
+        "",
+        "| halo | baryons | constraints | " + " | ".join(v[0] for v in QUANTITIES_B.values()) + " |",
+        "|---|---|---|" + "---|" * len(QUANTITIES_B),
+    ]
+    for fit in summary["fits"].values():
+        cells = [_fmt(fit["estimates"][k], fmt, scale) for k, (_, fmt, scale) in QUANTITIES_B.items()]
+        lines.append(f"| {fit['family']} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Fit quality at the maximum posterior (chi2 / points) and MCMC diagnostics:",
+        "",
+        "| halo | baryons | constraints | rotation curve | K_z | vc(R0) | ln L v_esc curve | acceptance | steps / tau | converged |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for fit in summary["fits"].values():
+        g = fit["goodness"]
+        cells = [
+            f"{g[t]['chi2']:.1f} / {g[t]['n_points']}" if t in g else "-" for t in ("rotation_curve", "vertical_force", "vc_R0")
+        ]
+        cells.append(f"{g['vesc_curve']['log_likelihood']:.1f}" if "vesc_curve" in g else "-")
+        d = fit["diagnostics"]
+        cells += [f"{d['acceptance_mean']:.2f}", f"{d['steps_over_autocorr_time']:.1f}", _cell(d["converged"])]
+        lines.append(f"| {fit['family']} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |")
+    lines += ["", "Definitions:", ""] + [f"- {k}: {v}" for k, v in summary["definitions"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def predict_analysis_b_curves(
+    chains: dict[str, Any],
+    vertical_force: pd.DataFrame,
+    model: dict[str, Any],
+    analysis_b: dict[str, Any],
+    cosmology: dict[str, Any],
+) -> pd.DataFrame:
+    """Posterior bands of each fit's model curves, long format.
+
+    Columns: fit, quantity (vc_kms: circular speed in the plane; kz_kms2_kpc: K_z at
+    the height of ``vertical_force``; vesc_kms: escape speed in the plane), component
+    (each baryon component, halo, total; signed sqrt(vc²) for vc, total only for
+    v_esc), R_kpc, median, lo, hi (``figures.band_percentiles``) over
+    ``figures.n_band_draws`` posterior draws.
+    """
+    cfg = analysis_b["figures"]
+    rng = np.random.default_rng(int(cfg["seed"]))
+    pct = [float(cfg["band_percentiles"][0]), 50.0, float(cfg["band_percentiles"][1])]
+    grids = {q: np.linspace(*(float(v) for v in cfg[f"{q}_R_range_kpc"]), int(cfg["n_radii"])) for q in ("vc", "kz", "vesc")}
+    z = float(np.unique(vertical_force["z_kpc"])[0])
+    frames = []
+    for name, fit in chains["fits"].items():
+        combined = _combined_model(_fit_spec(fit), model, analysis_b, cosmology)
+        draws = _subsample(_flat(fit).astype(float), int(cfg["n_band_draws"]), rng)
+        curves = {
+            "vc_kms": (grids["vc"], cfit.component_vc(combined, draws, grids["vc"])),
+            "kz_kms2_kpc": (grids["kz"], cfit.component_kz(combined, draws, grids["kz"], z)),
+            "vesc_kms": (grids["vesc"], {"total": combined.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))}),
+        }
+        for quantity, (R, components) in curves.items():
+            for component, values in components.items():
+                lo, med, hi = np.percentile(np.broadcast_to(values, (len(draws), R.size)), pct, axis=0)
+                frames.append(pd.DataFrame({
+                    "fit": name, "quantity": quantity, "component": component, "R_kpc": R, "median": med, "lo": lo, "hi": hi,
+                }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _plot_curve_grid(
+    curves: pd.DataFrame, quantity: str, points: pd.DataFrame, summary: dict[str, Any], constraint: str,
+    ylabel: str, title: str, figures: dict[str, Any],
+) -> Figure:
+    """One panel per fit (rows: baryons x constraint set, columns: halo family): data points
+    (``points``: x, y, err_minus, err_plus), the total model's band and median, and the
+    median of each component."""
+    fits = summary["fits"]
+    families = list(dict.fromkeys(f["family"] for f in fits.values()))
+    rows = list(dict.fromkeys((f["baryons"], f["constraint_set"]) for f in fits.values()))
+    size = [float(v) for v in figures["panel_size_in"]]
+    fig = Figure(figsize=(size[0] * len(families), size[1] * len(rows)))
+    axes = fig.subplots(len(rows), len(families), squeeze=False, sharex=True, sharey=True)
+    used = set()
+    for name, fit in fits.items():
+        ax = axes[rows.index((fit["baryons"], fit["constraint_set"])), families.index(fit["family"])]
+        used.add(id(ax))
+        c = curves[(curves["fit"] == name) & (curves["quantity"] == quantity)]
+        total = c[c["component"] == "total"]
+        ax.fill_between(total["R_kpc"], total["lo"], total["hi"], color="C0", alpha=0.3, lw=0, label="total, 68 % band")
+        ax.plot(total["R_kpc"], total["median"], color="C0", lw=1.8, label="total (median)")
+        for component, part in c.groupby("component", sort=False):
+            if component != "total":
+                color = COMPONENT_COLOURS.get(component, "0.5")
+                ax.plot(part["R_kpc"], part["median"], color=color, ls="--", lw=1, label=component)
+        ax.errorbar(
+            points["x"], points["y"], yerr=[points["err_minus"], points["err_plus"]],
+            fmt="o", ms=2.5, color="k", elinewidth=0.8, label="data",
+        )
+        status = "fitted" if constraint in fit["constraints"] else "not fitted (prediction)"
+        ax.set_title(f"{name}\n{status}", fontsize=8)
+    for ax in axes.ravel():
+        if id(ax) not in used:
+            ax.set_axis_off()
+    for ax in axes[-1]:
+        ax.set_xlabel("R [kpc]")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    legend = {}
+    for ax in axes.ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(legend.values(), legend.keys(), loc="upper center", ncol=min(len(legend), 8), fontsize=8, bbox_to_anchor=(0.5, 1.0))
+    fig.suptitle(f"{title}; {summary['data_label']}", y=1.03, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def plot_rotation_curve_analysis_b(
+    curves: pd.DataFrame, rotation_curve: pd.DataFrame, summary: dict[str, Any], analysis_b: dict[str, Any]
+) -> Figure:
+    """Circular speed in the plane of every fit (band, components) against the rotation curve."""
+    points = pd.DataFrame({
+        "x": rotation_curve["R_kpc"], "y": rotation_curve["vc_kms"],
+        "err_minus": rotation_curve["vc_err_down_kms"], "err_plus": rotation_curve["vc_err_up_kms"],
+    })
+    return _plot_curve_grid(curves, "vc_kms", points, summary, "rotation_curve", "v_c [km/s]", "Rotation curve (z = 0)", analysis_b["figures"])
+
+
+def plot_vertical_force_analysis_b(
+    curves: pd.DataFrame, vertical_force: pd.DataFrame, summary: dict[str, Any], analysis_b: dict[str, Any]
+) -> Figure:
+    """K_z at the measured height of every fit (band, components) against the K_z table."""
+    err = vertical_force["kz_err_kms2_kpc"]
+    points = pd.DataFrame({"x": vertical_force["R_kpc"], "y": vertical_force["kz_kms2_kpc"], "err_minus": err, "err_plus": err})
+    z = float(np.unique(vertical_force["z_kpc"])[0])
+    return _plot_curve_grid(
+        curves, "kz_kms2_kpc", points, summary, "vertical_force", "K_z [(km/s)^2/kpc]", f"Vertical force at |z| = {z:g} kpc",
+        analysis_b["figures"],
+    )
+
+
+def plot_vesc_analysis_b(
+    curves: pd.DataFrame, vesc_curve: EscapeVelocityCurve, summary: dict[str, Any], analysis_b: dict[str, Any]
+) -> Figure:
+    """Escape speed in the plane of every fit (band) against the escape-velocity curve (68 % intervals)."""
+    t = vesc_curve.table
+    points = pd.DataFrame({
+        "x": t["r0"], "y": t["vesc_median"], "err_minus": t["vesc_median"] - t["vesc_lo68"], "err_plus": t["vesc_hi68"] - t["vesc_median"],
+    })
+    return _plot_curve_grid(curves, "vesc_kms", points, summary, "vesc_curve", "v_esc [km/s]", "Escape speed (z = 0)", analysis_b["figures"])

@@ -1,13 +1,20 @@
-"""The ``halo_mass`` pipeline: NFW halo mass from the escape-velocity curve (METHOD.md §5).
+"""The ``halo_mass`` pipeline: the dark-halo mass (METHOD.md §5 and §6).
 
 ``create_pipeline()`` fits the curve measured by ``escape_velocity``
 (``vesc_samples_bin1``, ``vesc_table_bin1``); ``create_pipeline(curve_source="published")``
 fits the published curve ``published_vesc_bin1`` instead and needs no upstream data;
 its datasets carry the namespace ``published``.
 
-The fit runs twice, as namespaces ``nominal`` and ``corrected``: the curve scaled
-by ``halo_mass.vesc_scale.nominal`` (1.0) and ``halo_mass.vesc_scale.corrected``
-(1.1, the +10 % variant).
+Analysis A (``"A"`` in ``analyses``) fits an NFW halo to the curve twice, as
+namespaces ``nominal`` and ``corrected``: the curve scaled by
+``halo_mass.vesc_scale.nominal`` (1.0) and ``halo_mass.vesc_scale.corrected`` (1.1,
+the +10 % variant).
+
+Analysis B (``"B"``) runs the grid of ``halo_mass.analysis_b`` (halo family x
+baryons x constraint set) on the curve plus a rotation curve and a K_z table:
+the survey's ``rotation_curve_data`` and ``kz_data`` (the mock's by default; measured curve) or the published
+``eilers2019_rotation_curve`` and ``bovy_rix2013_kz`` (published curve). Its outputs
+are the ``halo_mass_b_*`` datasets.
 """
 
 from kedro.pipeline import Pipeline, node
@@ -15,16 +22,31 @@ from kedro.pipeline import Pipeline, node
 from .nodes import (
     build_measured_curve,
     build_published_curve,
+    build_rotation_curve_constraint,
+    build_vertical_force_constraint,
+    fit_analysis_b,
     fit_halo_mass,
     plot_corner,
     plot_escape_velocity_curve,
+    plot_rotation_curve_analysis_b,
+    plot_vertical_force_analysis_b,
+    plot_vesc_analysis_b,
+    predict_analysis_b_curves,
     report_halo_mass,
     scale_curve,
+    summarise_analysis_b,
     summarise_fit,
 )
 
 VARIANTS = ("nominal", "corrected")
 CURVE_SOURCES = ("measured", "published")
+ANALYSES = ("A", "B")
+
+#: Rotation-curve and K_z datasets of Analysis B per curve source.
+B_INPUTS = {
+    "measured": {"rotation_curve_table": "rotation_curve_data", "kz_table": "kz_data"},
+    "published": {"rotation_curve_table": "eilers2019_rotation_curve", "kz_table": "bovy_rix2013_kz"},
+}
 
 
 def _fit_template() -> Pipeline:
@@ -57,11 +79,69 @@ def _fit_template() -> Pipeline:
     )
 
 
+def _analysis_b(curve_source: str) -> Pipeline:
+    B = "params:halo_mass.analysis_b"
+    MODEL = "params:halo_mass.model"
+    template = Pipeline(
+        [
+            node(scale_curve, ["halo_mass_vesc_curve", f"{B}.vesc_scale"], "halo_mass_b_vesc_curve", name="scale_vesc_curve_analysis_b"),
+            node(
+                build_rotation_curve_constraint, ["rotation_curve_table", f"{B}.rotation_curve"],
+                "halo_mass_b_rotation_curve", name="build_rotation_curve_analysis_b",
+            ),
+            node(
+                build_vertical_force_constraint, ["kz_table", f"{B}.vertical_force"],
+                "halo_mass_b_vertical_force", name="build_vertical_force_analysis_b",
+            ),
+            node(
+                fit_analysis_b,
+                [
+                    "halo_mass_b_vesc_curve", "halo_mass_b_rotation_curve", "halo_mass_b_vertical_force",
+                    MODEL, B, "params:galaxy_frame", "params:cosmology", f"{B}.data_labels.{curve_source}",
+                ],
+                "halo_mass_b_chains",
+                name="fit_analysis_b",
+            ),
+            node(
+                summarise_analysis_b,
+                ["halo_mass_b_chains", MODEL, B, "params:galaxy_frame", "params:cosmology"],
+                ["halo_mass_b_summary", "halo_mass_b_results", "halo_mass_b_summary_md"],
+                name="summarise_analysis_b",
+            ),
+            node(
+                predict_analysis_b_curves,
+                ["halo_mass_b_chains", "halo_mass_b_vertical_force", MODEL, B, "params:cosmology"],
+                "halo_mass_b_curves",
+                name="predict_analysis_b_curves",
+            ),
+            node(
+                plot_rotation_curve_analysis_b,
+                ["halo_mass_b_curves", "halo_mass_b_rotation_curve", "halo_mass_b_summary", B],
+                "halo_mass_b_rotation_curve_plot",
+                name="plot_rotation_curve_analysis_b",
+            ),
+            node(
+                plot_vertical_force_analysis_b,
+                ["halo_mass_b_curves", "halo_mass_b_vertical_force", "halo_mass_b_summary", B],
+                "halo_mass_b_kz_plot",
+                name="plot_vertical_force_analysis_b",
+            ),
+            node(
+                plot_vesc_analysis_b,
+                ["halo_mass_b_curves", "halo_mass_b_vesc_curve", "halo_mass_b_summary", B],
+                "halo_mass_b_vesc_plot",
+                name="plot_vesc_analysis_b",
+            ),
+        ]
+    )
+    return Pipeline(template, inputs=B_INPUTS[curve_source])
+
+
 def _shared_parameters(pipe: Pipeline) -> dict[str, str]:
     return {p: p for p in pipe.inputs() if p.startswith("params:") and p != "params:vesc_scale"}
 
 
-def create_pipeline(curve_source: str = "measured", **kwargs) -> Pipeline:
+def create_pipeline(curve_source: str = "measured", analyses: tuple[str, ...] = ANALYSES, **kwargs) -> Pipeline:
     if curve_source == "measured":
         source = node(
             build_measured_curve,
@@ -78,25 +158,34 @@ def create_pipeline(curve_source: str = "measured", **kwargs) -> Pipeline:
         )
     else:
         raise ValueError(f"curve_source must be one of {CURVE_SOURCES}, got {curve_source!r}")
+    unknown = set(analyses) - set(ANALYSES)
+    if unknown or not analyses:
+        raise ValueError(f"analyses must be a non-empty subset of {ANALYSES}, got {analyses!r}")
 
-    template = _fit_template()
-    variants = [
-        Pipeline(
-            template,
-            namespace=variant,
-            inputs={"halo_mass_vesc_curve"},
-            outputs={"halo_mass_fit_summary": f"halo_mass_fit_summary_{variant}"},
-            parameters=_shared_parameters(template) | {"params:vesc_scale": f"params:halo_mass.vesc_scale.{variant}"},
+    parts = [Pipeline([source])]
+    if "A" in analyses:
+        template = _fit_template()
+        variants = [
+            Pipeline(
+                template,
+                namespace=variant,
+                inputs={"halo_mass_vesc_curve"},
+                outputs={"halo_mass_fit_summary": f"halo_mass_fit_summary_{variant}"},
+                parameters=_shared_parameters(template) | {"params:vesc_scale": f"params:halo_mass.vesc_scale.{variant}"},
+            )
+            for variant in VARIANTS
+        ]
+        report = node(
+            report_halo_mass,
+            [f"halo_mass_fit_summary_{v}" for v in VARIANTS] + ["params:halo_mass.published_masses"],
+            ["halo_mass_summary", "halo_mass_summary_md", "halo_mass_comparison"],
+            name="report_halo_mass",
         )
-        for variant in VARIANTS
-    ]
-    report = node(
-        report_halo_mass,
-        [f"halo_mass_fit_summary_{v}" for v in VARIANTS] + ["params:halo_mass.published_masses"],
-        ["halo_mass_summary", "halo_mass_summary_md", "halo_mass_comparison"],
-        name="report_halo_mass",
-    )
-    pipe = Pipeline([source, *variants, report])
+        parts += [*variants, Pipeline([report])]
+    if "B" in analyses:
+        parts.append(_analysis_b(curve_source))
+    pipe = sum(parts, Pipeline([]))
     if curve_source == "published":
-        return Pipeline(pipe, namespace="published", inputs={"published_vesc_bin1"}, parameters=_shared_parameters(pipe))
+        raw = {"published_vesc_bin1"} | (set(B_INPUTS["published"].values()) if "B" in analyses else set())
+        return Pipeline(pipe, namespace="published", inputs=raw, parameters=_shared_parameters(pipe))
     return pipe

@@ -14,6 +14,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(nodes.observe_survey, ["mock_population", "params:mock_survey", "params:galaxy_frame"],
              ["lamost_kgiants", "gaia_dr3", "mock_defects"], name="observe_mock_survey"),
         node(nodes.truth_stars, ["mock_population", "mock_defects"], "mock_truth_stars", name="mock_truth_stars"),
-        node(nodes.mock_rotation_curve, ["eilers2019_rotation_curve", *FRAME], "mock_rotation_curve", name="mock_rotation_curve"),
-        node(nodes.mock_kz, ["bovy_rix2013_kz", *FRAME], "mock_kz", name="mock_kz"),
+        node(nodes.mock_rotation_curve, ["eilers2019_rotation_curve", *FRAME], "rotation_curve_data", name="mock_rotation_curve"),
+        node(nodes.mock_kz, ["bovy_rix2013_kz", *FRAME], "kz_data", name="mock_kz"),
     ])

@@ -14,7 +14,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(nodes.summarise_vesc_recovery, "validation_vesc_recovery", "validation_vesc_summary", name="summarise_vesc_recovery"),
         node(nodes.plot_vesc_recovery, ["validation_vesc_recovery", "mock_truth"], "fig_vesc_recovery", name="plot_vesc_recovery"),
         node(nodes.mass_recovery, ["halo_mass_summary", "mock_truth"], "validation_mass_recovery", name="mass_recovery"),
+        node(nodes.analysis_b_recovery, ["halo_mass_b_summary", "mock_truth"], "validation_mass_recovery_b", name="analysis_b_recovery"),
         node(nodes.validation_report,
-             ["validation_halo_cut", "validation_vesc_recovery", "validation_vesc_summary", "validation_mass_recovery"],
+             ["validation_halo_cut", "validation_vesc_recovery", "validation_vesc_summary", "validation_mass_recovery", "validation_mass_recovery_b"],
              "validation_report", name="validation_report"),
     ])
