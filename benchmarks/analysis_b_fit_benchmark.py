@@ -12,28 +12,18 @@ rotation curve and K_z table (../shared/data), which have the same sizes as the 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from kedro.config import OmegaConfigLoader
+from timing import best_of
 
 from milkyway_mass import combined_fit as cf
 from milkyway_mass.pipelines.halo_mass import nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
 
-
-def _best_of(fn, repeat: int = 3, number: int = 10) -> float:
-    """Best mean time of one call [s]."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t) / number)
-    return min(times)
 
 
 def main(env: str = "base") -> None:
@@ -57,7 +47,7 @@ def main(env: str = "base") -> None:
         settings = nodes._sampler_settings(spec, b["sampler"])
         start = nodes._start(spec, prior.names, b)
         theta = cf.initial_ball(start, post, int(settings["n_walkers"]) // 2, 0.01, np.random.default_rng(1))
-        seconds = _best_of(lambda: post(theta))  # noqa: B023
+        seconds = best_of(lambda: post(theta), repeat=3, number=10)  # noqa: B023
         estimate = 2 * seconds * settings["n_steps"]
         total += estimate
         print(f"{spec.name:<28s} {seconds * 1e3:10.2f} {2 * seconds * 1e3:15.1f} {settings['n_steps']:6d} {estimate:7.0f}")  # noqa: T201

@@ -15,6 +15,7 @@ import time
 import warnings
 
 import numpy as np
+from timing import best_of
 
 from milkyway_mass.baryon_models import McMillanBaryons
 from milkyway_mass.halo_profiles import EinastoHalo, NFWHalo, ZhaoHalo
@@ -25,16 +26,6 @@ R_VC, R_KZ, R_ESC = np.linspace(5.27, 24.82, 38), np.linspace(4.59, 8.55, 43), n
 BEST = {"rho0_bulge_msun_pc3": 98.4, "sigma0_thin_msun_pc2": 896.0, "rd_thin_kpc": 2.5,
         "sigma0_thick_msun_pc2": 183.0, "rd_thick_kpc": 3.02}
 
-
-def _best_of(fn, repeat: int = 5, number: int = 20) -> float:
-    """Best mean time of one call [s]."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t) / number)
-    return min(times)
 
 
 def _report(label: str, seconds: float) -> None:
@@ -52,7 +43,7 @@ def main() -> None:
         parts = list(model.components(params).values())
         return circular_speed(parts, R_VC), dphi_dz(parts, R_KZ, 1.1), potential(parts, R_ESC, 0.0)
 
-    _report("McMillan baryons (vc, K_z, Phi)", _best_of(baryons))
+    _report("McMillan baryons (vc, K_z, Phi)", best_of(baryons, repeat=5, number=20))
     column = lambda lo, hi: rng.uniform(lo, hi, (W, 1))  # noqa: E731
     halos = {
         "NFW": lambda: NFWHalo(column(1e6, 3e7), column(5, 30)),
@@ -64,7 +55,7 @@ def main() -> None:
             halo = build()
             return halo.circular_speed(R_VC), halo.vertical_force(R_KZ, 1.1), halo.escape_speed(R_ESC)
 
-        _report(f"{name} halo (build + r200 + vc, K_z, v_esc)", _best_of(evaluate))
+        _report(f"{name} halo (build + r200 + vc, K_z, v_esc)", best_of(evaluate, repeat=5, number=20))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

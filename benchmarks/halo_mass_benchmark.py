@@ -16,21 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from kedro.config import OmegaConfigLoader
+from timing import best_of
 
 from milkyway_mass.pipelines.halo_mass import nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
 
-
-def _best_of(fn, repeat: int = 5, number: int = 200) -> float:
-    """Best mean time of one call [s]."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t) / number)
-    return min(times)
 
 
 def main() -> None:
@@ -54,7 +45,7 @@ def main() -> None:
         posterior = nodes.halo_posterior(curve, hm["model"], hm["priors"], frame, cosmo)
         for n_walkers in (50, 100):
             theta = posterior.prior.sample(rng, n_walkers)
-            per_call = _best_of(lambda: posterior(theta))
+            per_call = best_of(lambda: posterior(theta))
             print(  # noqa: T201
                 f"log posterior, {label}, {n_walkers} walkers: {per_call * 1e6:.0f} us per call, "
                 f"{per_call / n_walkers * 1e6:.2f} us per walker"

@@ -56,3 +56,10 @@ CUT_FLOW_COLUMNS = {
     "n_removed": "stars removed by the cut",
     "note": "breakdown of removals by reason, or other remarks",
 }
+
+
+def require_columns(df, columns, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` and the missing columns if ``df`` lacks any of ``columns``."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} lacks column(s) {missing}; has {list(df.columns)}")

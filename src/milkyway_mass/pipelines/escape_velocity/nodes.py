@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from milkyway_mass.schemas import require_columns
 from milkyway_mass.tail_fit import (
     FitTask,
     SamplerSettings,
@@ -42,14 +43,9 @@ VESC_AT_SUN_METHOD = (
 )
 
 
-def _require_columns(df: pd.DataFrame, columns, name: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} lacks column(s) {missing}; has {list(df.columns)}")
-
 
 def _bin_rows(radial_bins: pd.DataFrame, binning: str) -> pd.DataFrame:
-    _require_columns(radial_bins, BIN_COLUMNS, "radial_bins")
+    require_columns(radial_bins, BIN_COLUMNS, "radial_bins")
     rows = radial_bins[radial_bins["binning"] == binning].sort_values("bin").reset_index(drop=True)
     if rows.empty:
         raise ValueError(f"radial_bins has no rows for binning '{binning}'")
@@ -60,7 +56,7 @@ def _bin_rows(radial_bins: pd.DataFrame, binning: str) -> pd.DataFrame:
 
 def _check_stars(stars: pd.DataFrame, binning: str, bins: pd.DataFrame) -> None:
     name = f"selected_stars_{binning}"
-    _require_columns(stars, STAR_COLUMNS, name)
+    require_columns(stars, STAR_COLUMNS, name)
     wrong = stars["binning"] != binning
     if wrong.any():
         raise ValueError(f"{name}: {int(wrong.sum())} star(s) have binning other than '{binning}': "

@@ -35,6 +35,7 @@ from milkyway_mass.mass_likelihood import (
     split_normal_curve,
 )
 from milkyway_mass.mass_model import Cosmology, MassModelSpec, escape_speed
+from milkyway_mass.schemas import require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +63,6 @@ TOTAL_MASS_DEFINITION = (
 )
 
 
-def _require_columns(df: pd.DataFrame, columns, dataset: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{dataset} lacks column(s) {missing}; has {list(df.columns)}")
-
 
 def build_measured_curve(
     vesc_samples: pd.DataFrame, vesc_table: pd.DataFrame, curve: dict[str, Any]
@@ -77,8 +73,8 @@ def build_measured_curve(
     are dropped and counted in the log. An 'ok' bin without samples, with NaN
     samples, or with an r0 differing from the table's is an error naming the bin.
     """
-    _require_columns(vesc_samples, SAMPLES_COLUMNS, "vesc_samples")
-    _require_columns(vesc_table, TABLE_COLUMNS, "vesc_table")
+    require_columns(vesc_samples, SAMPLES_COLUMNS, "vesc_samples")
+    require_columns(vesc_table, TABLE_COLUMNS, "vesc_table")
     ok = vesc_table[vesc_table["status"] == "ok"].sort_values("r0")
     skipped = vesc_samples[~vesc_samples["bin"].isin(ok["bin"])]
     if len(skipped):
@@ -113,7 +109,7 @@ def build_published_curve(published_curve: pd.DataFrame, curve: dict[str, Any]) 
 
     Bins are numbered 1, 2, ... in order of radius.
     """
-    _require_columns(published_curve, PUBLISHED_COLUMNS, "published_curve")
+    require_columns(published_curve, PUBLISHED_COLUMNS, "published_curve")
     table = published_curve.sort_values("r_gc_kpc").reset_index(drop=True)
     return split_normal_curve(
         list(range(1, len(table) + 1)),
