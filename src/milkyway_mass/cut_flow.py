@@ -17,13 +17,18 @@ def empty_cut_flow() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("n_stars", "n_removed") else "object") for c in CUT_FLOW_COLUMNS})
 
 
+def cut_row(pipeline: str, cut: str, binning: str, n_stars: int, n_removed: int, note: str = "") -> dict:
+    """One cut-flow row as a dict with the :data:`CUT_FLOW_COLUMNS` keys."""
+    return {"pipeline": pipeline, "cut": cut, "binning": binning, "n_stars": int(n_stars), "n_removed": int(n_removed), "note": note}
+
+
 def append_cut(cut_flow: pd.DataFrame, pipeline: str, cut: str, n_stars: int, note: str = "", binning: str = "all") -> pd.DataFrame:
     """Return ``cut_flow`` with one more row; ``n_removed`` = previous count − ``n_stars``."""
     previous = cut_flow[cut_flow.binning == binning]
     if previous.empty:
         previous = cut_flow[cut_flow.binning == "all"]
     n_before = int(previous.n_stars.iloc[-1]) if len(previous) else int(n_stars)
-    row = {"pipeline": pipeline, "cut": cut, "binning": binning, "n_stars": int(n_stars), "n_removed": n_before - int(n_stars), "note": note}
+    row = cut_row(pipeline, cut, binning, n_stars, n_before - int(n_stars), note)
     return pd.concat([cut_flow, pd.DataFrame([row])], ignore_index=True)
 
 

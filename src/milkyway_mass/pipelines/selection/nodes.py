@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from milkyway_mass.cut_flow import cut_row
 from milkyway_mass.reference_curves import bin_vmin, reference_potentials, vesc_curves
 from milkyway_mass.schemas import CUT_FLOW_COLUMNS
 
@@ -26,8 +27,7 @@ _REQUIRED = ("r_gc", "v_gc", "v_phi", "feh", "sigma_d_frac", "sigma_v_gc")
 
 
 def _cut_row(cut: str, binning: str, n_stars: int, n_removed: int, note: str = "") -> dict:
-    return {"pipeline": "selection", "cut": cut, "binning": binning,
-            "n_stars": int(n_stars), "n_removed": int(n_removed), "note": note}
+    return cut_row("selection", cut, binning, n_stars, n_removed, note)
 
 
 def _nonfinite_note(n: int) -> str:
