@@ -16,9 +16,13 @@ Profiles (x = r / r_s):
 - Einasto: rho = rho0 exp(-2n [x^(1/n) - 1]), r_s = r_-2 (logarithmic slope -2),
            index n (alpha_E = 1/n); closed forms with incomplete gamma functions.
 
-All halos are spherical: the optional oblate flattening q of METHOD.md §6 is not
-implemented. The potential is zero at infinity (Zhao needs beta > 2 for that).
+The potential is zero at infinity (Zhao needs beta > 2 for that).
 K_z(R, z) = dPhi/dz = G M(<r) z / r³ (positive above the plane).
+
+``OblateHalo`` flattens any of them (METHOD.md §6, axis ratio q in (0, 1]):
+rho(R, z) = rho_sph(m), m² = R² + z² / q², with potential and forces from the
+one-dimensional integrals of Binney & Tremaine (2008, §2.5.2) evaluated by
+Gauss–Legendre quadrature, vectorised over walkers.
 
 Broadcasting follows ``mass_model``: give the parameters of W walkers shape (W, 1)
 and N radii shape (N,) to get results of shape (W, N). Parameters are validated
@@ -392,3 +396,121 @@ class ZhaoHalo(SphericalHalo):
         safe = np.where(r > 0, r, 1.0)
         inner = np.where(r > 0, 4.0 * np.pi * self.rho0 * self.r_s**3 * mass / safe, 0.0)
         return -G * inner - 4.0 * np.pi * G * self.rho0 * self.r_s**2 * outer
+
+
+#: Gauss–Legendre nodes of the oblate-halo integrals over s in [0, 1] (s = sin²(pi t / 2),
+#: which clusters nodes at both ends: the cusp at s = 0 and the peak of width ~q² at s = 1).
+N_OBLATE = 128
+
+
+class OblateHalo:
+    """A spherical halo profile flattened along z with axis ratio q (0 < q ≤ 1).
+
+    rho(R, z) = profile.density(m) with m² = R² + z²/q². With e² = 1 − q² and the
+    substitution s = 1/sqrt(1 + tau) of the ellipsoidal integrals (BT08 eqs. 2.140,
+    2.129):
+
+        Phi(R, z)  = q ∫_0^1 [Phi_sph(m) + G M_sph(<m) / m] / sqrt(1 − e² s²) ds
+        dPhi/dR    = 4 pi G q R ∫_0^1 rho(m) s² / sqrt(1 − e² s²) ds
+        dPhi/dz    = 4 pi G q z ∫_0^1 rho(m) s² / (1 − e² s²)^(3/2) ds
+        m²(s)      = s² (R² + z² / (1 − e² s²))
+
+    where Phi_sph and M_sph are the spherical profile's potential and mass (the
+    first line uses 2 ∫_m^∞ rho m' dm' = −[Phi_sph(m) + G M_sph(m) / m] / (2 pi G)).
+    q = 1 gives back the spherical profile exactly.
+
+    Overdensity mass: the spheroid of semi-major axis m holds q M_sph(<m) inside a
+    volume q (4 pi / 3) m³, so its mean density is that of the spherical profile at
+    radius m. ``r200`` is therefore the profile's r200 (a semi-major axis) and
+    ``m200`` = q × the profile's M200. The local density is rho at (R0, z0).
+    """
+
+    def __init__(self, profile: SphericalHalo, q):
+        self.profile = profile
+        self.q = _positive("q", q)
+        if np.any(self.q > 1.0):
+            raise ValueError(f"halo parameter q must be <= 1 (oblate); got {self.q[self.q > 1.0].ravel()[:5]}")
+        self.cosmology = profile.cosmology
+        self.overdensity = profile.overdensity
+        self.rho0, self.r_s = profile.rho0, profile.r_s
+        self._params = (*profile._params, self.q)
+        t, w = np.polynomial.legendre.leggauss(N_OBLATE)
+        t = 0.5 * (t + 1.0)
+        self._s = np.sin(0.5 * np.pi * t) ** 2
+        self._ds = 0.5 * w * 0.5 * np.pi * np.sin(np.pi * t)
+
+    @property
+    def _shape(self) -> tuple:
+        """Broadcast shape of the parameters (e.g. (W, 1) for W walkers)."""
+        return np.broadcast_shapes(*(np.shape(v) for v in self._params))
+
+    def _nodes(self, R, z):
+        """m(s) and 1 − e² s² at the quadrature nodes: shape (broadcast of R, z, parameters) + (N_OBLATE,)."""
+        R = np.asarray(R, dtype=float)[..., None]
+        z = np.asarray(z, dtype=float)[..., None]
+        one_minus = 1.0 - (1.0 - self.q**2)[..., None] * self._s**2
+        m = self._s * np.sqrt(R**2 + z**2 / one_minus)
+        shape = (*np.broadcast_shapes(R.shape[:-1], z.shape[:-1], self._shape), N_OBLATE)
+        return np.broadcast_to(m, shape), one_minus
+
+    def _on_nodes(self, fn, m):
+        """The profile's ``fn`` at m of shape S + (N_OBLATE,), with the parameters' (W, 1) layout
+        broadcast by folding the node axis into the last axis of S."""
+        if m.ndim == 1:
+            return fn(m)
+        return fn(m.reshape(*m.shape[:-2], m.shape[-2] * m.shape[-1])).reshape(m.shape)
+
+    def density(self, R, z):
+        """rho(R, z) [Msun / kpc³]."""
+        return self.profile.density(np.sqrt(np.asarray(R, dtype=float) ** 2 + (np.asarray(z, dtype=float) / self.q) ** 2))
+
+    def potential(self, R, z):
+        """Phi(R, z) [(km/s)²], zero at infinity."""
+        m, one_minus = self._nodes(R, z)
+        safe = np.where(m > 0, m, 1.0)
+        g_term = np.where(m > 0, G * self._on_nodes(self.profile.enclosed_mass, safe) / safe, 0.0)
+        integrand = (self._on_nodes(self.profile._potential_r, m) + g_term) / np.sqrt(one_minus)
+        return self.q * np.sum(integrand * self._ds, axis=-1)
+
+    def _force_integral(self, R, z, power: float):
+        m, one_minus = self._nodes(R, z)
+        rho = self._on_nodes(self.profile.density, np.where(m > 0, m, 1e-30))
+        return np.sum(np.where(m > 0, rho, 0.0) * self._s**2 / one_minus**power * self._ds, axis=-1)
+
+    def dphi_dR(self, R, z):
+        """dPhi/dR [(km/s)² / kpc]."""
+        return 4.0 * np.pi * G * self.q * np.asarray(R, dtype=float) * self._force_integral(R, z, 0.5)
+
+    def dphi_dz(self, R, z):
+        """dPhi/dz = K_z [(km/s)² / kpc], positive above the plane."""
+        return 4.0 * np.pi * G * self.q * np.asarray(z, dtype=float) * self._force_integral(R, z, 1.5)
+
+    def circular_speed(self, R):
+        """Circular speed in the plane [km/s]."""
+        R = np.asarray(R, dtype=float)
+        return np.sqrt(R * self.dphi_dR(R, 0.0))
+
+    def vertical_force(self, R, z):
+        """K_z(R, z) [(km/s)² / kpc]."""
+        return self.dphi_dz(R, z)
+
+    @property
+    def r200(self):
+        """Semi-major axis [kpc] of the spheroid of mean density overdensity * rho_crit * Om."""
+        return self.profile.r200
+
+    @property
+    def m200(self):
+        """Halo mass inside the r200 spheroid [Msun] (q × the spherical profile's M200)."""
+        return self.q * self.profile.m200
+
+    def escape_speed(self, R, z=0.0, boundary_r200: float = 2.0):
+        """Escape speed of the halo alone to ``boundary_r200`` * r200 in the plane [km/s]."""
+        if not boundary_r200 > 0:
+            raise ValueError(f"boundary_r200 must be positive (or inf), got {boundary_r200}")
+        phi_b = 0.0 if np.isinf(boundary_r200) else self.potential(boundary_r200 * self.r200, 0.0)
+        return np.sqrt(2.0 * np.abs(self.potential(R, z) - phi_b))
+
+    def local_density_gev_cm3(self, R0_kpc: float, z0_kpc: float = 0.0):
+        """Dark-matter density at (R0, z0) [GeV / cm³]."""
+        return self.density(R0_kpc, z0_kpc) * MSUN_KPC3_IN_GEV_CM3
