@@ -14,8 +14,15 @@ from milkyway_mass.baryon_models import (
     TableGrid,
 )
 from milkyway_mass.halo_profiles import MSUN_KPC3_IN_GEV_CM3, NFWHalo
-from milkyway_mass.mass_likelihood import derived_quantities, split_normal_curve
-from milkyway_mass.mass_model import Cosmology, MassModelSpec, circular_speed, dphi_dz
+from milkyway_mass.mass_likelihood import split_normal_curve
+from milkyway_mass.mass_model import (
+    Cosmology,
+    MassModelSpec,
+    circular_speed,
+    dphi_dz,
+    enclosed_mass,
+    r200_from_m200,
+)
 
 from .conftest import load_params
 
@@ -64,18 +71,28 @@ def _posterior(model, box, data, constraints=cf.CONSTRAINTS, baryon_priors=None)
 
 
 def test_nfw_parametrisation_matches_analysis_a(params, nfw_model):
-    """Same M200, c200 and baryons: Analysis B's model equals Analysis A's (vc, v_esc, derived masses)."""
+    """Same M200, c200 and baryons: Analysis B's model equals Analysis A's (vc, v_esc), so
+    ``derived_samples`` summarises Analysis A too (masses, r200, speeds at R0 from mass_model)."""
     theta = np.array([[11.9, 10.0], [12.2, 15.0]])
     spec_a = MassModelSpec.from_config(params["halo_mass"]["model"], params["cosmology"])
     a, b = spec_a.build(theta), nfw_model.build(theta)
     R = np.array([4.0, 8.122, 20.0, 45.0])
     np.testing.assert_allclose(b.circular_speed(R), a.circular_speed(R), rtol=1e-10)
     np.testing.assert_allclose(b.escape_speed(R, 0.0, 2.0), a.escape_speed(R, 0.0, 2.0), rtol=1e-10)
-    da = derived_quantities(spec_a, theta, R0_kpc=R0, boundary_r200=2.0)
     db = cf.derived_samples(nfw_model, theta, R0_kpc=R0, boundary_r200=2.0, chunk=1)
-    for ka, kb in (("M200", "M200_msun"), ("r200", "r200_kpc"), ("M_total_r200", "M_total_r200_msun"), ("vesc_R0", "vesc_R0_kms")):
-        np.testing.assert_allclose(db[kb], da[ka], rtol=1e-8, err_msg=kb)
+    m200 = 10 ** theta[:, 0]
+    r200 = r200_from_m200(m200, spec_a.cosmology)
+    m_baryon = enclosed_mass(spec_a.baryons, r200)
+    np.testing.assert_allclose(db["M200_msun"], m200, rtol=1e-8)
+    np.testing.assert_allclose(db["log10_M200"], theta[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(db["r200_kpc"], r200, rtol=1e-8)
     np.testing.assert_allclose(db["c200"], theta[:, 1], rtol=1e-8)
+    np.testing.assert_allclose(db["M_baryon_r200_msun"], m_baryon, rtol=1e-8)
+    np.testing.assert_allclose(db["M_total_r200_msun"], m200 + m_baryon, rtol=1e-8)
+    total_baryons = sum(c.mass_msun for c in spec_a.baryons)
+    assert np.all((0.95 * total_baryons < m_baryon) & (m_baryon < total_baryons))
+    np.testing.assert_allclose(db["vesc_R0_kms"], a.escape_speed(np.array([R0]), 0.0, 2.0)[:, 0], rtol=1e-10)
+    np.testing.assert_allclose(db["vc_R0_kms"], a.circular_speed(np.array([R0]))[:, 0], rtol=1e-10)
     halo = NFWHalo.from_m200_c200(10 ** theta[:, :1], theta[:, 1:])
     np.testing.assert_allclose(db["rho_dm_R0_gev_cm3"], halo.density(R0)[:, 0] * MSUN_KPC3_IN_GEV_CM3, rtol=1e-12)
 

@@ -10,7 +10,6 @@ from milkyway_mass.mass_likelihood import (
     CircularSpeedTerm,
     EscapeVelocityTerm,
     HaloPosterior,
-    derived_quantities,
     kde_curve,
     run_emcee,
     split_normal_curve,
@@ -195,15 +194,3 @@ def test_emcee_is_seeded_and_checks_settings(spec, prior):
     assert np.all(np.abs(d["chain"][0] - start) < 0.1)   # one step from the given start, not the prior box
     with pytest.raises(ValueError, match=r"initial walker positions must have shape \(8, 2\)"):
         run_emcee(posterior, prior, n_walkers=8, n_burn=0, n_keep=1, seed=1, progress=False, initial=start[:4])
-
-
-def test_derived_quantities(spec):
-    theta = np.array([TRUTH, [12.3, 8.0]])
-    d = derived_quantities(spec, theta, R0_kpc=R0, boundary_r200=2.0)
-    np.testing.assert_allclose(d["M200"], 10 ** theta[:, 0], rtol=1e-12)
-    np.testing.assert_allclose(d["M_total_r200"], d["M200"] + d["M_baryon_r200"])
-    total_baryons = sum(b.mass_msun for b in spec.baryons)
-    assert np.all((0.95 * total_baryons < d["M_baryon_r200"]) & (d["M_baryon_r200"] < total_baryons))
-    model = spec.build(theta)
-    np.testing.assert_allclose(d["vesc_R0"], model.escape_speed(np.array([R0]), 0.0, 2.0)[:, 0])
-    np.testing.assert_allclose(d["r200"], model.halo.r200[:, 0])

@@ -238,7 +238,8 @@ class CombinedModel:
     def baryon_mass_within(self, theta, r_kpc, n_nodes: int = 256, n_grid: int = 256) -> np.ndarray:
         """Baryon mass inside the spheres r_kpc (shape (W,)) [Msun].
 
-        Fixed model: Gauss's theorem on a log grid of r (as ``mass_likelihood.derived_quantities``).
+        Fixed model: Gauss's theorem on ``n_grid`` log-spaced radii spanning r_kpc
+        (``n_nodes`` quadrature nodes), interpolated linearly in ln r.
         McMillan model: the total mass of its components (exponential disks, bulge
         and gas hold < 1e-10 of their mass beyond 100 kpc)."""
         r = np.asarray(r_kpc, dtype=float)
@@ -553,12 +554,14 @@ def derived_samples(
     n_grid: int = 256,
     chunk: int = 1000,
 ) -> dict[str, np.ndarray]:
-    """Per-sample derived quantities for ``theta`` of shape (N, D), in chunks of ``chunk`` rows.
+    """Per-sample derived quantities for ``theta`` of shape (N, D): the summaries of both
+    analyses (Analysis A's model is an NFW ``CombinedModel`` with fixed baryons).
 
     Returns the sampled parameters and: M200_msun and r200_kpc (halo), log10_M200,
     c200 = r200 / r_-2, M_baryon_r200_msun (baryons inside the sphere r200),
     M_total_r200_msun, vesc_R0_kms and vc_R0_kms (model at (R0, 0); escape to the
-    boundary) and rho_dm_R0_gev_cm3 (halo density at (R0, 0)).
+    boundary) and rho_dm_R0_gev_cm3 (halo density at (R0, 0)). Halo quantities are
+    evaluated ``chunk`` rows at a time; the baryon mass in one call for all rows.
     """
     theta = np.atleast_2d(np.asarray(theta, dtype=float))
     parts = []
@@ -569,21 +572,28 @@ def derived_samples(
         halo = galaxy.halo
         w = (len(t), 1)
         r200 = np.broadcast_to(halo.r200, w)[:, 0]
-        m200 = np.broadcast_to(halo.m200, w)[:, 0]
-        m_baryon = model.baryon_mass_within(t, r200, n_nodes, n_grid)
         parts.append({
-            "M200_msun": m200,
-            "r200_kpc": r200,
-            "log10_M200": np.log10(m200),
+            "m200": np.broadcast_to(halo.m200, w)[:, 0],
+            "r200": r200,
             "c200": r200 / np.broadcast_to(r_minus2(halo), w)[:, 0],
-            "M_baryon_r200_msun": m_baryon,
-            "M_total_r200_msun": m200 + m_baryon,
-            "vesc_R0_kms": galaxy.escape_speed(R0, 0.0, boundary_r200)[:, 0],
-            "vc_R0_kms": galaxy.circular_speed(R0)[:, 0],
-            "rho_dm_R0_gev_cm3": np.broadcast_to(halo.local_density_gev_cm3(float(R0_kpc)), w)[:, 0],
+            "vesc": galaxy.escape_speed(R0, 0.0, boundary_r200)[:, 0],
+            "vc": galaxy.circular_speed(R0)[:, 0],
+            "rho": np.broadcast_to(halo.local_density_gev_cm3(float(R0_kpc)), w)[:, 0],
         })
+    q = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    m_baryon = model.baryon_mass_within(theta, q["r200"], n_nodes, n_grid)
     out = {n: theta[:, i] for i, n in enumerate(model.parameter_names)}
-    out.update({k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
+    out.update({
+        "M200_msun": q["m200"],
+        "r200_kpc": q["r200"],
+        "log10_M200": np.log10(q["m200"]),
+        "c200": q["c200"],
+        "M_baryon_r200_msun": m_baryon,
+        "M_total_r200_msun": q["m200"] + m_baryon,
+        "vesc_R0_kms": q["vesc"],
+        "vc_R0_kms": q["vc"],
+        "rho_dm_R0_gev_cm3": q["rho"],
+    })
     return out
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import gaussian_kde
 
-from milkyway_mass.mass_model import GalaxyModel, MassModelSpec, enclosed_mass
+from milkyway_mass.mass_model import GalaxyModel, MassModelSpec
 
 #: Columns of ``EscapeVelocityCurve.table`` (speeds in km/s, r0 in kpc).
 CURVE_TABLE_COLUMNS = (
@@ -400,37 +400,3 @@ def run_emcee(
         "seed": int(seed),
         "diagnostics": chain_diagnostics(chain, sampler.acceptance_fraction, prior.names),
     }
-
-
-def derived_quantities(
-    spec: MassModelSpec,
-    theta: np.ndarray,
-    *,
-    R0_kpc: float,
-    boundary_r200: float,
-    n_nodes: int = 256,
-    n_grid: int = 256,
-) -> dict[str, np.ndarray]:
-    """Per-sample derived quantities for parameter vectors ``theta`` of shape (N, D).
-
-    Returns the sampled parameters and: ``M200`` [Msun] (halo mass inside r200),
-    ``r200`` [kpc], ``M_baryon_r200`` (baryon mass inside the sphere r200, from
-    Gauss's theorem on a log grid of r200 and linear interpolation), ``M_total_r200``
-    = M200 + M_baryon_r200, and the model ``vesc_R0`` and ``vc_R0`` [km/s] at (R0, 0).
-    """
-    theta = np.atleast_2d(np.asarray(theta, dtype=float))
-    model = spec.build(theta)
-    r200 = np.broadcast_to(model.halo.r200, (theta.shape[0], 1))[:, 0]
-    m_halo = np.broadcast_to(model.halo.enclosed_mass(model.halo.r200), (theta.shape[0], 1))[:, 0]
-    r_grid = np.geomspace(r200.min(), r200.max() * (1 + 1e-12), n_grid)
-    m_baryon = np.interp(np.log(r200), np.log(r_grid), enclosed_mass(spec.baryons, r_grid, n_nodes))
-    out = {name: theta[:, i] for i, name in enumerate(spec.parameter_names)}
-    out.update(
-        M200=m_halo,
-        r200=r200,
-        M_baryon_r200=m_baryon,
-        M_total_r200=m_halo + m_baryon,
-        vesc_R0=model.escape_speed(np.array([R0_kpc]), 0.0, boundary_r200)[:, 0],
-        vc_R0=model.circular_speed(np.array([R0_kpc]))[:, 0],
-    )
-    return out

@@ -128,6 +128,24 @@ def test_fit_and_summary(fitted, params):
     assert summaries["nominal"]["diagnostics"]["n_walkers"] == sampler["n_walkers"]
 
 
+def test_summary_derives_from_the_sampled_parameters(fitted, params):
+    """The shared ``derived_samples`` reproduces the chain's own log10 M200 and c200;
+    a chain of other parameters or an unknown halo family is refused by name."""
+    chains, summaries, _ = fitted
+    p, hm = params, params["halo_mass"]
+    flat = chains["nominal"]["chain"].reshape(-1, 2)
+    s = summaries["nominal"]["estimates"]
+    q_lo, q_hi = hm["summary"]["interval_percentiles"]
+    for i, key in enumerate(("log10_M200", "c200")):
+        lo, med, hi = np.percentile(flat[:, i], [q_lo, 50, q_hi])
+        assert (s[key]["lo"], s[key]["median"], s[key]["hi"]) == pytest.approx((lo, med, hi), rel=1e-9)
+    renamed = chains["nominal"] | {"parameter_names": ["log10_M200", "r_s_kpc"]}
+    with pytest.raises(ValueError, match=r"chain samples \['log10_M200', 'r_s_kpc'\]"):
+        nodes.summarise_fit(renamed, hm["model"], hm["summary"], p["galaxy_frame"], p["cosmology"])
+    with pytest.raises(ValueError, match="halo_family 'burkert'"):
+        nodes.summarise_fit(chains["nominal"], hm["model"] | {"halo_family": "burkert"}, hm["summary"], p["galaxy_frame"], p["cosmology"])
+
+
 def test_report_and_comparison(fitted, params):
     _, summaries, (summary, markdown, comparison) = fitted
     published = params["halo_mass"]["published_masses"]

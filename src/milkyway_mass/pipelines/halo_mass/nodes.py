@@ -29,7 +29,6 @@ from milkyway_mass.mass_likelihood import (
     EscapeVelocityCurve,
     EscapeVelocityTerm,
     HaloPosterior,
-    derived_quantities,
     kde_curve,
     run_emcee,
     split_normal_curve,
@@ -181,6 +180,23 @@ def _flat(chain: dict[str, Any]) -> np.ndarray:
     return c.reshape(-1, c.shape[-1])
 
 
+def _analysis_a_model(chain: dict[str, Any], model: dict[str, Any], cosmology: dict[str, Any]) -> cfit.CombinedModel:
+    """Analysis A's model (``model.halo_family`` + the fixed ``model.baryons``) as the
+    ``combined_fit.CombinedModel`` its derived quantities are computed with (the same
+    potential as ``MassModelSpec``; tests/test_combined_fit.py checks they agree)."""
+    family = model["halo_family"]
+    if family not in cfit.HALO_FAMILIES_B:
+        raise ValueError(f"halo_mass.model.halo_family {family!r} has no combined_fit parametrisation; "
+                         f"expected one of {sorted(cfit.HALO_FAMILIES_B)}")
+    combined = cfit.CombinedModel(
+        cfit.HALO_FAMILIES_B[family], cfit.build_baryons("fixed", model["baryons"], {}),
+        Cosmology.from_config(cosmology), float(model["overdensity"]),
+    )
+    if tuple(chain["parameter_names"]) != combined.parameter_names:
+        raise ValueError(f"the chain samples {chain['parameter_names']}; the {family} halo needs {list(combined.parameter_names)}")
+    return combined
+
+
 def summarise_fit(
     chain: dict[str, Any],
     model: dict[str, Any],
@@ -192,29 +208,19 @@ def summarise_fit(
 
     Keys: log10_M200, M200_msun, c200, r200_kpc, M_baryon_r200_msun, M_total_r200_msun
     (see ``TOTAL_MASS_DEFINITION``), vesc_R0_kms and vc_R0_kms (model at R = R0, z = 0),
-    plus the maximum-posterior sample and the MCMC diagnostics.
+    computed by ``combined_fit.derived_samples`` as for Analysis B, plus the
+    maximum-posterior sample and the MCMC diagnostics.
     """
     lo, hi = (float(p) for p in summary["interval_percentiles"])
-    d = derived_quantities(
-        MassModelSpec.from_config(model, cosmology),
+    derived = cfit.derived_samples(
+        _analysis_a_model(chain, model, cosmology),
         _flat(chain),
         R0_kpc=float(galaxy_frame["R0_kpc"]),
         boundary_r200=float(model["escape_boundary_r200"]),
         n_nodes=int(summary["mass_quadrature_nodes"]),
         n_grid=int(summary["mass_grid_points"]),
     )
-    renamed = {
-        "log10_M200": d["log10_M200"], "M200_msun": d["M200"], "c200": d["c200"], "r200_kpc": d["r200"],
-        "M_baryon_r200_msun": d["M_baryon_r200"], "M_total_r200_msun": d["M_total_r200"],
-        "vesc_R0_kms": d["vesc_R0"], "vc_R0_kms": d["vc_R0"],
-    }
-    estimates = {}
-    for key, values in renamed.items():
-        q_lo, med, q_hi = np.percentile(values, [lo, 50.0, hi])
-        estimates[key] = {
-            "median": float(med), "lo": float(q_lo), "hi": float(q_hi),
-            "err_minus": float(med - q_lo), "err_plus": float(q_hi - med),
-        }
+    estimates = {key: cfit.estimate(derived[key], (lo, hi)) for key in QUANTITIES}
     best = np.unravel_index(np.argmax(chain["log_prob"]), np.shape(chain["log_prob"]))
     return {
         "curve_source": chain["curve_source"],
