@@ -254,3 +254,24 @@ def test_cosmology_enters_r200(fixed):
     ra = cf.derived_samples(a, TRUTH_NFW[None, :], R0_kpc=R0, boundary_r200=2.0)["r200_kpc"]
     rb = cf.derived_samples(b, TRUTH_NFW[None, :], R0_kpc=R0, boundary_r200=2.0)["r200_kpc"]
     assert rb[0] == pytest.approx(ra[0] / 0.3 ** (1 / 3), rel=1e-10)
+
+
+def test_oblate_families_extend_the_spherical_ones(fixed, nfw_model):
+    oblate = cf.CombinedModel(cf.HALO_FAMILIES_B["nfw_oblate"], fixed)
+    assert oblate.parameter_names[:3] == ("log10_M200", "c200", "q")
+    theta = np.array([[*TRUTH_NFW, 1.0], [*TRUTH_NFW, 0.6]])
+    spherical = cf.derived_samples(nfw_model, theta[:1, :2], R0_kpc=R0, boundary_r200=2.0)
+    flat = cf.derived_samples(oblate, theta, R0_kpc=R0, boundary_r200=2.0)
+    for key in ("M200_msun", "r200_kpc", "c200", "vesc_R0_kms", "vc_R0_kms", "rho_dm_R0_gev_cm3"):
+        assert flat[key][0] == pytest.approx(spherical[key][0], rel=1e-9), key
+    assert flat["M200_msun"][1] == pytest.approx(0.6 * flat["M200_msun"][0])
+    with pytest.raises(ValueError, match=r"q must lie in \(0, 1\]"):
+        cf.build_prior(oblate.halo_family, NFW_BOX | {"q": [0.1, 1.5]}, (), {})
+
+
+def test_oblate_fit_recovers_a_flattened_truth(fixed):
+    model = cf.CombinedModel(cf.HALO_FAMILIES_B["nfw_oblate"], fixed)
+    truth = np.array([*TRUTH_NFW, 0.7])
+    post = _posterior(model, NFW_BOX | {"q": [0.1, 1.0]}, _data(model, truth))
+    best = cf.maximise(post, np.array([12.0, 9.0, 0.95]), OPTIMIZER, "nfw_oblate test")
+    assert np.all(np.abs(best["x"] - truth) < [5e-3, 0.2, 0.02]), best["x"]

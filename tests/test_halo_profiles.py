@@ -207,7 +207,7 @@ def test_oblate_halos_match_galpy_triaxial_potentials(profile, q):
 def test_oblate_halo_with_q_one_is_the_spherical_profile(profile):
     oblate = hp.OblateHalo(profile, 1.0)
     for method in ("potential", "dphi_dR", "dphi_dz"):
-        np.testing.assert_allclose(getattr(oblate, method)(R_OB, Z_OB + 0.2), getattr(profile, method)(R_OB, Z_OB + 0.2), rtol=1e-9, err_msg=method)
+        np.testing.assert_allclose(getattr(oblate, method)(R_OB, Z_OB + 0.2), getattr(profile, method)(R_OB, Z_OB + 0.2), rtol=TOL, err_msg=method)
     assert oblate.r200 == pytest.approx(profile.r200)
     assert oblate.m200 == pytest.approx(profile.m200)
 

@@ -1,6 +1,7 @@
 """Analysis B (METHOD.md §6): one fit combining any of the escape-velocity curve,
-vc(R0), a rotation curve and K_z(R, |z|), with an NFW, Zhao or Einasto halo and
-the fixed (§5) or a McMillan (2017)-type baryon model.
+vc(R0), a rotation curve and K_z(R, |z|), with an NFW, Zhao or Einasto halo
+(spherical, or oblate with axis ratio q: families ``<name>_oblate``) and the fixed
+(§5) or a McMillan (2017)-type baryon model.
 
 Units: kpc, km/s, Msun; K_z in (km/s)² / kpc; dark-matter density in GeV / cm³.
 Circular and escape speeds are evaluated in the Galactic plane (z = 0), the
@@ -42,6 +43,7 @@ from milkyway_mass.halo_profiles import (
     ZHAO_ALPHA_MIN,
     EinastoHalo,
     NFWHalo,
+    OblateHalo,
     SphericalHalo,
     ZhaoHalo,
 )
@@ -100,7 +102,7 @@ def _check_einasto(box) -> None:
     _require(box["r_s_kpc"][0] > 0 and box["n"][0] > 0, "einasto", "r_s_kpc and n must be > 0")
 
 
-HALO_FAMILIES_B: dict[str, HaloParametrisation] = {
+_SPHERICAL_FAMILIES: dict[str, HaloParametrisation] = {
     "nfw": HaloParametrisation(
         "nfw", ("log10_M200", "c200"),
         lambda p, cosmo, delta: NFWHalo.from_m200_c200(
@@ -126,9 +128,33 @@ HALO_FAMILIES_B: dict[str, HaloParametrisation] = {
 }
 
 
-def r_minus2(halo: SphericalHalo):
+def oblate(family: HaloParametrisation) -> HaloParametrisation:
+    """The family flattened along z: its parameters plus the axis ratio q in (0, 1]."""
+
+    def check_box(box) -> None:
+        family.check_box(box)
+        _require(0.0 < box["q"][0] and box["q"][1] <= 1.0, f"{family.name}_oblate", f"q must lie in (0, 1], got {box['q']}")
+
+    return HaloParametrisation(
+        f"{family.name}_oblate", (*family.parameter_names, "q"),
+        lambda p, cosmo, delta: OblateHalo(family.build(p, cosmo, delta), p["q"]),
+        check_box,
+    )
+
+
+#: Halo families of Analysis B by name: nfw, zhao, einasto and their oblate versions.
+HALO_FAMILIES_B: dict[str, HaloParametrisation] = {
+    **_SPHERICAL_FAMILIES,
+    **{f"{name}_oblate": oblate(family) for name, family in _SPHERICAL_FAMILIES.items()},
+}
+
+
+def r_minus2(halo: SphericalHalo | OblateHalo):
     """Radius where the logarithmic density slope is -2 [kpc]: r_s for NFW and Einasto,
-    r_s ((2 - gamma) / (beta - 2))^(1/alpha) for Zhao."""
+    r_s ((2 - gamma) / (beta - 2))^(1/alpha) for Zhao; for an oblate halo, that of its
+    profile (a semi-major axis, like its r200)."""
+    if isinstance(halo, OblateHalo):
+        halo = halo.profile
     if isinstance(halo, ZhaoHalo):
         return halo.r_s * ((2.0 - halo.gamma) / (halo.beta - 2.0)) ** (1.0 / halo.alpha)
     return halo.r_s

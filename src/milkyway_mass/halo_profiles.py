@@ -398,9 +398,10 @@ class ZhaoHalo(SphericalHalo):
         return -G * inner - 4.0 * np.pi * G * self.rho0 * self.r_s**2 * outer
 
 
-#: Gauss–Legendre nodes of the oblate-halo integrals over s in [0, 1] (s = sin²(pi t / 2),
-#: which clusters nodes at both ends: the cusp at s = 0 and the peak of width ~q² at s = 1).
-N_OBLATE = 128
+#: Gauss–Legendre nodes of the oblate-halo integrals over s in [0, 1], mapped by
+#: s = t⁴ / (t⁴ + (1 − t)⁴), which clusters nodes at both ends (the cusp at s = 0, the
+#: peak of width ~q² at s = 1): relative error < 1e-8 for Zhao gamma ≤ 1.9 and q ≥ 0.1.
+N_OBLATE = 48
 
 
 class OblateHalo:
@@ -435,9 +436,10 @@ class OblateHalo:
         self.rho0, self.r_s = profile.rho0, profile.r_s
         self._params = (*profile._params, self.q)
         t, w = np.polynomial.legendre.leggauss(N_OBLATE)
-        t = 0.5 * (t + 1.0)
-        self._s = np.sin(0.5 * np.pi * t) ** 2
-        self._ds = 0.5 * w * 0.5 * np.pi * np.sin(np.pi * t)
+        t, w = 0.5 * (t + 1.0), 0.5 * w
+        a, b = t**4, (1.0 - t) ** 4
+        self._s = a / (a + b)
+        self._ds = w * 4.0 * (t * (1.0 - t)) ** 3 / (a + b) ** 2
 
     @property
     def _shape(self) -> tuple:
@@ -450,7 +452,7 @@ class OblateHalo:
         z = np.asarray(z, dtype=float)[..., None]
         one_minus = 1.0 - (1.0 - self.q**2)[..., None] * self._s**2
         m = self._s * np.sqrt(R**2 + z**2 / one_minus)
-        shape = (*np.broadcast_shapes(R.shape[:-1], z.shape[:-1], self._shape), N_OBLATE)
+        shape = (*np.broadcast_shapes(R.shape[:-1], z.shape[:-1], self._shape), self._s.size)
         return np.broadcast_to(m, shape), one_minus
 
     def _on_nodes(self, fn, m):

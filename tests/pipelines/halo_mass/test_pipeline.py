@@ -150,7 +150,9 @@ def test_published_analysis_b_end_to_end_in_ci():
         catalog[name] = MemoryDataset(_lookup(params, name.removeprefix("params:")))
     out = SequentialRunner().run(pipe, catalog)
     results = out["published.halo_mass_b_results"].load()
-    assert len(results) == 12 and set(results["family"]) == {"nfw", "zhao", "einasto"}
+    assert len(results) == 13 and set(results["family"]) == {"nfw", "zhao", "einasto", "nfw_oblate"}
+    oblate = results[results["family"] == "nfw_oblate"]
+    assert oblate["q_median"].between(0.1, 1.0).all() and oblate["M200_msun_median"].notna().all()
     combined = results[(results["constraint_set"] == "combined") & (results["baryons"] == "mcmillan17")]
     assert len(combined) == 3
     assert combined["M200_msun_median"].between(3e11, 2e12).all()

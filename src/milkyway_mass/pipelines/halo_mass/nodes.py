@@ -445,7 +445,9 @@ DEFINITIONS_B = {
     "M_total_r200_msun": "M200 + baryon mass inside the sphere r200 (fixed baryons: Gauss's theorem; "
     "McMillan baryons: their total mass, < 1e-10 of it lies beyond 100 kpc)",
     "vesc_R0_kms": "model escape speed at (R = R0, z = 0) to the boundary escape_boundary_r200 * r200 in the plane",
-    "rho_dm_R0_gev_cm3": "dark-matter density at (R = R0, z = 0) in GeV/cm3 (spherical halo)",
+    "rho_dm_R0_gev_cm3": "dark-matter density at (R = R0, z = 0) in GeV/cm3",
+    "q": "axis ratio of an oblate halo (families <name>_oblate): density of the spherical profile at "
+    "m^2 = R^2 + z^2/q^2; its r200 is a semi-major axis and M200 = q x the spherical profile's M200",
     "vc_R0_kms": "model circular speed at (R = R0, z = 0)",
     "c200": "r200 / r_-2, r_-2 the radius of logarithmic density slope -2 (NFW and Einasto: r_s)",
     "goodness": "log-likelihood (and chi2 for Gaussian terms) of each constraint at the maximum-posterior sample",
@@ -639,7 +641,7 @@ def summarise_analysis_b(
         row = {k: fit[k] for k in ("family", "baryons", "constraint_set")} | {
             "fit": name, "constraints": "+".join(fit["constraints"]),
         }
-        for key in (*QUANTITIES_B, "log10_M200", "M_baryon_r200_msun"):
+        for key in (*QUANTITIES_B, "log10_M200", "M_baryon_r200_msun", *(["q"] if "q" in estimates else [])):
             e = estimates[key]
             row |= {f"{key}_median": e["median"], f"{key}_err_minus": e["err_minus"], f"{key}_err_plus": e["err_plus"]}
         for term, g in fit["goodness"].items():
@@ -675,7 +677,8 @@ def _markdown_b(summary: dict[str, Any]) -> str:
     ]
     for fit in summary["fits"].values():
         cells = [_fmt(fit["estimates"][k], fmt, scale) for k, (_, fmt, scale) in QUANTITIES_B.items()]
-        lines.append(f"| {fit['family']} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |")
+        halo = fit["family"] + (f" (q = {_fmt(fit['estimates']['q'], '{:.2f}')})" if "q" in fit["estimates"] else "")
+        lines.append(f"| {halo} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Fit quality at the maximum posterior (chi2 / points) and MCMC diagnostics:",
