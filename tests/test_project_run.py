@@ -34,6 +34,10 @@ def test_mock_and_ingest_outputs(ci_catalog):
     assert cut_flow.n_stars.iloc[-1] == len(stars) > 1000
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
     assert (stars.dist > 0).all() and stars[["rv", "pmra", "pmdec", "feh"]].notna().all().all()
+    assert cut_flow.cut.iloc[-1] == "one observation per Gaia source" and cut_flow.n_removed.iloc[-1] > 0
+    assert not stars.source_id.duplicated().any()
+    truth_stars = ci_catalog.load("mock_truth_stars")
+    assert stars.obsid.isin(truth_stars.obsid).all()
 
 
 def test_validation_compares_every_stage_with_the_truth(ci_catalog):

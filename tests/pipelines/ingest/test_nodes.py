@@ -1,9 +1,10 @@
-"""Ingest: schema validation, range checks, K giants, cross-match, full 6D, cut flow."""
+"""Ingest: schema validation, range checks, K giants, cross-match, full 6D, repeat observations, cut flow."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from milkyway_mass.cut_flow import append_cut, empty_cut_flow
 from milkyway_mass.pipelines.ingest import nodes
 from milkyway_mass.schemas import STARS_6D_COLUMNS
 from tests.conftest import load_params
@@ -84,7 +85,7 @@ def test_cross_match_by_id_and_by_position(ingest):
         lamost_row(obsid=2, ra=110.0, gaia_source_id=-1),                             # id missing: by position
         lamost_row(obsid=3, ra=120.0, gaia_source_id=99),                             # id unknown, nothing near
         lamost_row(obsid=4, ra=130.0, gaia_source_id=-1),                             # two sources in radius
-        lamost_row(obsid=5, ra=100.0 + 0.3 * arcsec, gaia_source_id=-1),              # nearest source already taken by id
+        lamost_row(obsid=5, ra=100.0 + 0.3 * arcsec, gaia_source_id=-1),              # repeat of obsid 1, by position
         lamost_row(obsid=6, ra=140.0, gaia_source_id=66),                             # duplicated source_id in Gaia
     ]
     gaia = [
@@ -95,12 +96,13 @@ def test_cross_match_by_id_and_by_position(ingest):
         gaia_row(source_id=77, ra=150.0),
     ]
     matched, cut_flow = _match(lamost, gaia, ingest)
-    assert dict(zip(matched.obsid, matched.source_id, strict=True)) == {1: 11, 2: 22}
+    assert dict(zip(matched.obsid, matched.source_id, strict=True)) == {1: 11, 2: 22, 5: 11}
     note = cut_flow.note.iloc[-1]
     assert "no Gaia counterpart: 1" in note
-    assert "ambiguous (several Gaia sources in radius, or source already matched): 3" in note
-    assert "by source_id: 1, by position: 1" in note
-    assert cut_flow.n_removed.iloc[-1] == 4
+    assert "ambiguous (several Gaia sources in radius, or duplicated Gaia source_id): 2" in note
+    assert "by source_id: 1, by position: 2" in note
+    assert "repeat observations of an already matched source (kept): 1" in note
+    assert cut_flow.n_removed.iloc[-1] == 3
 
 
 def test_positional_match_respects_the_radius(ingest):
@@ -138,10 +140,76 @@ def test_cut_flow_accounts_for_every_mock_star(mock_observed, ingest):
     lam, cut_flow = nodes.select_k_giants(lam, cut_flow, ingest)
     matched, cut_flow = nodes.cross_match(lam, gaia, cut_flow, ingest)
     stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
+    stars, cut_flow = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
-    assert not stars.obsid.duplicated().any()
+    assert not stars.obsid.duplicated().any() and not stars.source_id.duplicated().any()
+    # the mock repeats clean K giants only, so every repeat reaches the last cut and one of each pair goes
+    n_repeats = (defects.defect == "repeat_observation").sum()
+    assert n_repeats > 0
+    assert cut_flow.cut.iloc[-1] == "one observation per Gaia source"
+    assert cut_flow.n_removed.iloc[-1] == n_repeats
     # every star flagged with a fatal defect is gone; positional matches recover missing ids
     fatal = defects.defect.isin(["absent_from_gaia", "ambiguous_neighbour", "no_proper_motion", "bad_distance", "bad_rv", "bad_feh", "out_of_range_position"])
     assert not stars.obsid.isin(defects.obsid[fatal]).any()
     recovered = stars.obsid.isin(defects.obsid[defects.defect == "missing_gaia_id"]).sum()
     assert recovered >= 0.9 * (defects.defect == "missing_gaia_id").sum() * len(stars) / len(lamost_raw)
+
+
+def _observations(rows):
+    """Full-6D observations (every other column 1.0) and a cut flow ending with them."""
+    stars = pd.DataFrame([{c: 1.0 for c in STARS_6D_COLUMNS} | row for row in rows]).astype({"obsid": "int64", "source_id": "int64"})
+    return stars, append_cut(empty_cut_flow(), "ingest", "full 6D phase space", len(stars))
+
+
+def test_repeat_observations_keep_the_smallest_rv_error(ingest):
+    stars, cut_flow = _observations([
+        {"obsid": 10, "source_id": 7, "rv": 100.0, "rv_err": 8.0},
+        {"obsid": 11, "source_id": 8, "rv": -50.0, "rv_err": 4.0},
+        {"obsid": 12, "source_id": 7, "rv": 104.0, "rv_err": 3.0},    # best of source 7
+        {"obsid": 13, "source_id": 7, "rv": 90.0, "rv_err": 6.0},
+        {"obsid": 15, "source_id": 9, "rv": 20.0, "rv_err": 5.0},
+        {"obsid": 14, "source_id": 9, "rv": 22.0, "rv_err": 5.0},     # tie: smallest obsid wins
+    ])
+    kept, out = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+    assert kept.obsid.tolist() == [11, 12, 14]                      # input order kept
+    assert kept.rv.tolist() == [-50.0, 104.0, 22.0]
+    assert list(kept.columns) == list(STARS_6D_COLUMNS)
+    row = out.iloc[-1]
+    assert (row.cut, row.n_stars, row.n_removed) == ("one observation per Gaia source", 3, 3)
+    assert "repeat observations of a Gaia source: 3" in row.note and "stars observed more than once: 2" in row.note
+    assert out.n_stars.iloc[0] - out.n_removed.sum() == len(kept)
+
+
+def test_weighted_mean_rule_combines_the_velocities(ingest):
+    stars, cut_flow = _observations([
+        {"obsid": 1, "source_id": 7, "rv": 100.0, "rv_err": 3.0},
+        {"obsid": 2, "source_id": 7, "rv": 110.0, "rv_err": 6.0},
+        {"obsid": 3, "source_id": 8, "rv": 20.0, "rv_err": 5.0},
+    ])
+    params = {**ingest, "repeat_observations": {"keep": "weighted_mean_rv"}}
+    kept, _ = nodes.keep_one_observation_per_source(stars, cut_flow, params)
+    assert kept.obsid.tolist() == [1, 3]
+    assert kept.rv.tolist() == pytest.approx([(100.0 / 9 + 110.0 / 36) / (1 / 9 + 1 / 36), 20.0])
+    assert kept.rv_err.tolist() == pytest.approx([(1 / 9 + 1 / 36) ** -0.5, 5.0])
+
+
+def test_table_without_repeats_is_unchanged_and_the_row_is_still_written(ingest):
+    stars, cut_flow = _observations([{"obsid": i, "source_id": 100 + i, "rv_err": 2.0 + i} for i in range(4)])
+    kept, out = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+    pd.testing.assert_frame_equal(kept, stars)
+    assert out.cut.iloc[-1] == "one observation per Gaia source"
+    assert out.n_removed.iloc[-1] == 0 and out.n_stars.iloc[-1] == 4
+    assert "stars observed more than once: 0" in out.note.iloc[-1]
+
+
+def test_unknown_repeat_rule_is_named(ingest):
+    stars, cut_flow = _observations([{"obsid": 1, "source_id": 7}])
+    with pytest.raises(ValueError, match=r"ingest.repeat_observations.keep must be one of .*'latest'"):
+        nodes.keep_one_observation_per_source(stars, cut_flow, {**ingest, "repeat_observations": {"keep": "latest"}})
+
+
+def test_empty_gaia_table_leaves_every_star_without_counterpart(ingest):
+    gaia = pd.DataFrame([gaia_row()]).iloc[:0]
+    matched, cut_flow = _match([lamost_row(obsid=1), lamost_row(obsid=2, gaia_source_id=-1)], gaia, ingest)
+    assert len(matched) == 0
+    assert "no Gaia counterpart: 2" in cut_flow.note.iloc[-1]

@@ -3,8 +3,9 @@
 Input: a LAMOST-style K-giant table and a Gaia-DR3-style astrometry table with
 the column names given in ``parameters_ingest.yml`` (the real products' names by
 default). Output: ``stars_6d`` (columns :data:`milkyway_mass.schemas.STARS_6D_COLUMNS`,
-distances in kpc) and the cut flow. Schema problems stop the run with a message
-naming the file and column; bad rows are removed and counted by reason.
+distances in kpc; one row per Gaia source, repeat LAMOST observations merged)
+and the cut flow. Schema problems stop the run with a message naming the file
+and column; bad rows are removed and counted by reason.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import pandas as pd
 from astropy.coordinates import SkyCoord
 
 from milkyway_mass.cut_flow import append_cut, describe_counts, empty_cut_flow
-from milkyway_mass.schemas import STARS_6D_COLUMNS
+from milkyway_mass.schemas import STARS_6D_COLUMNS, require_columns
 
 logger = logging.getLogger(__name__)
 
 PIPELINE = "ingest"
+
+#: Rules for repeat observations of one Gaia source (``ingest.repeat_observations.keep``).
+REPEAT_RULES = ("min_rv_err", "weighted_mean_rv")
 
 
 class SchemaError(ValueError):
@@ -108,8 +112,10 @@ def cross_match(lamost: pd.DataFrame, gaia: pd.DataFrame, cut_flow: pd.DataFrame
     First by the Gaia source_id that LAMOST carries; stars without a usable id
     (missing, ≤ 0, or absent from the Gaia table) fall back to sky position:
     exactly one Gaia source within ``crossmatch.radius_arcsec`` is a match, none
-    is "no counterpart", several (or one already taken by an id match, or a
-    duplicated source_id) is "ambiguous". Each outcome is counted.
+    is "no counterpart", several (or a duplicated source_id) is "ambiguous".
+    Each outcome is counted. Several LAMOST rows may match one Gaia source
+    (repeat observations, by id or by position); they are all kept and counted
+    here, and :func:`keep_one_observation_per_source` merges them.
     """
     radius = ingest["crossmatch"]["radius_arcsec"] * u.arcsec
     duplicated_ids = set(gaia.source_id[gaia.source_id.duplicated(keep=False)].dropna())
@@ -130,17 +136,21 @@ def cross_match(lamost: pd.DataFrame, gaia: pd.DataFrame, cut_flow: pd.DataFrame
         n_near = np.bincount(i_lam, minlength=len(need_pos))
         gaia_idx_match[i_lam] = i_gaia
     single = n_near == 1
-    matched_ids = gaia.source_id.to_numpy()[np.where(single, gaia_idx_match, 0)] if len(gaia) else np.array([])
-    taken = single & (pd.Series(matched_ids).isin(set(by_id.source_id)) | pd.Series(matched_ids).isin(duplicated_ids)).to_numpy()
-    ok = single & ~taken
+    dup_source = np.zeros(len(need_pos), dtype=bool)
+    dup_source[single] = gaia.source_id.iloc[gaia_idx_match[single]].isin(duplicated_ids).to_numpy()
+    ok = single & ~dup_source
     by_pos = need_pos[ok].reset_index(drop=True).join(gaia.iloc[gaia_idx_match[ok]].reset_index(drop=True), suffixes=("", "_gaia"))
 
     matched = pd.concat([by_id, by_pos], ignore_index=True)
     counts = {
         "no Gaia counterpart": int((n_near == 0).sum()),
-        "ambiguous (several Gaia sources in radius, or source already matched)": int((n_near > 1).sum() + taken.sum() + id_dup.sum()),
+        "ambiguous (several Gaia sources in radius, or duplicated Gaia source_id)": int((n_near > 1).sum() + dup_source.sum() + id_dup.sum()),
     }
-    note = describe_counts(counts) + f" | matched by source_id: {len(by_id)}, by position: {len(by_pos)} (radius {radius.value:g} arcsec)"
+    note = " | ".join(filter(None, [
+        describe_counts(counts),
+        f"matched by source_id: {len(by_id)}, by position: {len(by_pos)} (radius {radius.value:g} arcsec)",
+        f"repeat observations of an already matched source (kept): {int(matched.source_id.duplicated().sum())}",
+    ]))
     return matched, append_cut(cut_flow, PIPELINE, "cross-matched with Gaia DR3", len(matched), note)
 
 
@@ -170,3 +180,31 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
     stars = matched[keep]
     stars = stars.assign(obsid=stars.obsid.astype("int64"), source_id=stars.source_id.astype("int64"))[list(STARS_6D_COLUMNS)].reset_index(drop=True)
     return stars, append_cut(cut_flow, PIPELINE, "full 6D phase space", len(stars), describe_counts(counts))
+
+
+def keep_one_observation_per_source(stars: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one row per Gaia ``source_id`` (repeat LAMOST observations of one star).
+
+    Runs after the full-6D cut, so only usable observations compete. The row kept
+    is the observation with the smallest ``rv_err`` (ties: smallest obsid). With
+    ``repeat_observations.keep: weighted_mean_rv`` its rv and rv_err [km/s] are
+    replaced by the inverse-variance mean of all the star's observations.
+    """
+    rule = ingest["repeat_observations"]["keep"]
+    if rule not in REPEAT_RULES:
+        raise ValueError(f"ingest.repeat_observations.keep must be one of {list(REPEAT_RULES)}, got {rule!r}")
+    require_columns(stars, ["obsid", "source_id", "rv", "rv_err"], "stars with full 6D information")
+    stars = stars.reset_index(drop=True)
+    best_first = stars.sort_values(["source_id", "rv_err", "obsid"], kind="mergesort")
+    kept = best_first[~best_first.source_id.duplicated()]
+    if rule == "weighted_mean_rv":
+        w = 1.0 / best_first.rv_err.astype(float) ** 2
+        sums = pd.DataFrame({"w": w, "w_rv": w * best_first.rv}).groupby(best_first.source_id).sum().loc[kept.source_id]
+        kept = kept.assign(rv=(sums.w_rv / sums.w).to_numpy(), rv_err=(1.0 / np.sqrt(sums.w)).to_numpy())
+    kept = kept.sort_index().reset_index(drop=True)
+    n_observations = stars.source_id.value_counts()
+    note = " | ".join(filter(None, [
+        describe_counts({"repeat observations of a Gaia source": len(stars) - len(kept)}),
+        f"stars observed more than once: {int((n_observations > 1).sum())}; kept: {rule}",
+    ]))
+    return kept, append_cut(cut_flow, PIPELINE, "one observation per Gaia source", len(kept), note)

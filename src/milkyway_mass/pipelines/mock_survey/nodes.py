@@ -128,6 +128,11 @@ def _gaia_pm_error(g_mag: np.ndarray, model: dict) -> np.ndarray:
     return np.maximum(10 ** (model["log10_at_g15"] + model["slope_per_mag"] * (np.maximum(g_mag, model["g_bright"]) - 15.0)), model["floor_mas_yr"])
 
 
+def _draw_rv_err(n: int, model: dict, rng: np.random.Generator) -> np.ndarray:
+    """LAMOST-like line-of-sight velocity uncertainties [km/s]: min + exponential(exp_scale)."""
+    return model["min"] + rng.exponential(model["exp_scale"], n)
+
+
 def observe_survey(population: pd.DataFrame, mock: dict, frame: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Observe the mock: LAMOST-style K-giant table and Gaia-DR3-style astrometry table.
 
@@ -136,8 +141,11 @@ def observe_survey(population: pd.DataFrame, mock: dict, frame: dict) -> tuple[p
     with G. (The population already lies in the LAMOST footprint.) Then the
     configured bad rows are injected (missing Gaia id, absent Gaia source, close
     Gaia neighbours, no proper motions, bad distances, bad rv, bad [Fe/H],
-    out-of-range coordinates, catastrophic rv errors). Returns (lamost, gaia,
-    defects) where ``defects`` lists each affected obsid with its defect label.
+    out-of-range coordinates, catastrophic rv errors) and repeat observations of
+    K giants are appended (new obsid, same Gaia id, position, distance, [Fe/H],
+    Teff and log g; a new rv error and rv drawn around the true rv). Returns
+    (lamost, gaia, defects): ``defects`` lists each affected obsid with its
+    defect label and, for a repeat, ``repeat_of`` (the original obsid; else <NA>).
     """
     obs = mock["observations"]
     rng = np.random.default_rng(mock["seed"] + 10)
@@ -150,8 +158,9 @@ def observe_survey(population: pd.DataFrame, mock: dict, frame: dict) -> tuple[p
                     rng.uniform(*obs["dist_frac_err"]["tail_range"], n),
                     rng.uniform(*obs["dist_frac_err"]["core_range"], n))
     dist = d_true * np.exp(frac * rng.standard_normal(n))
-    rv_err = obs["rv_err_kms"]["min"] + rng.exponential(obs["rv_err_kms"]["exp_scale"], n)
-    rv = gc.radial_velocity.to_value(u.km / u.s) + rv_err * rng.standard_normal(n)
+    rv_err = _draw_rv_err(n, obs["rv_err_kms"], rng)
+    rv_true = gc.radial_velocity.to_value(u.km / u.s)
+    rv = rv_true + rv_err * rng.standard_normal(n)
     g_mag = population.abs_g.to_numpy() + 5 * np.log10(d_true * 100.0)
     sig = _gaia_pm_error(g_mag, obs["gaia_pm_error"])
     pmra_err = sig * rng.uniform(0.85, 1.15, n)
@@ -182,20 +191,33 @@ def observe_survey(population: pd.DataFrame, mock: dict, frame: dict) -> tuple[p
         "ruwe": np.where(rng.random(n) < obs["ruwe_bad_fraction"], rng.uniform(1.4, 3.0, n), 1.0 + np.abs(rng.normal(0, 0.08, n))),
         "phot_g_mean_mag": g_mag,
     })
-    lamost, gaia, defects = _inject_bad_rows(lamost, gaia, mock["bad_rows"], rng)
+    repeat_model = {"rv_true": rv_true, "is_kgiant": population.is_kgiant.to_numpy(bool), "rv_err_kms": obs["rv_err_kms"]}
+    lamost, gaia, defects = _inject_bad_rows(lamost, gaia, mock["bad_rows"], rng, repeat_model)
     logger.info("Mock survey: %d LAMOST rows, %d Gaia rows", len(lamost), len(gaia))
     return lamost, gaia, defects
 
 
-def _inject_bad_rows(lamost: pd.DataFrame, gaia: pd.DataFrame, bad: dict, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Inject the configured defects; each affects a disjoint random set of LAMOST rows."""
+def _inject_bad_rows(
+    lamost: pd.DataFrame, gaia: pd.DataFrame, bad: dict, rng: np.random.Generator, repeat_model: dict,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Inject the configured defects; each affects a disjoint random set of LAMOST rows.
+
+    ``repeat_observation`` picks K giants (``repeat_model['is_kgiant']``) among the
+    rows without another defect and appends one more observation of each (see
+    :func:`_repeat_observations`); the defect is listed under the new obsid.
+    """
     n = len(lamost)
     order = rng.permutation(n)
     counts = {k: int(round(v * n)) if isinstance(v, float) else int(v) for k, v in bad.items()}
+    n_repeat = counts.pop("repeat_observation", 0)
     picks, start = {}, 0
     for key, k in counts.items():
         picks[key] = order[start:start + k]
         start += k
+    rest = order[start:]
+    originals = rest[repeat_model["is_kgiant"][rest]][:n_repeat]
+    if len(originals) < n_repeat:
+        raise ValueError(f"mock_survey.bad_rows.repeat_observation asks for {n_repeat} repeats but only {len(originals)} clean K giants are left")
     lamost, gaia = lamost.copy(), gaia.copy()
     gaia_row = pd.Series(np.arange(len(gaia)), index=gaia.source_id)
 
@@ -217,16 +239,36 @@ def _inject_bad_rows(lamost: pd.DataFrame, gaia: pd.DataFrame, bad: dict, rng: n
     mis = picks["catastrophic_rv"]
     lamost.loc[mis, "rv"] += rng.choice([-1, 1], len(mis)) * rng.uniform(150, 400, len(mis))
     gaia = pd.concat([gaia[~gaia._drop], twins.assign(_drop=False)], ignore_index=True).drop(columns="_drop")
-    defects = pd.DataFrame({
-        "obsid": np.concatenate([lamost.obsid.to_numpy()[idx] for idx in picks.values()]),
-        "defect": np.concatenate([[key] * len(idx) for key, idx in picks.items()]),
-    })
+    repeats = _repeat_observations(lamost, originals, repeat_model, rng)
+    defects = pd.concat([
+        pd.DataFrame({
+            "obsid": np.concatenate([lamost.obsid.to_numpy()[idx] for idx in picks.values()]),
+            "defect": np.concatenate([[key] * len(idx) for key, idx in picks.items()]),
+        }),
+        pd.DataFrame({"obsid": repeats.obsid.to_numpy(), "defect": "repeat_observation", "repeat_of": lamost.obsid.to_numpy()[originals]}),
+    ], ignore_index=True).astype({"repeat_of": "Int64"})
+    lamost = pd.concat([lamost, repeats], ignore_index=True)
     return lamost, gaia.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True), defects
 
 
+def _repeat_observations(lamost: pd.DataFrame, rows: np.ndarray, repeat_model: dict, rng: np.random.Generator) -> pd.DataFrame:
+    """A second LAMOST observation of the stars at positions ``rows``: new obsids after the
+    largest one, everything else copied except rv_err (drawn as for every row) and rv
+    (the true rv plus new noise) [km/s]."""
+    repeats = lamost.iloc[rows].copy()
+    repeats["obsid"] = lamost.obsid.max() + 1 + np.arange(len(rows), dtype=np.int64)
+    repeats["rv_err"] = _draw_rv_err(len(rows), repeat_model["rv_err_kms"], rng)
+    repeats["rv"] = repeat_model["rv_true"][rows] + repeats["rv_err"].to_numpy() * rng.standard_normal(len(rows))
+    return repeats
+
+
 def truth_stars(population: pd.DataFrame, defects: pd.DataFrame) -> pd.DataFrame:
-    """Per-star truth table: the population with each star's injected defect ('' if none)."""
-    out = population.merge(defects, on="obsid", how="left")
+    """Per-observation truth table, keyed by LAMOST obsid: the population with each row's
+    injected defect ('' if none); a repeat observation is a copy of its star's row under
+    the repeat's obsid, with ``repeat_of`` the original obsid (<NA> for every other row)."""
+    repeats = defects.dropna(subset=["repeat_of"])
+    copies = population.set_index("obsid").loc[repeats.repeat_of.to_numpy()].reset_index().assign(obsid=repeats.obsid.to_numpy())
+    out = pd.concat([population, copies], ignore_index=True).merge(defects, on="obsid", how="left")
     out["defect"] = out["defect"].fillna("")
     return out
 
