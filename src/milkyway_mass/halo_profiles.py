@@ -66,23 +66,49 @@ def _radius(R, z) -> np.ndarray:
     return np.sqrt(np.asarray(R, dtype=float) ** 2 + np.asarray(z, dtype=float) ** 2)
 
 
-class SphericalHalo:
-    """Common methods of the spherical halos; subclasses set ``rho0``, ``r_s`` and
-    ``_params`` and give ``density``, ``enclosed_mass`` and ``_potential_r``
-    (Phi(r), zero at infinity)."""
+class HaloBase:
+    """Methods shared by spherical and oblate halos; subclasses give ``_params``,
+    ``potential``, ``dphi_dR``, ``dphi_dz`` and ``r200``."""
 
-    rho0: np.ndarray
-    r_s: np.ndarray
     _params: tuple
-
-    def __init__(self, cosmology: Cosmology, overdensity: float):
-        self.cosmology = cosmology
-        self.overdensity = float(overdensity)
 
     @property
     def _shape(self) -> tuple:
         """Broadcast shape of the parameters (e.g. (W, 1) for W walkers)."""
         return np.broadcast_shapes(*(np.shape(v) for v in self._params))
+
+    def circular_speed(self, R):
+        """Circular speed sqrt(R dPhi/dR) in the plane [km/s]."""
+        R = np.asarray(R, dtype=float)
+        return np.sqrt(R * self.dphi_dR(R, 0.0))
+
+    def vertical_force(self, R, z):
+        """K_z(R, z) = dPhi/dz [(km/s)² / kpc], positive above the plane."""
+        return self.dphi_dz(R, z)
+
+    def escape_speed(self, R, z=0.0, boundary_r200: float = 2.0):
+        """Escape speed of the halo alone, sqrt(2 |Phi(R, z) - Phi(boundary)|) [km/s].
+
+        The boundary is ``boundary_r200`` * r200 in the plane; ``np.inf`` escapes to
+        infinity.
+        """
+        if not boundary_r200 > 0:
+            raise ValueError(f"boundary_r200 must be positive (or inf), got {boundary_r200}")
+        phi_b = 0.0 if np.isinf(boundary_r200) else self.potential(boundary_r200 * self.r200, 0.0)
+        return np.sqrt(2.0 * np.abs(self.potential(R, z) - phi_b))
+
+
+class SphericalHalo(HaloBase):
+    """Common methods of the spherical halos; subclasses set ``rho0``, ``r_s`` and
+    ``_params`` and give ``density``, ``enclosed_mass`` and ``_potential_r``
+    (Phi(r), zero at infinity). K_z(R, z) = G M(<r) z / r³."""
+
+    rho0: np.ndarray
+    r_s: np.ndarray
+
+    def __init__(self, cosmology: Cosmology, overdensity: float):
+        self.cosmology = cosmology
+        self.overdensity = float(overdensity)
 
     def density(self, r):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -109,15 +135,6 @@ class SphericalHalo:
     def dphi_dz(self, R, z):
         """dPhi/dz = K_z [(km/s)² / kpc], positive above the plane."""
         return self._dphi_dr_over_r(R, z) * z
-
-    def circular_speed(self, R):
-        """Circular speed sqrt(G M(<R) / R) [km/s]."""
-        R = np.asarray(R, dtype=float)
-        return np.sqrt(R * self.dphi_dR(R, 0.0))
-
-    def vertical_force(self, R, z):
-        """K_z(R, z) = G M(<r) z / r³ [(km/s)² / kpc]."""
-        return self.dphi_dz(R, z)
 
     def _excess(self, ln_r, ln_target):
         """ln M(<r) - ln((4 pi / 3) rho_200 r³): positive inside r200."""
@@ -158,17 +175,6 @@ class SphericalHalo:
     def m200(self):
         """Halo mass inside r200 [Msun]."""
         return 4.0 * np.pi / 3.0 * self.cosmology.halo_density(self.overdensity) * self.r200**3
-
-    def escape_speed(self, R, z=0.0, boundary_r200: float = 2.0):
-        """Escape speed of the halo alone, sqrt(2 |Phi(R, z) - Phi(boundary)|) [km/s].
-
-        The boundary is ``boundary_r200`` * r200 in the plane; ``np.inf`` escapes to
-        infinity.
-        """
-        if not boundary_r200 > 0:
-            raise ValueError(f"boundary_r200 must be positive (or inf), got {boundary_r200}")
-        phi_b = 0.0 if np.isinf(boundary_r200) else self._potential_r(boundary_r200 * self.r200)
-        return np.sqrt(2.0 * np.abs(self.potential(R, z) - phi_b))
 
     def local_density_gev_cm3(self, R0_kpc: float, z0_kpc: float = 0.0):
         """Dark-matter density at (R0, z0) [GeV / cm³]."""
@@ -404,7 +410,7 @@ class ZhaoHalo(SphericalHalo):
 N_OBLATE = 48
 
 
-class OblateHalo:
+class OblateHalo(HaloBase):
     """A spherical halo profile flattened along z with axis ratio q (0 < q ≤ 1).
 
     rho(R, z) = profile.density(m) with m² = R² + z²/q². With e² = 1 − q² and the
@@ -440,11 +446,6 @@ class OblateHalo:
         a, b = t**4, (1.0 - t) ** 4
         self._s = a / (a + b)
         self._ds = w * 4.0 * (t * (1.0 - t)) ** 3 / (a + b) ** 2
-
-    @property
-    def _shape(self) -> tuple:
-        """Broadcast shape of the parameters (e.g. (W, 1) for W walkers)."""
-        return np.broadcast_shapes(*(np.shape(v) for v in self._params))
 
     def _nodes(self, R, z):
         """m(s) and 1 − e² s² at the quadrature nodes: shape (broadcast of R, z, parameters) + (N_OBLATE,)."""
@@ -487,15 +488,6 @@ class OblateHalo:
         """dPhi/dz = K_z [(km/s)² / kpc], positive above the plane."""
         return 4.0 * np.pi * G * self.q * np.asarray(z, dtype=float) * self._force_integral(R, z, 1.5)
 
-    def circular_speed(self, R):
-        """Circular speed in the plane [km/s]."""
-        R = np.asarray(R, dtype=float)
-        return np.sqrt(R * self.dphi_dR(R, 0.0))
-
-    def vertical_force(self, R, z):
-        """K_z(R, z) [(km/s)² / kpc]."""
-        return self.dphi_dz(R, z)
-
     @property
     def r200(self):
         """Semi-major axis [kpc] of the spheroid of mean density overdensity * rho_crit * Om."""
@@ -505,13 +497,6 @@ class OblateHalo:
     def m200(self):
         """Halo mass inside the r200 spheroid [Msun] (q × the spherical profile's M200)."""
         return self.q * self.profile.m200
-
-    def escape_speed(self, R, z=0.0, boundary_r200: float = 2.0):
-        """Escape speed of the halo alone to ``boundary_r200`` * r200 in the plane [km/s]."""
-        if not boundary_r200 > 0:
-            raise ValueError(f"boundary_r200 must be positive (or inf), got {boundary_r200}")
-        phi_b = 0.0 if np.isinf(boundary_r200) else self.potential(boundary_r200 * self.r200, 0.0)
-        return np.sqrt(2.0 * np.abs(self.potential(R, z) - phi_b))
 
     def local_density_gev_cm3(self, R0_kpc: float, z0_kpc: float = 0.0):
         """Dark-matter density at (R0, z0) [GeV / cm³]."""
