@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.stats import beta as beta_distribution
 
 from milkyway_mass.tail_fit import (
     FitTask,
@@ -61,6 +62,31 @@ def test_power_law_sample_is_recovered():
     # L_max (polished) is at least the best sampled likelihood
     like = TailLikelihood(make_task(v, r, sigma, r0).data, 1000.0)
     assert res["ln_l_max"] >= like(s).max() - 1e-9
+
+
+def df_consistent_bin(n, vesc0=520.0, k=2.0, gamma=0.4, r_range=(8.0, 12.0), seed=0):
+    """Stars drawn exactly from p(v | r) ∝ v² (v_esc(r)² − v²)^k on [V_MIN, v_esc(r)): x = v²/v_esc² ~ Beta(3/2, k+1) above x_min."""
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(*r_range, n)
+    r0 = float(np.median(r))
+    vesc = vesc0 * (r / r0) ** (-gamma / 2)
+    dist = beta_distribution(1.5, k + 1.0)
+    lo = dist.cdf((V_MIN / vesc) ** 2)
+    x = dist.ppf(lo + (1.0 - lo) * rng.uniform(size=n))
+    return vesc * np.sqrt(x), r, np.full(n, 1e-3), r0
+
+
+def test_df_consistent_sample_is_recovered_where_published_form_is_biased():
+    v, r, sigma, r0 = df_consistent_bin(1500, vesc0=520.0, k=2.5, gamma=0.4, seed=4)
+    res = run_fit(make_task(v, r, sigma, r0, k_range=(0.0, 6.0), k0=2.0, kind="df_consistent", seed=5))
+    s = kept(res)
+    p16, p50, p84 = np.percentile(s, [16, 50, 84], axis=0)
+    half = 0.5 * (p84 - p16)
+    assert abs(p50[0] - 520.0) < 2.5 * half[0] and half[0] < 20.0
+    assert abs(p50[1] - 2.5) < 2.5 * half[1]
+    pub = kept(run_fit(make_task(v, r, sigma, r0, k_range=(0.1, 3.7), k0=3.0, kind="published", seed=5)))
+    p16p, p50p, p84p = np.percentile(pub[:, 0], [16, 50, 84])
+    assert abs(p50p - 520.0) > 3 * 0.5 * (p84p - p16p)  # the same stars mislead the published form
 
 
 def test_outlier_term_absorbs_unbound_stars():

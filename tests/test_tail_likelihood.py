@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy.integrate import quad
+from scipy.special import betainc, betaln
 
 from milkyway_mass.tail_likelihood import (
     PriorBounds,
@@ -10,7 +11,9 @@ from milkyway_mass.tail_likelihood import (
     TailLikelihood,
     TailPosterior,
     log_bound_convolved,
+    log_bound_df_consistent,
     log_bound_published,
+    log_incomplete_beta,
     log_normal_moment,
     log_outlier_density,
 )
@@ -40,12 +43,41 @@ def test_log_normal_moment_rejects_k_outside_table():
         log_normal_moment(np.array([9.0]), np.zeros((1, 3)))
 
 
+@pytest.mark.parametrize("k", [0.0, 0.37, 1.0, 2.5, 3.71, 6.2, 7.9])
+def test_log_incomplete_beta_matches_scipy(k):
+    y = np.concatenate([[1e-9, 1e-5, 0.0013, 0.01], np.linspace(0.02, 1.0, 99)])
+    got = log_incomplete_beta(np.array([k]), y[None, :])[0]
+    expected = betaln(k + 1.0, 1.5) + np.log(betainc(k + 1.0, 1.5, y))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-7)
+
+
+def test_log_incomplete_beta_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="k must lie in"):
+        log_incomplete_beta(np.array([8.5]), np.full((1, 2), 0.5))
+    with pytest.raises(ValueError, match="y must lie in"):
+        log_incomplete_beta(np.array([1.0]), np.array([[0.0, 0.5]]))
+
+
+def test_df_consistent_density_is_the_equilibrium_speed_distribution():
+    """v² (v_esc² − v²)^k, normalised on [v_min, v_esc): ratio of densities at two speeds, and zero outside."""
+    vesc, k, v_min = 510.0, 2.3, 300.0
+    v = np.array([[320.0, 450.0, 509.0, 299.0, 510.0, 600.0]])
+    lb = log_bound_df_consistent(v, vesc, np.array([k]), v_min)[0]
+    expected = 2 * np.log(450 / 320) + k * np.log((vesc**2 - 450**2) / (vesc**2 - 320**2))
+    assert lb[1] - lb[0] == pytest.approx(expected, rel=1e-12)
+    assert np.all(lb[3:] == -np.inf)
+    # a star whose local v_esc lies below v_min cannot be bound
+    assert log_bound_df_consistent(np.array([[310.0]]), 290.0, np.array([1.0]), 300.0)[0, 0] == -np.inf
+
+
 def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0):
     """Bound and outlier densities of one star as scalar functions of v."""
     def bound(v):
         arr = np.array([[v]])
         if kind == "published":
             return float(np.exp(log_bound_published(arr, vesc, k, v_min))[0, 0])
+        if kind == "df_consistent":
+            return float(np.exp(log_bound_df_consistent(arr, vesc, np.array([k]), v_min))[0, 0])
         return float(np.exp(log_bound_convolved(arr, vesc, np.array([k]), v_min, sigma))[0, 0])
 
     def outlier(v):
@@ -60,11 +92,13 @@ CASES = [(520.0, 2.0, 300.0, 25.0), (350.0, 0.3, 300.0, 60.0), (610.0, 3.6, 250.
 @pytest.mark.parametrize(("kind", "vesc", "k", "v_min", "sigma"), [
     *(("published", *c) for c in CASES),
     *(("convolved", *c) for c in CASES),
+    *(("df_consistent", *c) for c in CASES),
+    ("df_consistent", 1000.0, 7.5, 200.0, 1.0),
     ("convolved", 280.0, 1.5, 300.0, 40.0),  # local v_esc below v_min: only error-scattered stars remain
 ])
 def test_per_star_densities_integrate_to_one(kind, vesc, k, v_min, sigma):
     bound, outlier = _star_densities(kind, vesc, k, v_min, sigma)
-    top = vesc if kind == "published" else vesc + 12 * sigma
+    top = vesc + 12 * sigma if kind == "convolved" else vesc
     mass_b = quad(bound, v_min, top, points=[vesc] if top > vesc else None, limit=400, epsrel=1e-10)[0]
     mass_o = quad(outlier, v_min, np.inf, limit=400, epsrel=1e-10)[0]
     assert mass_b == pytest.approx(1.0, abs=2e-6)
@@ -72,7 +106,7 @@ def test_per_star_densities_integrate_to_one(kind, vesc, k, v_min, sigma):
     assert bound(v_min - 1.0) == 0.0 and outlier(v_min - 1.0) == 0.0
 
 
-@pytest.mark.parametrize("kind", ["published", "convolved"])
+@pytest.mark.parametrize("kind", ["published", "convolved", "df_consistent"])
 def test_mixture_of_every_star_integrates_to_one(kind):
     rng = np.random.default_rng(5)
     n = 6
@@ -128,7 +162,7 @@ def test_likelihood_is_vectorised_over_walkers():
                     v_min=np.full(n, 300.0), r0=10.0)
     theta = np.column_stack([rng.uniform(450, 650, 7), rng.uniform(0.1, 3.7, 7), rng.uniform(0, 1, 7),
                              rng.uniform(1e-6, 0.5, 7)])
-    for kind in ("published", "convolved"):
+    for kind in ("published", "convolved", "df_consistent"):
         like = TailLikelihood(data, 1000.0, kind)
         batch = like(theta)
         single = np.array([like(t[None, :])[0] for t in theta])

@@ -23,6 +23,17 @@ with both terms normalised over v ≥ v_min,i for each star. Two bound terms:
   edge at v_esc), interpolated with cubic Hermite polynomials in μ (exact
   derivatives) and cubic Lagrange polynomials in k, and continued by asymptotic
   series beyond the grid; |error of log I_k| < 1e-6.
+* ``df_consistent`` — the speed distribution of an isotropic halo whose
+  distribution function is a power law in binding energy near the escape energy,
+  f ∝ (E_b − E)^k (METHOD.md §8):
+
+      p_bound(v) = v² (v_esc,i² − v²)^k / N_i  on [v_min,i, v_esc,i),
+      N_i = ½ v_esc,i^(2k+3) J_k(1 − v_min,i²/v_esc,i²),  J_k(y) = ∫_0^y t^k (1 − t)^½ dt,
+
+  i.e. the regularised incomplete beta function, J_k(y) = B(k+1, 3/2)·I_y(k+1, 3/2).
+  log J_k is tabulated once (scipy's betainc) and interpolated like log I_k, with
+  its exact derivative t^k (1 − t)^½ / J_k; |error of log J_k| < 1e-7. Near the
+  edge it reduces to the published form, which drops the factor v² (v_esc + v)^k.
 
 The outlier term is a Gaussian in v of width sqrt(σ_i² + σ_out²) centred on 0.
 Parameters θ = (v_esc(r0) [km/s], k, γ, f); every function takes θ as an
@@ -35,10 +46,10 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln, log_ndtr, logsumexp, roots_jacobi
+from scipy.special import betainc, betaln, gammaln, log_ndtr, logsumexp, roots_jacobi
 
 PARAMETER_NAMES = ("v_esc", "k", "gamma", "f")
-LIKELIHOODS = ("published", "convolved")
+LIKELIHOODS = ("published", "convolved", "df_consistent")
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -47,6 +58,7 @@ _MU_LO, _MU_HI, _DMU = -30.0, 30.0, 0.1
 _DK = 0.05
 _K_TOP = 8.0
 _N_NODES = 96
+_DY = 0.002   # grid of log J_k(y) on y in [0, 1]
 
 
 # --------------------------------------------------------------------------- densities
@@ -87,7 +99,31 @@ def log_bound_convolved(v, vesc, k, v_min, sigma):
     return np.where(v >= v_min, out, -np.inf)
 
 
-# ------------------------------------------------------------- log I_k(mu) by table
+def log_bound_df_consistent(v, vesc, k, v_min):
+    """log of v² (v_esc² − v²)^k / N on [v_min, v_esc), −inf elsewhere (N: normalisation over v ≥ v_min).
+
+    ``k`` is a scalar or has shape (W,); the other arguments broadcast to an array
+    whose leading axis is the walker axis W [km/s]. Where v_esc ≤ v_min the star
+    cannot belong to the bound population (density −inf).
+    """
+    k = np.atleast_1d(np.asarray(k, dtype=float))
+    vesc = np.asarray(vesc, dtype=float)
+    ndim = max(np.ndim(v), np.ndim(vesc), np.ndim(v_min), 1)
+    shape = np.broadcast_shapes(np.shape(v), np.shape(vesc), np.shape(v_min), (k.size,) + (1,) * (ndim - 1))
+    kk = k.reshape((k.size,) + (1,) * (ndim - 1))
+    y = 1.0 - np.square(v_min / vesc)
+    reachable = y > 0
+    y_flat = np.broadcast_to(np.where(reachable, y, 0.5), shape).reshape(k.size, -1)
+    log_j = log_incomplete_beta(k, y_flat).reshape(shape)
+    log_norm = (2.0 * kk + 3.0) * np.log(vesc) - np.log(2.0) + log_j
+    gap2 = np.square(vesc) - np.square(v)
+    inside = (gap2 > 0) & (v >= v_min) & reachable
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 2.0 * np.log(v) + kk * np.log(gap2) - log_norm
+    return np.where(inside, out, -np.inf)
+
+
+# ------------------------------------------------------------- tabulated special functions
 
 
 @functools.cache
@@ -133,6 +169,42 @@ def _asymptotic_low(k, mu):
             + np.log1p(m2 * (c1 + m2 * (c2 + m2 * c3))))
 
 
+def _interpolate_table(table: tuple[np.ndarray, np.ndarray], x_lo: float, dx: float, k, x) -> np.ndarray:
+    """Evaluate a tabulated g(k, x) (rows k = 0, _DK, …; columns x = x_lo + j·dx) and its ∂g/∂x.
+
+    ``k`` has shape (W,), ``x`` shape (W, M). Cubic Lagrange interpolation in k
+    gives one table row per walker (only the columns this call needs), then cubic
+    Hermite interpolation in x with the tabulated derivative. Points outside the
+    x grid are clamped to its end cells; callers replace them.
+    """
+    log_f, dlog_f = table
+    nk, nx = log_f.shape
+    pos = (x - x_lo) / dx
+    j = np.clip(np.floor(pos).astype(int), 0, nx - 2)
+    t = pos - j
+    j_lo = int(j.min()) if j.size else 0
+    cols = slice(j_lo, int(j.max()) + 2 if j.size else 2)
+
+    i0 = np.clip(np.floor(k / _DK).astype(int) - 1, 0, nk - 4)
+    u = k / _DK - i0
+    lag = np.stack([-(u - 1) * (u - 2) * (u - 3) / 6, u * (u - 2) * (u - 3) / 2,
+                    -u * (u - 1) * (u - 3) / 2, u * (u - 1) * (u - 2) / 6], axis=1)
+    idx = i0[:, None] + np.arange(4)
+    row_f = np.einsum("wm,wmj->wj", lag, log_f[idx, cols])
+    row_d = np.einsum("wm,wmj->wj", lag, dlog_f[idx, cols])
+
+    flat = (j - j_lo) + row_f.shape[1] * np.arange(k.size)[:, None]
+    f0, f1 = row_f.take(flat), row_f.take(flat + 1)
+    d0, d1 = row_d.take(flat), row_d.take(flat + 1)
+    t2 = t * t
+    return f0 + t2 * (3.0 - 2.0 * t) * (f1 - f0) + dx * t * (1.0 - t) * ((1.0 - t) * d0 - t * d1)
+
+
+def _check_k(name: str, k: np.ndarray) -> None:
+    if k.size and not (k.min() >= 0 and k.max() <= _K_TOP - 2 * _DK):
+        raise ValueError(f"{name}: k must lie in [0, {_K_TOP - 2 * _DK}], got [{k.min()}, {k.max()}]")
+
+
 def log_normal_moment(k, mu):
     """log I_k(μ) = log ∫_0^∞ t^k φ(t − μ) dt = log E[(μ + Z)_+^k], Z ~ N(0, 1).
 
@@ -141,34 +213,8 @@ def log_normal_moment(k, mu):
     """
     k = np.asarray(k, dtype=float)
     mu = np.asarray(mu, dtype=float)
-    if k.size and not (k.min() >= 0 and k.max() <= _K_TOP - 2 * _DK):
-        raise ValueError(f"log_normal_moment: k must lie in [0, {_K_TOP - 2 * _DK}], got [{k.min()}, {k.max()}]")
-    log_f, dlog_f = _moment_table()
-    nk, nmu = log_f.shape
-
-    # grid cells of mu used by this call; only those columns of the table are interpolated
-    pos = (mu - _MU_LO) / _DMU
-    j = np.clip(np.floor(pos).astype(int), 0, nmu - 2)
-    t = pos - j
-    j_lo = int(j.min()) if j.size else 0
-    cols = slice(j_lo, int(j.max()) + 2 if j.size else 2)
-
-    # cubic Lagrange interpolation in k: one row of the table per walker
-    i0 = np.clip(np.floor(k / _DK).astype(int) - 1, 0, nk - 4)
-    x = k / _DK - i0
-    lag = np.stack([-(x - 1) * (x - 2) * (x - 3) / 6, x * (x - 2) * (x - 3) / 2,
-                    -x * (x - 1) * (x - 3) / 2, x * (x - 1) * (x - 2) / 6], axis=1)
-    idx = i0[:, None] + np.arange(4)
-    row_f = np.einsum("wm,wmj->wj", lag, log_f[idx, cols])
-    row_d = np.einsum("wm,wmj->wj", lag, dlog_f[idx, cols])
-
-    # cubic Hermite interpolation in mu
-    flat = (j - j_lo) + row_f.shape[1] * np.arange(k.size)[:, None]
-    f0, f1 = row_f.take(flat), row_f.take(flat + 1)
-    d0, d1 = row_d.take(flat), row_d.take(flat + 1)
-    t2 = t * t
-    out = f0 + t2 * (3.0 - 2.0 * t) * (f1 - f0) + _DMU * t * (1.0 - t) * ((1.0 - t) * d0 - t * d1)
-
+    _check_k("log_normal_moment", k)
+    out = _interpolate_table(_moment_table(), _MU_LO, _DMU, k, mu)
     high = mu > _MU_HI
     if high.any():
         out[high] = _asymptotic_high(np.broadcast_to(k[:, None], mu.shape)[high], mu[high])
@@ -176,6 +222,40 @@ def log_normal_moment(k, mu):
     if low.any():
         out[low] = _asymptotic_low(np.broadcast_to(k[:, None], mu.shape)[low], mu[low])
     return out
+
+
+@functools.cache
+def _incomplete_beta_table() -> tuple[np.ndarray, np.ndarray]:
+    """log h_k(y) and d/dy log h_k(y) on k = 0.._K_TOP × y = 0..1, h_k(y) = (k + 1) J_k(y) / y^(k+1).
+
+    h is smooth and bounded (h_k(0) = 1, h_k(1) = (k + 1) B(k + 1, 3/2)), which
+    suits interpolation better than log J itself (→ −∞ at y = 0).
+    """
+    y = np.linspace(0.0, 1.0, int(round(1.0 / _DY)) + 1)
+    ks = np.arange(0.0, _K_TOP + 0.5 * _DK, _DK)[:, None]
+    yy = y[None, 1:]
+    log_j = betaln(ks + 1.0, 1.5) + np.log(betainc(ks + 1.0, 1.5, yy))
+    log_h = np.zeros((ks.size, y.size))
+    dlog_h = np.empty_like(log_h)
+    log_h[:, 1:] = np.log1p(ks) + log_j - (ks + 1.0) * np.log(yy)
+    with np.errstate(divide="ignore"):  # (1 − y)^½ = 0 at y = 1
+        dlog_h[:, 1:] = np.exp(ks * np.log(yy) + 0.5 * np.log1p(-yy) - log_j) - (ks + 1.0) / yy
+    dlog_h[:, 0] = -0.5 * (ks[:, 0] + 1.0) / (ks[:, 0] + 2.0)
+    return log_h, dlog_h
+
+
+def log_incomplete_beta(k, y):
+    """log J_k(y) = log ∫_0^y t^k (1 − t)^½ dt for 0 < y ≤ 1.
+
+    ``k`` has shape (W,) with 0 ≤ k ≤ 7.9; ``y`` has shape (W, M).
+    """
+    k = np.asarray(k, dtype=float)
+    y = np.asarray(y, dtype=float)
+    _check_k("log_incomplete_beta", k)
+    if y.size and not (y.min() > 0 and y.max() <= 1):
+        raise ValueError(f"log_incomplete_beta: y must lie in (0, 1], got [{y.min()}, {y.max()}]")
+    log_h = _interpolate_table(_incomplete_beta_table(), 0.0, _DY, k, y)
+    return log_h + (k[:, None] + 1.0) * np.log(y) - np.log1p(k)[:, None]
 
 
 # --------------------------------------------------------------------------- model
@@ -237,6 +317,8 @@ class TailLikelihood:
         k = theta[:, 1]
         if self.kind == "published":
             return log_bound_published(v, vesc, k[:, None], d.v_min[None, :])
+        if self.kind == "df_consistent":
+            return log_bound_df_consistent(v, vesc, k, d.v_min[None, :])
         return log_bound_convolved(v, vesc, k, d.v_min[None, :], d.sigma[None, :])
 
     def per_star(self, theta):
@@ -264,6 +346,8 @@ class TailLikelihood:
         vmin = d.v_min[None, :, None]
         if self.kind == "published":
             lb = log_bound_published(vv, vesc, k[:, None, None], vmin)
+        elif self.kind == "df_consistent":
+            lb = log_bound_df_consistent(vv, vesc, k, vmin)
         else:
             lb = log_bound_convolved(vv, vesc, k, vmin, d.sigma[None, :, None])
         bound = (1.0 - theta[:, 3:4]) * np.exp(lb).sum(axis=1)
