@@ -11,14 +11,14 @@ with the true v_esc(r0) to the mock's boundary 2·r200.
 
 DFs (isotropic, all equilibria in the truth potential; E in km²/s², E_b = Φ(2·r200)):
 
-* ``step``        the mock's DF: galpy's Eddington inversion of the tracer, cut at E_b
+* ``sharp``       the mock's DF: galpy's Eddington inversion of the tracer, cut at E_b
                   (f(E_b⁻) > 0, so the speed distribution ends in a step at v_esc);
-* ``lowered``     King-type lowering of it, f(E) − f(E_b): continuous, linear at the edge;
+* ``smooth``      King-type lowering of it, f(E) − f(E_b): continuous, linear at the edge;
 * ``power_<n>``   f ∝ (E_b − E)^n, for which p(v | r) ∝ v² (v_esc² − v²)^n.
 
 Run from the project root (about 5 min on 2 cores at the paper's sampler settings):
 
-    python notebooks/vesc_estimator_calibration.py [--seeds 3] [--variants step lowered power_1.5 power_2.5 power_3.5]
+    python notebooks/vesc_estimator_calibration.py [--seeds 3] [--variants sharp smooth power_1.5 power_2.5 power_3.5]
 
 It writes ``fits.csv`` (one row per bin, seed and DF) and ``summary.md`` to a new
 timestamped folder under ``data/08_reporting/vesc_estimator_calibration/``.
@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from kedro.config import OmegaConfigLoader
 
-from milkyway_mass.mock_galaxy import TruthGalaxy, halo_df
+from milkyway_mass.mock_galaxy import TruthGalaxy
 from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 from milkyway_mass.tail_fit import (
     FitTask,
@@ -47,10 +46,9 @@ from milkyway_mass.tail_fit import (
     task_seed,
 )
 from milkyway_mass.tail_likelihood import PriorBounds, TailData
+from milkyway_mass.vesc_calibration import energy_df, sample_speeds
 
 PROJECT = Path(__file__).resolve().parents[1]
-N_RADII = 80          # radii of the tabulated inverse CDFs per bin
-N_SPEEDS = 6000       # speeds per inverse CDF, dense towards v_esc
 
 
 def load_parameters() -> dict:
@@ -58,62 +56,12 @@ def load_parameters() -> dict:
     return loader["parameters"]
 
 
-def energy_df(variant: str, galaxy: TruthGalaxy, step_df) -> callable:
-    """f(E) of a DF variant (arbitrary normalisation), vectorised; zero for E ≥ E_b.
-
-    ``step_df`` is the mock's galpy DF with its f(E) interpolation built (unused by ``power_<n>``).
-    """
-    e_b = float(galaxy.phi(galaxy.r_boundary)[0])
-    vo2 = galaxy.vo**2
-
-    def step(energy):
-        return np.asarray(step_df._fE_interp(energy / vo2))
-
-    if variant == "step":
-        shape = step
-    elif variant == "lowered":
-        f_edge = float(step(e_b * (1 + 1e-9)))  # E_b < 0: just inside the bound region
-
-        def shape(energy):
-            return step(energy) - f_edge
-    elif variant.startswith("power_"):
-        n = float(variant.removeprefix("power_"))
-
-        def shape(energy):
-            return np.abs(e_b - energy) ** n
-    else:
-        raise ValueError(f"unknown DF variant {variant!r}: use step, lowered or power_<n>")
-
-    def f(energy):
-        energy = np.asarray(energy, dtype=float)
-        return np.where(energy < e_b, np.clip(shape(energy), 0.0, None), 0.0)
-
-    return f
-
-
 def sample_bin(galaxy: TruthGalaxy, f, r_lo: float, r_hi: float, v_min: float, n: int, radial_slope: float,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` stars with dN/d ln r ∝ r^-radial_slope on [r_lo, r_hi) and speeds v ≥ v_min from p(v | r)."""
-    u = np.unique(np.concatenate([1.0 - np.geomspace(1e-7, 1.0, N_SPEEDS // 2), np.linspace(0.0, 1.0, N_SPEEDS // 2)]))
-    r_grid = np.geomspace(r_lo, r_hi, N_RADII)
-    vesc = galaxy.vesc(r_grid)
-    if np.any(vesc <= v_min):
-        raise ValueError(f"v_esc <= v_min={v_min} km/s somewhere in {r_lo}-{r_hi} kpc")
-    u_min = v_min / vesc[:, None]
-    x_grid = u_min + (1.0 - u_min) * u[None, :]  # v / v_esc(r_grid) from v_min to v_esc, per row
-    v = x_grid * vesc[:, None]
-    p = v**2 * f(galaxy.phi(r_grid)[:, None] + 0.5 * v**2)
-    cdf = np.concatenate([np.zeros((N_RADII, 1)), np.cumsum(0.5 * (p[:, 1:] + p[:, :-1]) * np.diff(v, axis=1), axis=1)], axis=1)
-    cdf /= cdf[:, -1:]
     a, b = r_lo**-radial_slope, r_hi**-radial_slope
     r = (a + rng.uniform(size=n) * (b - a)) ** (-1.0 / radial_slope) if radial_slope else np.exp(rng.uniform(np.log(r_lo), np.log(r_hi), n))
-    row = np.clip(np.searchsorted(r_grid, r), 0, N_RADII - 1)  # r_grid[row] >= r, so v >= v_min below
-    q = rng.uniform(size=n)
-    x = np.empty(n)
-    for i in np.unique(row):
-        sel = row == i
-        x[sel] = np.interp(q[sel], cdf[i], x_grid[i])
-    return r, x * galaxy.vesc(r)
+    return r, sample_speeds(galaxy, f, r, v_min, rng)
 
 
 def tabulate_fits(results: dict, truth_rows: dict, tie_lnl: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -143,7 +91,7 @@ def tabulate_fits(results: dict, truth_rows: dict, tie_lnl: float) -> tuple[pd.D
 def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="independent samples per bin and DF")
-    parser.add_argument("--variants", nargs="+", default=["step", "lowered", "power_1.5", "power_2.5", "power_3.5"])
+    parser.add_argument("--variants", nargs="+", default=["sharp", "smooth", "power_1.5", "power_2.5", "power_3.5"])
     parser.add_argument("--bins", type=int, nargs="*", default=None, help="Bin-1 bin indices (default: all)")
     parser.add_argument("--walkers", type=int, default=None)
     parser.add_argument("--burn", type=int, default=None)
@@ -156,10 +104,6 @@ def main(argv=None) -> Path:
     truth = mock["truth"]
     galaxy = TruthGalaxy(truth["bulge"], truth["disks"], truth["M200_msun"], truth["c200"], params["cosmology"],
                          params["galaxy_frame"], truth["boundary_r200"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        step_df = halo_df(galaxy, mock["halo"]["tracer"])
-        step_df._ensure_fE_interp()
     bins = build_radial_bin_limits(sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"])["bin1"]
     published = pd.read_csv(PROJECT / "data" / "01_raw" / "published" / "published_vesc_bin1.csv")
     if len(published) != len(bins):
@@ -176,7 +120,7 @@ def main(argv=None) -> Path:
     slope = mock["halo"]["radial_weighting"]["slope"]
     tasks, truth_rows = [], {}
     for iv, variant in enumerate(args.variants):
-        f = energy_df(variant, galaxy, step_df)
+        f = energy_df(variant, galaxy, mock["halo"]["tracer"])
         for seed in range(args.seeds):
             for _, b in bins.iterrows():
                 rng = np.random.default_rng(task_seed(smp["seed"], iv, seed, int(b["bin"])))

@@ -32,7 +32,7 @@ def galaxy(shared_params):
 def test_power_law_df_speeds_follow_their_analytic_distribution(study, galaxy):
     """At one radius, f ∝ (E_b − E)^n gives p(v) ∝ v² (v_esc² − v²)^n on [v_min, v_esc]."""
     n, v_min, r = 2.0, 300.0, 10.0
-    f = study.energy_df("power_2.0", galaxy, step_df=None)
+    f = study.energy_df("power_2.0", galaxy)
     _, v = study.sample_bin(galaxy, f, r, r * (1 + 1e-9), v_min, 4000, 0.3, np.random.default_rng(1))
     ve = float(galaxy.vesc(r)[0])
     assert v.min() >= v_min and v.max() < ve
@@ -43,11 +43,6 @@ def test_power_law_df_speeds_follow_their_analytic_distribution(study, galaxy):
     norm = integrate.quad(pdf, v_min, ve)[0]
     result = stats.kstest(v, lambda x: np.array([integrate.quad(pdf, v_min, min(xi, ve))[0] for xi in np.atleast_1d(x)]) / norm)
     assert result.pvalue > 0.01
-
-
-def test_unknown_df_variant_is_a_clear_error(study, galaxy):
-    with pytest.raises(ValueError, match="unknown DF variant 'isothermal'"):
-        study.energy_df("isothermal", galaxy, step_df=None)
 
 
 def test_study_writes_a_per_fit_table_and_summary(study, tmp_path):

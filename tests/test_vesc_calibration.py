@@ -1,0 +1,154 @@
+"""Tests of the simulation-based calibration of the tail estimators (milkyway_mass.vesc_calibration)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from milkyway_mass.mock_galaxy import TruthGalaxy
+from milkyway_mass.tail_fit import SamplerSettings
+from milkyway_mass.vesc_calibration import (
+    Estimator,
+    build_jobs,
+    calibrated_curve,
+    coverage_summary,
+    energy_df,
+    fit_realisation,
+    leave_one_out_coverage,
+    observe_bin,
+    results_table,
+    run_calibration,
+    sample_speeds,
+)
+
+
+@pytest.fixture(scope="module")
+def galaxy(shared_params):
+    t = shared_params["mock_survey"]["truth"]
+    return TruthGalaxy(t["bulge"], t["disks"], t["M200_msun"], t["c200"], shared_params["cosmology"],
+                       shared_params["galaxy_frame"], t["boundary_r200"])
+
+
+def test_power_law_df_speeds_follow_their_analytic_distribution(galaxy):
+    """At one radius, f ∝ (E_b − E)^n gives p(v) ∝ v² (v_esc² − v²)^n on [v_min, v_esc]."""
+    n, v_min, r = 2.0, 300.0, 10.0
+    v = sample_speeds(galaxy, energy_df("power_2.0", galaxy), np.full(4000, r), v_min, np.random.default_rng(1))
+    ve = float(galaxy.vesc(r)[0])
+    assert v.min() >= v_min and v.max() < ve
+
+    def pdf(x):
+        return x**2 * (ve**2 - x**2) ** n
+
+    norm = integrate.quad(pdf, v_min, ve)[0]
+    result = stats.kstest(v, lambda x: np.array([integrate.quad(pdf, v_min, min(xi, ve))[0] for xi in np.atleast_1d(x)]) / norm)
+    assert result.pvalue > 0.01
+
+
+def test_smooth_truncation_vanishes_at_the_escape_energy_and_sharp_does_not(galaxy):
+    tracer = {"scale_kpc": 15.0, "inner_slope": 2.0, "outer_slope": 3.5}
+    e_b = float(galaxy.phi(galaxy.r_boundary)[0])
+    e = e_b * np.array([1.2, 1.01, 1.0001])  # E_b < 0: towards the edge from inside
+    sharp, smooth = energy_df("sharp", galaxy, tracer)(e), energy_df("smooth", galaxy, tracer)(e)
+    assert np.all(sharp > 0) and sharp[-1] > 0.5 * sharp[-2]
+    assert smooth[-1] < 1e-3 * smooth[0] and np.all(np.diff(smooth) < 0)
+    assert energy_df("smooth", galaxy, tracer)(np.array([0.9 * e_b]))[0] == 0.0
+
+
+def test_unknown_df_variant_is_a_clear_error(galaxy):
+    with pytest.raises(ValueError, match="unknown DF variant 'isothermal'"):
+        energy_df("isothermal", galaxy)
+    with pytest.raises(ValueError, match="needs a tracer"):
+        energy_df("sharp", galaxy)
+
+
+@pytest.mark.parametrize("with_errors", [False, True])
+def test_observed_bin_has_the_star_count_and_selection(galaxy, with_errors):
+    rng = np.random.default_rng(3)
+    survey_r = rng.uniform(14.0, 16.0, 300)
+    survey_sigma = rng.uniform(5.0, 40.0, 300)
+    f = energy_df("power_2.0", galaxy)
+    s = observe_bin(galaxy, f, survey_r, survey_sigma, 250, 280.0, 700.0, with_errors, rng)
+    assert s["v"].size == s["r"].size == s["sigma"].size == 250
+    assert s["v"].min() >= 280.0 and s["v"].max() < 700.0
+    assert np.all(np.isin(s["r"], survey_r))
+    assert s["vesc_true"] == pytest.approx(float(galaxy.vesc(np.median(s["r"]))[0]))
+    if with_errors:
+        assert np.all(np.isin(s["sigma"], survey_sigma))
+        assert np.any(s["v"] > galaxy.vesc(s["r"]))  # errors scatter some stars past the edge
+    else:
+        assert np.all(s["sigma"] == 0) and np.all(s["v"] < galaxy.vesc(s["r"]))
+
+
+def _fits(rng, n, bias, scatter, sigma_post, df="a", bins=(1, 2)):
+    rows = []
+    for b in bins:
+        truth = 500.0 - 10 * b
+        med = truth * (1 + bias + scatter * rng.standard_normal(n))
+        half = sigma_post * truth
+        rows.append(pd.DataFrame({"estimator": "e", "errors": "none", "df": df, "binning": "bin1", "bin": b,
+                                  "realisation": np.arange(n), "vesc_true": truth, "vesc_median": med,
+                                  "vesc_p16": med - half, "vesc_p84": med + half, "vesc_p2.5": med - 1.96 * half,
+                                  "vesc_p97.5": med + 1.96 * half, "pull": (med - truth) / half,
+                                  "rank": stats.norm.cdf((truth - med) / half), "converged": True}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_coverage_summary_measures_bias_scatter_and_coverage():
+    rng = np.random.default_rng(0)
+    honest = coverage_summary(_fits(rng, 4000, 0.0, 0.03, 0.03))
+    row = honest.iloc[0]
+    assert row["coverage_68"] == pytest.approx(0.683, abs=0.02) and row["coverage_95"] == pytest.approx(0.95, abs=0.01)
+    assert abs(row["mean_bias"]) < 0.002 and row["scatter"] == pytest.approx(0.03, rel=0.05)
+    assert len(row["rank_histogram"].split()) == 10
+    overconfident = coverage_summary(_fits(rng, 4000, 0.02, 0.03, 0.015)).iloc[0]
+    assert overconfident["coverage_68"] < 0.45 and overconfident["mean_bias"] == pytest.approx(0.02, abs=0.003)
+
+
+def test_calibration_correction_restores_coverage_left_out():
+    rng = np.random.default_rng(1)
+    fits = pd.concat([_fits(rng, 1500, 0.03, 0.04, 0.02, df=name) for name in ("a", "b", "c")], ignore_index=True)
+    assert coverage_summary(fits, by=("df",))["coverage_68"].max() < 0.45
+    loo = leave_one_out_coverage(fits)
+    assert list(loo["left_out_df"]) == ["a", "b", "c"]
+    assert np.all(np.abs(loo["mean_bias"]) < 0.006)
+    assert np.all(np.abs(loo["coverage_68"] - 0.683) < 0.04)
+
+
+def test_calibrated_curve_removes_bias_and_adds_the_systematic_in_quadrature():
+    rng = np.random.default_rng(2)
+    fits = _fits(rng, 3000, 0.05, 0.04, 0.03)
+    table = pd.DataFrame({"binning": "bin1", "bin": [1, 2, 3], "vesc_median": [525.0, 504.0, 400.0],
+                          "vesc_err_minus": [15.0, 14.0, 10.0], "vesc_err_plus": [16.0, 15.0, 11.0]})
+    out = calibrated_curve(table, fits, "test")
+    assert out.loc[0, "vesc_median"] == pytest.approx(500.0, rel=0.005)
+    assert out.loc[0, "vesc_sigma_sys"] == pytest.approx(np.sqrt(0.04**2 - 0.03**2), rel=0.1)
+    assert out.loc[0, "vesc_err_minus"] > 15.0 * out.loc[0, "vesc_median"] / 525.0
+    assert out.loc[2, "vesc_median"] == 400.0 and np.isnan(out.loc[2, "vesc_bias"])  # no calibration for bin 3
+    assert set(out["calibration"]) == {"test"}
+
+
+def test_calibration_runs_on_a_two_worker_local_cluster_and_is_seeded(galaxy):
+    rng = np.random.default_rng(4)
+    survey = pd.DataFrame({"binning": "bin1", "bin": 7, "r_gc": rng.uniform(16.0, 20.0, 200),
+                           "sigma_v_gc": rng.uniform(5.0, 30.0, 200)})
+    bins = pd.DataFrame({"binning": ["bin1"], "bin": [7], "v_min": [270.0], "n_stars": [120]})
+    fit = {"vesc_max_kms": 1000.0, "gamma": [0.0, 1.0], "f": [1e-6, 1.0], "sigma_out_kms": 1000.0, "v_max_kms": 700.0,
+           "tie_lnL": 0.5, "init": {"vesc_kms": 500.0, "gamma": 0.1, "f": 1e-5},
+           "init_scatter": {"vesc_kms": 5.0, "k": 0.05, "gamma": 0.01, "f": 1e-6}}
+    estimators = [Estimator("published", "published", ((0.1, 2.5), (0.1, 3.7)), (2.0, 3.0)),
+                  Estimator("df_consistent", "df_consistent", ((0.0, 6.0),), (2.0,))]
+    jobs = build_jobs(galaxy, {"power": {"variant": "power_2.0"}}, bins, survey, estimators, 2, ("none", "survey"), fit,
+                      SamplerSettings(n_walkers=12, n_burn=60, n_keep=60, polish_max_iter=100), seed=9)
+    assert len(jobs) == 2 * 2 * 2
+    results = run_calibration(jobs, n_workers=2, progress=False)
+    table = results_table(results)
+    assert list(table[["estimator", "errors", "realisation"]].itertuples(index=False, name=None))[:3] == [
+        ("published", "none", 0), ("df_consistent", "none", 0), ("published", "none", 1)]
+    assert table["vesc_true"].between(350, 500).all() and table["vesc_median"].between(270, 1000).all()
+    assert table["rank"].between(0, 1).all()
+    serial = fit_realisation(jobs[3])
+    assert serial["vesc_median"] == table.loc[3, "vesc_median"]  # same seed, same numbers, on any worker
+    summary = coverage_summary(table)
+    assert len(summary) == 4 and summary["n_fits"].eq(2).all()
