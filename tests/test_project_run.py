@@ -14,7 +14,7 @@ from kedro.framework.startup import bootstrap_project
 from milkyway_mass.pipeline_registry import register_pipelines
 from tests.conftest import PROJECT, load_params
 
-RUN_PIPELINES = ["__default__"]
+RUN_PIPELINES = ["__default__", "calibration"]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,20 @@ def test_validation_compares_every_stage_with_the_truth(ci_catalog):
     assert {"M200_msun", "M_total_r200_msun"} <= set(mass.quantity)
     assert "rho_dm_R0_gev_cm3" in set(ci_catalog.load("validation_mass_recovery_b").quantity)
     assert "# Mock validation" in report
+
+
+def test_calibration_measures_coverage_and_corrects_the_curve(ci_catalog):
+    fits = ci_catalog.load("vesc_calibration_fits")
+    coverage = ci_catalog.load("vesc_calibration_coverage")
+    assert len(fits) == 2 * 2 * 2 * 2 * 2  # estimators x errors x DFs x bins x realisations
+    assert set(fits.estimator) == {"published", "df_consistent"} and set(fits.errors) == {"none", "survey"}
+    assert fits["rank"].between(0, 1).all() and (fits["vesc_p16"] <= fits["vesc_p84"]).all()
+    overall = coverage[coverage["bin"] == -1]
+    assert len(overall) == 8 and overall["coverage_68"].between(0, 1).all()
+    assert len(ci_catalog.load("vesc_calibration_leave_one_out")) == 2 * 2 * 2  # estimators x errors x left-out DFs
+    curve = ci_catalog.load("vesc_table_calibrated_bin1")
+    assert {"vesc_bias", "vesc_sigma_sys", "calibration"} <= set(curve.columns)
+    assert curve.set_index("bin").loc[[5, 9], "vesc_bias"].notna().all()
 
 
 def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):

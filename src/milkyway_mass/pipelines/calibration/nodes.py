@@ -1,0 +1,133 @@
+"""Nodes of the `calibration` pipeline: coverage of the tail estimators over mock realisations (METHOD.md §8).
+
+The science lives in :mod:`milkyway_mass.vesc_calibration`; these nodes read the
+configuration, shape tables and pick the calibration that matches the estimator
+``escape_velocity`` ran. Units: km/s, kpc; biases and σ_sys are fractions of v_esc.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from milkyway_mass.mock_galaxy import TruthGalaxy
+from milkyway_mass.schemas import require_columns
+from milkyway_mass.tail_fit import SamplerSettings
+from milkyway_mass.vesc_calibration import (
+    Estimator,
+    build_jobs,
+    calibrated_curve,
+    coverage_summary,
+    leave_one_out_coverage,
+    results_table,
+    run_calibration,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _selected(calibration: dict, listing: str, definitions: str) -> dict:
+    unknown = [name for name in calibration[listing] if name not in calibration[definitions]]
+    if unknown:
+        raise ValueError(f"calibration.{listing} names {unknown}, not defined in calibration.{definitions} "
+                         f"({sorted(calibration[definitions])})")
+    return {name: calibration[definitions][name] for name in calibration[listing]}
+
+
+def _estimators(calibration: dict) -> list[Estimator]:
+    return [Estimator(name, e["likelihood"], tuple(tuple(map(float, k)) for k in e["k_ranges"]), tuple(map(float, e["k_init"])))
+            for name, e in _selected(calibration, "compare", "estimators").items()]
+
+
+def _reference_galaxy(calibration: dict, galaxy_frame: dict, cosmology: dict) -> TruthGalaxy:
+    p = calibration["potential"]
+    return TruthGalaxy(p["bulge"], p["disks"], p["M200_msun"], p["c200"], cosmology, galaxy_frame, p["boundary_r200"])
+
+
+def _calibration_bins(stars: dict[str, pd.DataFrame], radial_bins: pd.DataFrame, calibration: dict) -> pd.DataFrame:
+    rows = []
+    for binning in calibration["binnings"]:
+        sel = stars[binning]
+        require_columns(sel, ("bin", "r_gc", "sigma_v_gc"), f"selected_stars_{binning}")
+        counts = sel["bin"].value_counts()
+        for _, b in radial_bins[radial_bins["binning"] == binning].sort_values("bin").iterrows():
+            n = int(counts.get(b["bin"], 0))
+            wanted = calibration["bins"] is None or int(b["bin"]) in calibration["bins"]
+            if wanted and n >= calibration["min_stars"]:
+                rows.append({"binning": binning, "bin": int(b["bin"]), "v_min": float(b["v_min"]), "n_stars": n})
+            elif wanted:
+                logger.warning("calibration: %s bin %d has %d stars < min_stars=%d; not calibrated", binning, b["bin"], n,
+                               calibration["min_stars"])
+    if not rows:
+        raise ValueError(f"calibration: no bin of {calibration['binnings']} has >= {calibration['min_stars']} selected stars")
+    return pd.DataFrame(rows)
+
+
+def run_calibration_fits(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radial_bins: pd.DataFrame,
+                         calibration: dict, escape_velocity: dict, selection: dict, galaxy_frame: dict,
+                         cosmology: dict) -> pd.DataFrame:
+    """Fit every realisation of every (estimator, error setting, DF, bin); one row per fit.
+
+    Star counts, v_min and the radii and speed errors of each bin come from the
+    selected survey stars; priors, start and sampler path from ``escape_velocity``;
+    the DFs, reference potential, estimators and sampler settings from ``calibration``.
+    """
+    stars = {"bin1": stars_bin1, "bin2": stars_bin2}
+    bins = _calibration_bins(stars, radial_bins, calibration)
+    survey = pd.concat([stars[b].assign(binning=b) for b in calibration["binnings"]], ignore_index=True)
+    pri, smp = escape_velocity["priors"], calibration["sampler"]
+    fit = {"vesc_max_kms": pri["vesc_max_kms"], "gamma": pri["gamma"], "f": pri["f"],
+           "sigma_out_kms": escape_velocity["sigma_out_kms"], "v_max_kms": selection["v_max_kms"],
+           "tie_lnL": escape_velocity["model_choice_tie_lnL"], "init": escape_velocity["init"],
+           "init_scatter": escape_velocity["init_scatter"]}
+    settings = SamplerSettings(n_walkers=smp["n_walkers"], n_burn=smp["n_burn"], n_keep=smp["n_keep"], n_tau=smp["n_tau"],
+                               polish=smp["polish"], polish_max_iter=smp["polish_max_iter"])
+    dfs = _selected(calibration, "family", "dfs")
+    jobs = build_jobs(_reference_galaxy(calibration, galaxy_frame, cosmology), dfs, bins, survey,
+                      _estimators(calibration), calibration["n_realisations"], tuple(calibration["errors"]), fit, settings,
+                      calibration["seed"])
+    logger.info("calibration: %d realisations (%d bins x %d DFs x %d error settings x %d estimators x %d)", len(jobs),
+                len(bins), len(dfs), len(calibration["errors"]), len(calibration["compare"]),
+                calibration["n_realisations"])
+    dask = calibration["dask"]
+    return results_table(run_calibration(jobs, scheduler_address=dask["scheduler_address"], n_workers=dask["n_workers"],
+                                         progress=calibration["progress"]))
+
+
+def summarise_calibration(fits: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per estimator × error setting × DF (and per bin): bias, scatter, coverage; and the leave-one-out coverage of the correction."""
+    overall = coverage_summary(fits, by=("estimator", "errors", "df")).assign(binning="all", bin=-1)
+    per_bin = coverage_summary(fits, by=("estimator", "errors", "df", "binning", "bin"))
+    coverage = pd.concat([overall, per_bin], ignore_index=True)
+    loo = [leave_one_out_coverage(g).assign(estimator=est, errors=err)
+           for (est, err), g in fits.groupby(["estimator", "errors"], sort=False) if g["df"].nunique() > 1]
+    loo_table = (pd.concat(loo, ignore_index=True) if loo else
+                 pd.DataFrame(columns=["estimator", "errors", "left_out_df", "n_fits", "mean_bias", "scatter", "coverage_68"]))
+    return coverage, loo_table[["estimator", "errors", "left_out_df", "n_fits", "mean_bias", "scatter", "coverage_68"]]
+
+
+def calibrate_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fits: pd.DataFrame, calibration: dict,
+                         escape_velocity: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The measured curves corrected with the calibration of the estimator that ``escape_velocity`` ran.
+
+    The estimator is found by its likelihood and k ranges; corrections come from
+    the fits with the survey's errors (``errors == 'survey'``), all DFs pooled.
+    """
+    k_ranges = [list(map(float, k)) for k in escape_velocity["priors"]["k_ranges"]]
+    match = [name for name, e in _selected(calibration, "compare", "estimators").items()
+             if e["likelihood"] == escape_velocity["likelihood"] and [list(map(float, k)) for k in e["k_ranges"]] == k_ranges]
+    if not match:
+        raise ValueError(f"calibration has no estimator with likelihood={escape_velocity['likelihood']!r} and "
+                         f"k_ranges={k_ranges} (the escape_velocity settings); add one to calibration.compare")
+    out = []
+    for binning, table in (("bin1", table_bin1), ("bin2", table_bin2)):
+        sel = fits[(fits["estimator"] == match[0]) & (fits["errors"] == "survey") & (fits["binning"] == binning)]
+        label = f"{match[0]}: {sel['df'].nunique()} DFs x {sel['realisation'].nunique()} realisations, survey errors"
+        if sel.empty:
+            logger.warning("calibration: no '%s' fits with survey errors for %s; its curve is not corrected", match[0], binning)
+        out.append(calibrated_curve(table, sel, label))
+        logger.info("calibrated %s curve: bias %s, sigma_sys %s", binning, np.round(out[-1]["vesc_bias"].to_numpy(), 3),
+                    np.round(out[-1]["vesc_sigma_sys"].to_numpy(), 3))
+    return out[0], out[1]
