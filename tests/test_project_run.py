@@ -64,6 +64,8 @@ def test_calibration_measures_coverage_and_corrects_the_curve(ci_catalog):
     curve = ci_catalog.load("vesc_table_calibrated_bin1")
     assert {"vesc_bias", "vesc_sigma_sys", "calibration"} <= set(curve.columns)
     assert curve.set_index("bin").loc[[5, 9], "vesc_bias"].notna().all()
+    summary = ci_catalog.load("calibrated.halo_mass_summary")
+    assert set(summary["variants"]) == {"nominal", "corrected"}
 
 
 def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):

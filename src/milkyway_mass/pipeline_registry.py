@@ -34,8 +34,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     ``__default__`` runs the embedded ``mock_survey`` first, then the analysis,
     then ``validation`` (the analysis against the mock's truth);
     ``calibration`` measures the coverage of the tail estimators on mock
-    realisations of the selected bins and corrects the measured curve (run it
-    after ``analysis``; not part of ``__default__``);
+    realisations of the selected bins, corrects the measured curve and fits
+    Analysis A to it (namespace ``calibrated``; run it after ``analysis``; not
+    part of ``__default__``);
     ``halo_mass_published`` fits the halo to the published v_esc curve alone
     (the default pipeline of the ``published`` environment);
     ``halo_mass_published_b`` runs the Analysis B grid on the published v_esc
@@ -45,7 +46,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["analysis"] = sum(pipelines.values(), Pipeline([]))
     pipelines["mock_survey"] = mock_survey.create_pipeline()
     pipelines["validation"] = validation.create_pipeline()
-    pipelines["calibration"] = calibration.create_pipeline()
+    pipelines["calibration"] = calibration.create_pipeline() + halo_mass.create_pipeline(curve_source="calibrated", analyses=("A",))
     pipelines["__default__"] = pipelines["mock_survey"] + pipelines["analysis"] + pipelines["validation"]
     pipelines["halo_mass_published"] = halo_mass.create_pipeline(curve_source="published", analyses=("A",))
     pipelines["halo_mass_published_b"] = halo_mass.create_pipeline(curve_source="published", analyses=("B",))

@@ -88,6 +88,17 @@ def test_published_curve_from_the_shipped_table(published, params):
         nodes.build_published_curve(published.iloc[:1], params["halo_mass"]["curve"])
 
 
+def test_calibrated_curve_uses_ok_bins_of_the_calibrated_table(params):
+    table = pd.DataFrame({"bin": [3, 1, 2], "r0": [15.0, 5.0, 10.0], "status": ["ok", "ok", "skipped: 3 stars"],
+                          "vesc_median": [450.0, 560.0, np.nan], "vesc_err_minus": [20.0, 25.0, np.nan],
+                          "vesc_err_plus": [30.0, 26.0, np.nan]})
+    curve = nodes.build_calibrated_curve(table, params["halo_mass"]["curve"])
+    assert curve.table["r0"].tolist() == [5.0, 15.0]
+    np.testing.assert_allclose(curve.table["vesc_hi68"] - curve.table["vesc_median"], [26.0, 30.0])
+    with pytest.raises(ValueError, match=r"vesc_table_calibrated lacks column\(s\) \['vesc_err_plus'\]"):
+        nodes.build_calibrated_curve(table.drop(columns="vesc_err_plus"), params["halo_mass"]["curve"])
+
+
 def test_scale_curve(published, params):
     curve = nodes.build_published_curve(published, params["halo_mass"]["curve"])
     plus10 = nodes.scale_curve(curve, 1.1)

@@ -62,6 +62,12 @@ def test_published_pipelines():
     registered = register_pipelines()
     assert set(registered["halo_mass_published"].nodes) == set(a.nodes)
     assert set(registered["halo_mass_published_b"].nodes) == set(b.nodes)
+    c = create_pipeline(curve_source="calibrated", analyses=("A",))
+    assert c.inputs() - _params(c) == {"vesc_table_calibrated_bin1"}
+    assert c.outputs() == {f"calibrated.{name}" for name in FREE_OUTPUTS}
+    assert set(c.nodes) <= set(registered["calibration"].nodes)
+    with pytest.raises(ValueError, match="Analysis A only"):
+        create_pipeline(curve_source="calibrated")
     with pytest.raises(ValueError, match="curve_source must be one of"):
         create_pipeline(curve_source="simulated")
     with pytest.raises(ValueError, match="analyses must be a non-empty subset"):

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 SAMPLES_COLUMNS = ("bin", "r0", "v_esc")
 TABLE_COLUMNS = ("bin", "r0", "status")
 PUBLISHED_COLUMNS = ("r_gc_kpc", "vesc_kms", "err_plus_kms", "err_minus_kms")
+CALIBRATED_COLUMNS = ("vesc_median", "vesc_err_minus", "vesc_err_plus")
 
 #: Summary quantities: key in the summary -> (label in the Markdown table, format).
 QUANTITIES = {
@@ -118,6 +119,17 @@ def build_published_curve(published_curve: pd.DataFrame, curve: dict[str, Any]) 
         table["err_plus_kms"],
         min_bins=int(curve["min_bins"]),
     )
+
+
+def build_calibrated_curve(calibrated_table: pd.DataFrame, curve: dict[str, Any]) -> EscapeVelocityCurve:
+    """Curve from the calibrated per-bin table (``calibration``: bias removed, σ_sys added); split-normal likelihood.
+
+    Uses the bins whose ``status`` is 'ok', with their r0, vesc_median and 68 % errors.
+    """
+    require_columns(calibrated_table, (*TABLE_COLUMNS, *CALIBRATED_COLUMNS), "vesc_table_calibrated")
+    ok = calibrated_table[calibrated_table["status"] == "ok"].sort_values("r0")
+    return split_normal_curve(ok["bin"].tolist(), ok["r0"], ok["vesc_median"], ok["vesc_err_minus"], ok["vesc_err_plus"],
+                              min_bins=int(curve["min_bins"]))
 
 
 def scale_curve(curve: EscapeVelocityCurve, factor: float) -> EscapeVelocityCurve:

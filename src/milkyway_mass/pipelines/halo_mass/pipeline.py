@@ -3,7 +3,9 @@
 ``create_pipeline()`` fits the curve measured by ``escape_velocity``
 (``vesc_samples_bin1``, ``vesc_table_bin1``); ``create_pipeline(curve_source="published")``
 fits the published curve ``published_vesc_bin1`` instead and needs no upstream data;
-its datasets carry the namespace ``published``.
+its datasets carry the namespace ``published``. ``create_pipeline(curve_source="calibrated")``
+fits ``vesc_table_calibrated_bin1`` (the measured curve corrected by ``calibration``),
+in the namespace ``calibrated`` (Analysis A only).
 
 Analysis A (``"A"`` in ``analyses``) fits an NFW halo to the curve twice, as
 namespaces ``nominal`` and ``corrected``: the curve scaled by
@@ -20,6 +22,7 @@ are the ``halo_mass_b_*`` datasets.
 from kedro.pipeline import Pipeline, node
 
 from .nodes import (
+    build_calibrated_curve,
     build_measured_curve,
     build_published_curve,
     build_rotation_curve_constraint,
@@ -39,7 +42,7 @@ from .nodes import (
 )
 
 VARIANTS = ("nominal", "corrected")
-CURVE_SOURCES = ("measured", "published")
+CURVE_SOURCES = ("measured", "published", "calibrated")
 ANALYSES = ("A", "B")
 
 #: Rotation-curve and K_z datasets of Analysis B per curve source.
@@ -156,6 +159,15 @@ def create_pipeline(curve_source: str = "measured", analyses: tuple[str, ...] = 
             "halo_mass_vesc_curve",
             name="build_halo_mass_published_curve",
         )
+    elif curve_source == "calibrated":
+        source = node(
+            build_calibrated_curve,
+            ["vesc_table_calibrated_bin1", "params:halo_mass.curve"],
+            "halo_mass_vesc_curve",
+            name="build_halo_mass_calibrated_curve",
+        )
+        if "B" in analyses:
+            raise ValueError("the calibrated curve feeds Analysis A only; use analyses=('A',)")
     else:
         raise ValueError(f"curve_source must be one of {CURVE_SOURCES}, got {curve_source!r}")
     unknown = set(analyses) - set(ANALYSES)
@@ -188,4 +200,6 @@ def create_pipeline(curve_source: str = "measured", analyses: tuple[str, ...] = 
     if curve_source == "published":
         raw = {"published_vesc_bin1"} | (set(B_INPUTS["published"].values()) if "B" in analyses else set())
         return Pipeline(pipe, namespace="published", inputs=raw, parameters=_shared_parameters(pipe))
+    if curve_source == "calibrated":
+        return Pipeline(pipe, namespace="calibrated", inputs={"vesc_table_calibrated_bin1"}, parameters=_shared_parameters(pipe))
     return pipe
