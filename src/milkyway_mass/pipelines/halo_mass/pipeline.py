@@ -42,7 +42,13 @@ from .nodes import (
 )
 
 VARIANTS = ("nominal", "corrected")
-CURVE_SOURCES = ("measured", "published", "calibrated")
+#: Per curve source: the node building the curve and its data inputs.
+CURVE_BUILDERS = {
+    "measured": (build_measured_curve, ["vesc_samples_bin1", "vesc_table_bin1"]),
+    "published": (build_published_curve, ["published_vesc_bin1"]),
+    "calibrated": (build_calibrated_curve, ["vesc_table_calibrated_bin1"]),
+}
+CURVE_SOURCES = tuple(CURVE_BUILDERS)
 ANALYSES = ("A", "B")
 
 #: Rotation-curve and K_z datasets of Analysis B per curve source.
@@ -145,31 +151,13 @@ def _shared_parameters(pipe: Pipeline) -> dict[str, str]:
 
 
 def create_pipeline(curve_source: str = "measured", analyses: tuple[str, ...] = ANALYSES, **kwargs) -> Pipeline:
-    if curve_source == "measured":
-        source = node(
-            build_measured_curve,
-            ["vesc_samples_bin1", "vesc_table_bin1", "params:halo_mass.curve"],
-            "halo_mass_vesc_curve",
-            name="build_halo_mass_measured_curve",
-        )
-    elif curve_source == "published":
-        source = node(
-            build_published_curve,
-            ["published_vesc_bin1", "params:halo_mass.curve"],
-            "halo_mass_vesc_curve",
-            name="build_halo_mass_published_curve",
-        )
-    elif curve_source == "calibrated":
-        source = node(
-            build_calibrated_curve,
-            ["vesc_table_calibrated_bin1", "params:halo_mass.curve"],
-            "halo_mass_vesc_curve",
-            name="build_halo_mass_calibrated_curve",
-        )
-        if "B" in analyses:
-            raise ValueError("the calibrated curve feeds Analysis A only; use analyses=('A',)")
-    else:
+    if curve_source not in CURVE_SOURCES:
         raise ValueError(f"curve_source must be one of {CURVE_SOURCES}, got {curve_source!r}")
+    if curve_source == "calibrated" and "B" in analyses:
+        raise ValueError("the calibrated curve feeds Analysis A only; use analyses=('A',)")
+    build, curve_inputs = CURVE_BUILDERS[curve_source]
+    source = node(build, [*curve_inputs, "params:halo_mass.curve"], "halo_mass_vesc_curve",
+                  name=f"build_halo_mass_{curve_source}_curve")
     unknown = set(analyses) - set(ANALYSES)
     if unknown or not analyses:
         raise ValueError(f"analyses must be a non-empty subset of {ANALYSES}, got {analyses!r}")
