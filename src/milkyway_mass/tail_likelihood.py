@@ -5,7 +5,7 @@ Model for star i with speed v_i ≥ v_min,i [km/s] at radius r_i [kpc]:
     p_i(v) = (1 − f)·p_bound(v | v_esc,i, k) + f·p_out(v | σ_i),
     v_esc,i = v_esc(r0)·(r_i / r0)^(−γ/2),
 
-with both terms normalised over v ≥ v_min,i for each star. Two bound terms:
+with both terms normalised over v ≥ v_min,i for each star. Three bound terms:
 
 * ``published`` — the Leonard & Tremaine power law (v_esc,i − v)^k on
   [v_min,i, v_esc,i), zero above v_esc,i.
