@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from kedro.config import OmegaConfigLoader
 
+from milkyway_mass.mock_galaxy import TruthGalaxy
 from milkyway_mass.pipelines.mock_survey import nodes as mock_nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -26,6 +27,14 @@ def shared_params() -> dict:
 @pytest.fixture(scope="session")
 def mock_params(shared_params) -> dict:
     return {**shared_params["mock_survey"], "n_stars": 12000, "halo_fraction": 0.5}
+
+
+@pytest.fixture(scope="session")
+def galaxy(mock_params, shared_params) -> TruthGalaxy:
+    """The embedded mock's truth potential."""
+    t = mock_params["truth"]
+    return TruthGalaxy(t["bulge"], t["disks"], t["M200_msun"], t["c200"], shared_params["cosmology"],
+                       shared_params["galaxy_frame"], t["boundary_r200"])
 
 
 @pytest.fixture(scope="session")

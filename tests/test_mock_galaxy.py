@@ -7,13 +7,7 @@ import pytest
 from galpy.potential import MiyamotoNagaiPotential, evaluatePotentials
 
 from milkyway_mass.mass_model import G as G_KPC
-from milkyway_mass.mock_galaxy import TruthGalaxy, halo_df, sample_halo
-
-
-@pytest.fixture(scope="module")
-def galaxy(mock_params, shared_params):
-    t = mock_params["truth"]
-    return TruthGalaxy(t["bulge"], t["disks"], t["M200_msun"], t["c200"], shared_params["cosmology"], shared_params["galaxy_frame"], t["boundary_r200"])
+from milkyway_mass.mock_galaxy import halo_df, sample_halo
 
 
 def test_truth_nfw_follows_the_published_m200_definition(galaxy):

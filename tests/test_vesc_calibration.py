@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from milkyway_mass.mock_galaxy import TruthGalaxy
 from milkyway_mass.tail_fit import SamplerSettings
 from milkyway_mass.vesc_calibration import (
     Estimator,
@@ -22,13 +21,6 @@ from milkyway_mass.vesc_calibration import (
     run_calibration,
     sample_speeds,
 )
-
-
-@pytest.fixture(scope="module")
-def galaxy(shared_params):
-    t = shared_params["mock_survey"]["truth"]
-    return TruthGalaxy(t["bulge"], t["disks"], t["M200_msun"], t["c200"], shared_params["cosmology"],
-                       shared_params["galaxy_frame"], t["boundary_r200"])
 
 
 def test_power_law_df_speeds_follow_their_analytic_distribution(galaxy):

@@ -27,6 +27,13 @@ from milkyway_mass.vesc_calibration import (
 
 logger = logging.getLogger(__name__)
 
+LEAVE_ONE_OUT_COLUMNS = ["estimator", "errors", "left_out_df", "n_fits", "mean_bias", "scatter", "coverage_68"]
+
+
+def _k_ranges(ranges) -> tuple[tuple[float, ...], ...]:
+    """k ranges from conf as tuples of floats (so [0, 6] and [0.0, 6.0] compare equal)."""
+    return tuple(tuple(map(float, k)) for k in ranges)
+
 
 def _selected(calibration: dict, listing: str, definitions: str) -> dict:
     unknown = [name for name in calibration[listing] if name not in calibration[definitions]]
@@ -37,7 +44,7 @@ def _selected(calibration: dict, listing: str, definitions: str) -> dict:
 
 
 def _estimators(calibration: dict) -> list[Estimator]:
-    return [Estimator(name, e["likelihood"], tuple(tuple(map(float, k)) for k in e["k_ranges"]), tuple(map(float, e["k_init"])))
+    return [Estimator(name, e["likelihood"], _k_ranges(e["k_ranges"]), tuple(map(float, e["k_init"])))
             for name, e in _selected(calibration, "compare", "estimators").items()]
 
 
@@ -103,9 +110,8 @@ def summarise_calibration(fits: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     coverage = pd.concat([overall, per_bin], ignore_index=True)
     loo = [leave_one_out_coverage(g).assign(estimator=est, errors=err)
            for (est, err), g in fits.groupby(["estimator", "errors"], sort=False) if g["df"].nunique() > 1]
-    loo_table = (pd.concat(loo, ignore_index=True) if loo else
-                 pd.DataFrame(columns=["estimator", "errors", "left_out_df", "n_fits", "mean_bias", "scatter", "coverage_68"]))
-    return coverage, loo_table[["estimator", "errors", "left_out_df", "n_fits", "mean_bias", "scatter", "coverage_68"]]
+    loo_table = pd.concat(loo, ignore_index=True) if loo else pd.DataFrame(columns=LEAVE_ONE_OUT_COLUMNS)
+    return coverage, loo_table[LEAVE_ONE_OUT_COLUMNS]
 
 
 def calibrate_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fits: pd.DataFrame, calibration: dict,
@@ -115,12 +121,12 @@ def calibrate_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fit
     The estimator is found by its likelihood and k ranges; corrections come from
     the fits with the survey's errors (``errors == 'survey'``), all DFs pooled.
     """
-    k_ranges = [list(map(float, k)) for k in escape_velocity["priors"]["k_ranges"]]
-    match = [name for name, e in _selected(calibration, "compare", "estimators").items()
-             if e["likelihood"] == escape_velocity["likelihood"] and [list(map(float, k)) for k in e["k_ranges"]] == k_ranges]
+    k_ranges = _k_ranges(escape_velocity["priors"]["k_ranges"])
+    match = [e.name for e in _estimators(calibration)
+             if e.likelihood == escape_velocity["likelihood"] and e.k_ranges == k_ranges]
     if not match:
         raise ValueError(f"calibration has no estimator with likelihood={escape_velocity['likelihood']!r} and "
-                         f"k_ranges={k_ranges} (the escape_velocity settings); add one to calibration.compare")
+                         f"k_ranges={[list(k) for k in k_ranges]} (the escape_velocity settings); add one to calibration.compare")
     out = []
     for binning, table in (("bin1", table_bin1), ("bin2", table_bin2)):
         sel = fits[(fits["estimator"] == match[0]) & (fits["errors"] == "survey") & (fits["binning"] == binning)]
