@@ -62,7 +62,7 @@ def main(argv=None) -> Path:
     parser.add_argument("--stars", type=int, default=30000, help="stars per bin and DF")
     parser.add_argument("--bins", type=int, nargs="+", default=[0, 5, 11], help="Bin-1 bin indices")
     parser.add_argument("--top", type=float, nargs="*", default=[], help="also fit only v >= q * true v_esc(r0)")
-    parser.add_argument("--dfs", nargs="*", default=None, help="DF names (default: the calibration family and power_2.5)")
+    parser.add_argument("--dfs", nargs="*", default=None, help="DF names (default: the calibration family, its held-out DFs and power_2.5)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "08_reporting" / "vesc_tail_model_bias")
     args = parser.parse_args(argv)
@@ -74,7 +74,7 @@ def main(argv=None) -> Path:
                          params["galaxy_frame"], pot["boundary_r200"])
     bins = build_radial_bin_limits(sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"])["bin1"]
     bins = bins[bins["bin"].isin(args.bins)]
-    dfs = {name: cal["dfs"][name] for name in cal["family"]} | {"power_2.5": {"variant": "power_2.5"}}
+    dfs = {name: cal["dfs"][name] for name in (*cal["family"], *cal["held_out"])} | {"power_2.5": {"variant": "power_2.5"}}
     if args.dfs is not None:
         dfs = {name: dfs[name] for name in args.dfs}
     rng = np.random.default_rng(args.seed)

@@ -108,6 +108,16 @@ def test_calibration_correction_restores_coverage_left_out():
     assert np.all(np.abs(loo["coverage_68"] - 0.683) < 0.04)
 
 
+def test_held_out_df_is_tested_with_the_whole_family_correction():
+    rng = np.random.default_rng(3)
+    family = pd.concat([_fits(rng, 1500, 0.03, 0.04, 0.02, df=name) for name in ("a", "b")], ignore_index=True)
+    other = _fits(rng, 1500, -0.05, 0.04, 0.02, df="x")
+    loo = leave_one_out_coverage(pd.concat([family, other], ignore_index=True), held_out=["x"]).set_index("left_out_df")
+    assert list(loo["held_out"]) == [False, False, True]
+    assert np.all(np.abs(loo.loc[["a", "b"], "mean_bias"]) < 0.006)
+    assert loo.loc["x", "mean_bias"] == pytest.approx(-0.08 / 1.03, abs=0.006)  # corrected for +3 %, truly −5 %
+
+
 def test_calibrated_curve_removes_bias_and_adds_the_systematic_in_quadrature():
     rng = np.random.default_rng(2)
     fits = _fits(rng, 3000, 0.05, 0.04, 0.03)

@@ -379,21 +379,28 @@ def _apply(fits: pd.DataFrame, corr: pd.DataFrame) -> pd.DataFrame:
     return fits.assign(vesc_median=med, vesc_p16=med - lo, vesc_p84=med + hi)
 
 
-def leave_one_out_coverage(fits: pd.DataFrame) -> pd.DataFrame:
-    """Coverage of the corrected intervals, calibrated on all DFs but one and tested on that one.
+def leave_one_out_coverage(fits: pd.DataFrame, held_out=()) -> pd.DataFrame:
+    """Coverage of the corrected intervals on DFs the correction was not calibrated on.
 
-    ``fits`` holds one estimator and error setting. Returns per left-out DF the
-    corrected mean bias, scatter and 68 % coverage (95 % is not corrected).
+    ``fits`` holds one estimator and error setting. Each calibration-family DF
+    (every DF not in ``held_out``) is tested with the correction calibrated on the
+    other family DFs; each ``held_out`` DF with the correction calibrated on the
+    whole family (held-out DFs never enter a correction). Returns per tested DF
+    the corrected mean bias, scatter and 68 % coverage (95 % is not corrected) and
+    whether it was ``held_out``.
     """
+    held_out = set(held_out)
+    family = fits[~fits["df"].isin(held_out)]
     rows = []
     for df_name in fits["df"].unique():
-        train, test = fits[fits["df"] != df_name], fits[fits["df"] == df_name]
+        is_held_out = df_name in held_out
+        train, test = (family if is_held_out else family[family["df"] != df_name]), fits[fits["df"] == df_name]
         if train.empty:
             continue
         corrected = _apply(test, _corrections(train))
         rel = corrected["vesc_median"] / corrected["vesc_true"] - 1.0
         inside = (corrected["vesc_true"] >= corrected["vesc_p16"]) & (corrected["vesc_true"] <= corrected["vesc_p84"])
-        rows.append({"left_out_df": df_name, "n_fits": len(test), "mean_bias": float(rel.mean()),
+        rows.append({"left_out_df": df_name, "held_out": is_held_out, "n_fits": len(test), "mean_bias": float(rel.mean()),
                      "scatter": float(rel.std(ddof=1)) if len(test) > 1 else np.nan, "coverage_68": float(inside.mean())})
     return pd.DataFrame(rows)
 

@@ -9,7 +9,8 @@ from milkyway_mass.pipelines.calibration import nodes
 EV = {"likelihood": "df_consistent", "priors": {"k_ranges": [[0.0, 6.0]]}}
 CAL = {"estimators": {"published": {"likelihood": "published", "k_ranges": [[0.1, 2.5], [0.1, 3.7]], "k_init": [2, 3]},
                       "dfc": {"likelihood": "df_consistent", "k_ranges": [[0, 6]], "k_init": [2]}},
-       "compare": ["published", "dfc"], "binnings": ["bin1"], "bins": None, "min_stars": 20}
+       "compare": ["published", "dfc"], "binnings": ["bin1"], "bins": None, "min_stars": 20,
+       "family": ["a", "b"], "held_out": []}
 
 
 def _fits(estimator="dfc", errors="survey", bias=0.04):
@@ -44,11 +45,23 @@ def test_calibrated_curve_needs_a_matching_estimator():
 
 
 def test_summary_has_overall_and_per_bin_rows_and_leave_one_out():
-    coverage, loo = nodes.summarise_calibration(pd.concat([_fits("dfc"), _fits("published")]))
+    coverage, loo = nodes.summarise_calibration(pd.concat([_fits("dfc"), _fits("published")]), CAL)
     overall = coverage[coverage["bin"] == -1]
     assert len(overall) == 4 and set(overall["binning"]) == {"all"}
     assert len(coverage[coverage["bin"] >= 0]) == 8
-    assert set(loo["left_out_df"]) == {"a", "b"} and len(loo) == 4
+    assert set(loo["left_out_df"]) == {"a", "b"} and len(loo) == 4 and not loo["held_out"].any()
+
+
+def test_held_out_dfs_are_reported_but_never_enter_the_correction():
+    fits = pd.concat([_fits("dfc", bias=0.04), _fits("dfc", bias=0.04).assign(df="c", vesc_median=lambda d: d["vesc_median"] * 1.5)])
+    cal = {**CAL, "family": ["a", "b"], "held_out": ["c"]}
+    coverage, loo = nodes.summarise_calibration(fits, cal)
+    assert coverage.set_index("df").loc["c", "held_out"].all() and not coverage.set_index("df").loc["a", "held_out"].any()
+    assert loo.set_index("left_out_df").loc["c", "held_out"] and loo.set_index("left_out_df").loc["c", "mean_bias"] > 0.4
+    out1, _ = nodes.calibrate_vesc_curve(_table("bin1"), _table("bin2"), fits, cal, EV)
+    assert out1["vesc_median"].to_numpy() == pytest.approx(500.0, rel=0.01)  # corrected with a and b only
+    with pytest.raises(ValueError, match="also in calibration.family"):
+        nodes.summarise_calibration(fits, {**cal, "held_out": ["a"]})
 
 
 def test_bins_below_min_stars_are_not_calibrated():

@@ -27,7 +27,7 @@ from milkyway_mass.vesc_calibration import (
 
 logger = logging.getLogger(__name__)
 
-LEAVE_ONE_OUT_COLUMNS = ["estimator", "errors", "left_out_df", "n_fits", "mean_bias", "scatter", "coverage_68"]
+LEAVE_ONE_OUT_COLUMNS = ["estimator", "errors", "left_out_df", "held_out", "n_fits", "mean_bias", "scatter", "coverage_68"]
 
 
 def _k_ranges(ranges) -> tuple[tuple[float, ...], ...]:
@@ -35,17 +35,26 @@ def _k_ranges(ranges) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(map(float, k)) for k in ranges)
 
 
-def _selected(calibration: dict, listing: str, definitions: str) -> dict:
-    unknown = [name for name in calibration[listing] if name not in calibration[definitions]]
+def _selected(calibration: dict, names: list[str], listing: str, definitions: str) -> dict:
+    unknown = [name for name in names if name not in calibration[definitions]]
     if unknown:
         raise ValueError(f"calibration.{listing} names {unknown}, not defined in calibration.{definitions} "
                          f"({sorted(calibration[definitions])})")
-    return {name: calibration[definitions][name] for name in calibration[listing]}
+    return {name: calibration[definitions][name] for name in names}
+
+
+def _held_out(calibration: dict) -> list[str]:
+    """Held-out DFs (conf ``held_out``): fitted and reported like the family, never used in a correction."""
+    held_out = list(calibration["held_out"])
+    overlap = sorted(set(held_out) & set(calibration["family"]))
+    if overlap:
+        raise ValueError(f"calibration.held_out names DFs that are also in calibration.family: {overlap}")
+    return held_out
 
 
 def _estimators(calibration: dict) -> list[Estimator]:
     return [Estimator(name, e["likelihood"], _k_ranges(e["k_ranges"]), tuple(map(float, e["k_init"])))
-            for name, e in _selected(calibration, "compare", "estimators").items()]
+            for name, e in _selected(calibration, calibration["compare"], "compare", "estimators").items()]
 
 
 def _reference_galaxy(calibration: dict, galaxy_frame: dict, cosmology: dict) -> TruthGalaxy:
@@ -91,7 +100,8 @@ def run_calibration_fits(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, rad
            "init_scatter": escape_velocity["init_scatter"]}
     settings = SamplerSettings(n_walkers=smp["n_walkers"], n_burn=smp["n_burn"], n_keep=smp["n_keep"], n_tau=smp["n_tau"],
                                polish=smp["polish"], polish_max_iter=smp["polish_max_iter"])
-    dfs = _selected(calibration, "family", "dfs")
+    dfs = (_selected(calibration, calibration["family"], "family", "dfs")
+           | _selected(calibration, _held_out(calibration), "held_out", "dfs"))
     jobs = build_jobs(_reference_galaxy(calibration, galaxy_frame, cosmology), dfs, bins, survey,
                       _estimators(calibration), calibration["n_realisations"], tuple(calibration["errors"]), fit, settings,
                       calibration["seed"])
@@ -103,12 +113,15 @@ def run_calibration_fits(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, rad
                                          progress=calibration["progress"]))
 
 
-def summarise_calibration(fits: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per estimator × error setting × DF (and per bin): bias, scatter, coverage; and the leave-one-out coverage of the correction."""
+def summarise_calibration(fits: pd.DataFrame, calibration: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per estimator × error setting × DF (and per bin): bias, scatter, coverage; and the coverage of the correction
+    on DFs it was not calibrated on (leave-one-out within the family, then each held-out DF)."""
+    held_out = _held_out(calibration)
     overall = coverage_summary(fits, by=("estimator", "errors", "df")).assign(binning="all", bin=-1)
     per_bin = coverage_summary(fits, by=("estimator", "errors", "df", "binning", "bin"))
     coverage = pd.concat([overall, per_bin], ignore_index=True)
-    loo = [leave_one_out_coverage(g).assign(estimator=est, errors=err)
+    coverage["held_out"] = coverage["df"].isin(held_out)
+    loo = [leave_one_out_coverage(g, held_out).assign(estimator=est, errors=err)
            for (est, err), g in fits.groupby(["estimator", "errors"], sort=False) if g["df"].nunique() > 1]
     loo_table = pd.concat(loo, ignore_index=True) if loo else pd.DataFrame(columns=LEAVE_ONE_OUT_COLUMNS)
     return coverage, loo_table[LEAVE_ONE_OUT_COLUMNS]
@@ -119,7 +132,8 @@ def calibrate_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fit
     """The measured curves corrected with the calibration of the estimator that ``escape_velocity`` ran.
 
     The estimator is found by its likelihood and k ranges; corrections come from
-    the fits with the survey's errors (``errors == 'survey'``), all DFs pooled.
+    the fits with the survey's errors (``errors == 'survey'``), all family DFs pooled
+    (held-out DFs never enter a correction).
     """
     k_ranges = _k_ranges(escape_velocity["priors"]["k_ranges"])
     match = [e.name for e in _estimators(calibration)
@@ -129,7 +143,8 @@ def calibrate_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fit
                          f"k_ranges={[list(k) for k in k_ranges]} (the escape_velocity settings); add one to calibration.compare")
     out = []
     for binning, table in (("bin1", table_bin1), ("bin2", table_bin2)):
-        sel = fits[(fits["estimator"] == match[0]) & (fits["errors"] == "survey") & (fits["binning"] == binning)]
+        sel = fits[(fits["estimator"] == match[0]) & (fits["errors"] == "survey") & (fits["binning"] == binning)
+                   & ~fits["df"].isin(_held_out(calibration))]
         label = f"{match[0]}: {sel['df'].nunique()} DFs x {sel['realisation'].nunique()} realisations, survey errors"
         if sel.empty:
             logger.warning("calibration: no '%s' fits with survey errors for %s; its curve is not corrected", match[0], binning)

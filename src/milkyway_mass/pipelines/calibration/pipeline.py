@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
              ["selected_stars_bin1", "selected_stars_bin2", "radial_bins", "params:calibration", "params:escape_velocity",
               "params:selection", "params:galaxy_frame", "params:cosmology"],
              "vesc_calibration_fits", name="run_calibration_fits"),
-        node(nodes.summarise_calibration, "vesc_calibration_fits",
+        node(nodes.summarise_calibration, ["vesc_calibration_fits", "params:calibration"],
              ["vesc_calibration_coverage", "vesc_calibration_leave_one_out"], name="summarise_calibration"),
         node(figures.plot_coverage, "vesc_calibration_coverage", "fig_vesc_calibration", name="plot_calibration_coverage"),
         node(nodes.calibrate_vesc_curve,
