@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from milkyway_mass.pipelines.escape_velocity.nodes import (
     escape_velocity_at_sun,
     fit_escape_velocity,
+    parameters_at_prior_edge,
     plot_corner,
     plot_tail_fits,
     plot_vesc_curve,
@@ -94,7 +95,7 @@ def test_summary_table_and_samples(fitted):
     for col in ("binning", "bin", "r_lo", "r_hi", "r0", "v_min", "n_stars", "status", "k_range", "vesc_median",
                 "vesc_err_minus", "vesc_err_plus", "k_median", "k_err", "gamma_median", "gamma_err", "f_median",
                 "f_err", "lnL_max_k0.1-2.5", "aic_k0.1-2.5", "lnL_max_k0.1-3.7", "aic_k0.1-3.7",
-                "acceptance_fraction", "tau", "converged", "likelihood"):
+                "acceptance_fraction", "tau", "converged", "at_prior_edge", "likelihood"):
         assert col in table.columns, col
     ok = table[table["status"] == "ok"]
     assert len(ok) == 3 and (ok["likelihood"] == "published").all()
@@ -109,6 +110,14 @@ def test_summary_table_and_samples(fitted):
     # the synthetic truth 600 (r0/5)^-0.25 km/s lies within a generous interval of each bin
     truth = 600.0 * (ok["r0"] / 5.0) ** -0.25
     assert (np.abs(ok["vesc_median"] - truth) < 4 * (ok["vesc_err_minus"] + ok["vesc_err_plus"])).all()
+
+
+def test_parameters_at_prior_edge_are_named():
+    rng = np.random.default_rng(0)
+    kept = np.column_stack([rng.normal(500, 20, 4000), rng.uniform(2.5, 3.7, 4000), rng.uniform(0.0, 1.0, 4000)])
+    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 3.7, 1.0)) == ["k"]  # 1/6 of k in the top 5 %
+    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 6.0, 1.0)) == []  # a flat γ is not flagged
+    assert parameters_at_prior_edge(kept, (480.0, 0.1, 0.0), (1000.0, 6.0, 1.0)) == ["v_esc"]
 
 
 def test_samples_thinning(fitted):

@@ -154,11 +154,30 @@ def _kept_samples(fit: dict) -> np.ndarray:
     return fit["chain"][fit["n_burn_stored"]:].reshape(-1, len(PARAMETER_NAMES))
 
 
+PRIOR_EDGE_WIDTH = 0.05  # outer fraction of a prior range counted as its edge
+PRIOR_EDGE_MASS = 0.10   # posterior mass there (twice a flat posterior's) that marks a prior-truncated posterior
+
+
+def parameters_at_prior_edge(kept: np.ndarray, lower, upper, names=("v_esc", "k", "gamma")) -> list[str]:
+    """Names of the parameters (the first ``len(names)`` columns of ``kept``) whose posterior piles up
+    against a bound of the prior range: at least ``PRIOR_EDGE_MASS`` of the samples lie within
+    ``PRIOR_EDGE_WIDTH`` of the range's width from that bound."""
+    x = kept[:, :len(names)]
+    lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    margin = PRIOR_EDGE_WIDTH * (hi - lo)
+    near_lo = np.mean(x < lo + margin, axis=0)
+    near_hi = np.mean(x > hi - margin, axis=0)
+    return [n for n, a, b in zip(names, near_lo, near_hi) if max(a, b) >= PRIOR_EDGE_MASS]
+
+
 def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Posterior samples of the chosen fit of each bin and the per-bin results table (like Table A1).
 
     Intervals are the 16th/50th/84th percentiles of the post-burn-in samples;
-    ``*_err`` columns are half the 16–84 % width. Skipped bins keep their row with
+    ``*_err`` columns are half the 16–84 % width. ``at_prior_edge`` names the
+    parameters (v_esc, k, γ) whose posterior piles up against a bound of its prior
+    range (:func:`parameters_at_prior_edge`); such bins, and fits shorter than ``n_tau`` autocorrelation
+    times, are logged as warnings. Skipped bins keep their row with
     NaN results and the skip reason in ``status``. Sample columns v_esc, k, gamma, f
     are float32 (the stored chain's precision); r0 is float64, equal to the table's.
     """
@@ -177,8 +196,18 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
             for j, name in enumerate(PARAMETER_NAMES[1:], start=1):
                 row[f"{name}_median"] = p50[j]
                 row[f"{name}_err"] = 0.5 * (p84[j] - p16[j])
+            pri = params["priors"]
+            edge = parameters_at_prior_edge(kept, (meta["v_min"], fit["k_range"][0], pri["gamma"][0]),
+                                            (pri["vesc_max_kms"], fit["k_range"][1], pri["gamma"][1]))
             row.update(lnL_max=fit["ln_l_max"], aic=fit["aic"], acceptance_fraction=fit["acceptance_fraction"],
-                       tau=float(np.max(fit["tau"])), converged=fit["converged"])
+                       tau=float(np.max(fit["tau"])), converged=fit["converged"], at_prior_edge=" ".join(edge))
+            where = f"escape_velocity {chains['binning']} bin {b} ({meta['r_lo']:.1f}-{meta['r_hi']:.1f} kpc, {chosen})"
+            if edge:
+                logger.warning("%s: posterior of %s piles up against the edge of its prior range (the prior, not the data, bounds it)",
+                               where, ", ".join(edge))
+            if not fit["converged"]:
+                logger.warning("%s: chain of %d kept steps is shorter than %s (max tau %.0f); lengthen the sampler",
+                               where, params["sampler"]["n_keep"], f"n_tau*tau = {fit['n_tau_required']:.0f}", np.max(fit["tau"]))
             samples.append(pd.DataFrame({
                 "binning": chains["binning"], "bin": b, "r0": meta["r0"],
                 **{name: kept[:, j] for j, name in enumerate(PARAMETER_NAMES)},
@@ -195,7 +224,7 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
     fixed = ["binning", "bin", "r_lo", "r_hi", "r0", "v_min", "n_stars", "status", "likelihood", "k_range",
              "vesc_median", "vesc_err_minus", "vesc_err_plus",
              *(f"{p}_{s}" for p in SUMMARY_PARAMS for s in ("median", "err")),
-             "lnL_max", "aic", "acceptance_fraction", "tau", "converged"]
+             "lnL_max", "aic", "acceptance_fraction", "tau", "converged", "at_prior_edge"]
     table = table.reindex(columns=fixed + [c for c in table.columns if c not in fixed])
     sample_df = (pd.concat(samples, ignore_index=True) if samples
                  else pd.DataFrame({c: pd.Series(dtype=float) for c in SAMPLE_COLUMNS}))
