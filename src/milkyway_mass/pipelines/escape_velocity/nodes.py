@@ -36,6 +36,8 @@ STAR_COLUMNS = ("r_gc", "v_gc", "sigma_v_gc", "binning", "bin", "v_min")
 BIN_COLUMNS = ("binning", "bin", "r_lo", "r_hi", "v_min", "r0")
 SAMPLE_COLUMNS = ("binning", "bin", "r0", *PARAMETER_NAMES)
 SUMMARY_PARAMS = ("k", "gamma", "f")
+PRIOR_EDGE_WIDTH = 0.05  # outer fraction of a prior range counted as its edge
+PRIOR_EDGE_MASS = 0.10   # posterior mass there (twice a flat posterior's) that marks a prior-truncated posterior
 VESC_AT_SUN_METHOD = (
     "interpolated: linear interpolation in r between the two fitted bins whose r0 bracket R0, applied to "
     "independent draws from the two posteriors; in_bin_model: v_esc(r0)*(R0/r0)^(-gamma/2) of the bin "
@@ -154,10 +156,6 @@ def _kept_samples(fit: dict) -> np.ndarray:
     return fit["chain"][fit["n_burn_stored"]:].reshape(-1, len(PARAMETER_NAMES))
 
 
-PRIOR_EDGE_WIDTH = 0.05  # outer fraction of a prior range counted as its edge
-PRIOR_EDGE_MASS = 0.10   # posterior mass there (twice a flat posterior's) that marks a prior-truncated posterior
-
-
 def parameters_at_prior_edge(kept: np.ndarray, lower, upper, names=("v_esc", "k", "gamma")) -> list[str]:
     """Names of the parameters (the first ``len(names)`` columns of ``kept``) whose posterior piles up
     against a bound of the prior range: at least ``PRIOR_EDGE_MASS`` of the samples lie within
@@ -175,9 +173,9 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
 
     Intervals are the 16th/50th/84th percentiles of the post-burn-in samples;
     ``*_err`` columns are half the 16–84 % width. ``at_prior_edge`` names the
-    parameters (v_esc, k, γ) whose posterior piles up against a bound of its prior
-    range (:func:`parameters_at_prior_edge`); such bins, and fits shorter than ``n_tau`` autocorrelation
-    times, are logged as warnings. Skipped bins keep their row with
+    parameters (v_esc, k, γ) whose posterior piles up against a bound of its
+    prior range (:func:`parameters_at_prior_edge`); such bins, and fits shorter
+    than ``n_tau`` autocorrelation times, are logged as warnings. Skipped bins keep their row with
     NaN results and the skip reason in ``status``. Sample columns v_esc, k, gamma, f
     are float32 (the stored chain's precision); r0 is float64, equal to the table's.
     """
@@ -206,8 +204,8 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
                 logger.warning("%s: posterior of %s piles up against the edge of its prior range (the prior, not the data, bounds it)",
                                where, ", ".join(edge))
             if not fit["converged"]:
-                logger.warning("%s: chain of %d kept steps is shorter than %s (max tau %.0f); lengthen the sampler",
-                               where, params["sampler"]["n_keep"], f"n_tau*tau = {fit['n_tau_required']:.0f}", np.max(fit["tau"]))
+                logger.warning("%s: kept chain of %d steps is shorter than n_tau*tau = %.0f; lengthen the sampler",
+                               where, params["sampler"]["n_keep"], fit["n_tau_required"])
             samples.append(pd.DataFrame({
                 "binning": chains["binning"], "bin": b, "r0": meta["r0"],
                 **{name: kept[:, j] for j, name in enumerate(PARAMETER_NAMES)},
