@@ -141,10 +141,10 @@ def calibrate_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fit
     if not match:
         raise ValueError(f"calibration has no estimator with likelihood={escape_velocity['likelihood']!r} and "
                          f"k_ranges={[list(k) for k in k_ranges]} (the escape_velocity settings); add one to calibration.compare")
+    family = fits[(fits["estimator"] == match[0]) & (fits["errors"] == "survey") & ~fits["df"].isin(_held_out(calibration))]
     out = []
     for binning, table in (("bin1", table_bin1), ("bin2", table_bin2)):
-        sel = fits[(fits["estimator"] == match[0]) & (fits["errors"] == "survey") & (fits["binning"] == binning)
-                   & ~fits["df"].isin(_held_out(calibration))]
+        sel = family[family["binning"] == binning]
         label = f"{match[0]}: {sel['df'].nunique()} DFs x {sel['realisation'].nunique()} realisations, survey errors"
         if sel.empty:
             logger.warning("calibration: no '%s' fits with survey errors for %s; its curve is not corrected", match[0], binning)
