@@ -1,6 +1,6 @@
 """Benchmark of the `escape_velocity` tail likelihood and fits (plain script).
 
-    python benchmarks/escape_velocity_benchmark.py [--likelihood published|convolved|df_consistent|all]
+    python benchmarks/escape_velocity_benchmark.py [--likelihood published|convolved|df_consistent|df_power_exp|all]
         [--bins 12] [--walkers 50] [--burn 2000] [--keep 3000] [--workers 2] [--skip-fits]
 
 1. Cost of one log-likelihood evaluation in ns per star per walker, for every
@@ -83,8 +83,10 @@ def likelihood_cost(kind: str, n_stars: int, n_walkers: int = 50, repeat: int = 
     v = rng.uniform(300, 650, n_stars)
     data = TailData(v=v, r=rng.uniform(8, 12, n_stars), sigma=0.08 * v, v_min=np.full(n_stars, 300.0), r0=10.0)
     theta = np.column_stack([rng.uniform(480, 600, n_walkers), rng.uniform(0.1, 3.7, n_walkers),
-                             rng.uniform(0, 1, n_walkers), rng.uniform(1e-6, 0.1, n_walkers)])
+                             rng.uniform(0, 1, n_walkers), rng.uniform(1e-6, 0.1, n_walkers),
+                             rng.uniform(-5, 15, n_walkers)])
     like = TailLikelihood(data, 1000.0, kind)
+    theta = theta[:, :len(like.parameter_names)]
     like(theta)  # builds the tabulated special functions once
     best = np.inf
     for _ in range(repeat):

@@ -71,7 +71,7 @@ def tabulate_fits(results: dict, truth_rows: dict, tie_lnl: float) -> tuple[pd.D
         fits = {label: res for (v_, s_, b_, label), res in results.items() if (v_, s_, b_) == (variant, seed, b)}
         label = choose_k_range(fits, tie_lnl)
         fit = fits[label]
-        kept = fit["chain"][fit["n_burn_stored"]:].reshape(-1, 4)
+        kept = fit["chain"][fit["n_burn_stored"]:].reshape(-1, fit["chain"].shape[-1])
         lo, med, hi = np.percentile(kept[:, 0], [16, 50, 84])
         err = (med - lo) if med > t["vesc_true_kms"] else (hi - med)
         rows.append({"variant": variant, "seed": seed, "bin": b, **t, "n_stars": fit["n_stars"], "k_range": label,

@@ -56,7 +56,7 @@ def test_calibration_measures_coverage_and_corrects_the_curve(ci_catalog):
     fits = ci_catalog.load("vesc_calibration_fits")
     coverage = ci_catalog.load("vesc_calibration_coverage")
     assert len(fits) == 2 * 2 * 2 * 2 * 2  # estimators x errors x DFs x bins x realisations
-    assert set(fits.estimator) == {"published", "df_consistent"} and set(fits.errors) == {"none", "survey"}
+    assert set(fits.estimator) == {"published", "df_power_exp"} and set(fits.errors) == {"none", "survey"}
     assert fits["rank"].between(0, 1).all() and (fits["vesc_p16"] <= fits["vesc_p84"]).all()
     overall = coverage[coverage["bin"] == -1]
     assert len(overall) == 8 and overall["coverage_68"].between(0, 1).all()

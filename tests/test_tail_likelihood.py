@@ -10,12 +10,16 @@ from milkyway_mass.tail_likelihood import (
     TailData,
     TailLikelihood,
     TailPosterior,
+    chebyshev_interpolation_matrix,
     log_bound_convolved,
     log_bound_df_consistent,
+    log_bound_df_power_exp,
     log_bound_published,
     log_incomplete_beta,
     log_normal_moment,
     log_outlier_density,
+    log_power_exp_integral,
+    parameter_names,
 )
 
 
@@ -70,7 +74,81 @@ def test_df_consistent_density_is_the_equilibrium_speed_distribution():
     assert log_bound_df_consistent(np.array([[310.0]]), 290.0, np.array([1.0]), 300.0)[0, 0] == -np.inf
 
 
-def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0):
+@pytest.mark.parametrize("k", [0.0, 0.3, 2.5, 7.0, 12.0])
+@pytest.mark.parametrize("y", [1e-6, 0.4, 0.75, 0.99])
+@pytest.mark.parametrize("b", [-20.0, 0.0, 4.0, 40.0])
+def test_power_exp_integral_matches_quadrature(k, y, b):
+    ref = np.log((k + 1) * quad(lambda s: s**k * np.sqrt(1 - y * s) * np.exp(b * y * s), 0, 1,
+                                epsabs=0, epsrel=1e-13, limit=200)[0])
+    assert log_power_exp_integral(np.array([k]), np.array([[y]]), np.array([[b]]))[0, 0] == pytest.approx(ref, abs=1e-9)
+
+
+def test_power_exp_integral_at_zero_b_is_the_incomplete_beta():
+    k, y = np.array([0.5, 3.0]), np.array([[0.3, 0.8], [0.6, 0.95]])
+    expected = log_incomplete_beta(k, y) + np.log1p(k)[:, None] - (k[:, None] + 1) * np.log(y)
+    np.testing.assert_allclose(log_power_exp_integral(k, y, 0.0), expected, atol=1e-7)
+
+
+def test_df_power_exp_density_shape_and_support():
+    """v² (v_esc² − v²)^k exp(b_rel (1 − v²/v_esc²)): ratio of densities at two speeds, zero outside."""
+    vesc, k, b_rel, v_min = 510.0, 1.3, 6.0, 300.0
+    v = np.array([[320.0, 450.0, 299.0, 510.0, 600.0]])
+    lb = log_bound_df_power_exp(v, vesc, np.array([k]), b_rel, v_min)[0]
+    g1, g0 = vesc**2 - 450**2, vesc**2 - 320**2
+    expected = 2 * np.log(450 / 320) + k * np.log(g1 / g0) + b_rel * (g1 - g0) / vesc**2
+    assert lb[1] - lb[0] == pytest.approx(expected, rel=1e-12)
+    assert np.all(lb[2:] == -np.inf)
+    assert log_bound_df_power_exp(np.array([[310.0]]), 290.0, np.array([1.0]), 0.0, 300.0)[0, 0] == -np.inf
+
+
+def test_chebyshev_interpolation_matrix_is_exact_for_polynomials():
+    x = np.random.default_rng(3).uniform(-0.3, 0.4, 50)
+    nodes, matrix = chebyshev_interpolation_matrix(x, 9)
+    assert nodes.min() > x.min() and nodes.max() < x.max()
+    np.testing.assert_allclose(matrix @ (1 + nodes - 3 * nodes**8), 1 + x - 3 * x**8, atol=1e-12)
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0, atol=1e-12)
+    one, ones = chebyshev_interpolation_matrix(np.full(4, 0.2), 9)
+    assert one.tolist() == [0.2] and ones.shape == (4, 1)
+
+
+def test_df_power_exp_interpolated_normalisation_matches_direct():
+    """The likelihood's per-star normalisation (H at Chebyshev nodes in ln r) equals the direct one
+    across a wide bin and extreme parameters."""
+    rng = np.random.default_rng(1)
+    n = 300
+    data = TailData(v=rng.uniform(200, 330, n), r=np.exp(rng.uniform(np.log(30), np.log(60), n)),
+                    sigma=np.full(n, 5.0), v_min=np.full(n, 200.0), r0=45.0)
+    like = TailLikelihood(data, 1000.0, "df_power_exp")
+    theta = np.array([[400.0, 3.0, 1.4, 0.01, 8.0], [340.0, 0.5, 0.2, 0.1, -5.0], [500.0, 7.0, 1.0, 0.1, 25.0]])
+    vesc = theta[:, :1] * (data.r / data.r0)[None, :] ** (-0.5 * theta[:, 2:3])
+    b_rel = theta[:, 4:5] * (vesc / theta[:, :1]) ** 2
+    direct = log_bound_df_power_exp(data.v[None, :], vesc, theta[:, 1], b_rel, data.v_min[None, :])
+    got = like.log_bound(theta)
+    assert np.array_equal(np.isfinite(got), np.isfinite(direct)) and np.isfinite(got[0]).all()
+    ok = np.isfinite(direct)
+    np.testing.assert_allclose(got[ok], direct[ok], atol=1e-8)
+
+
+def test_df_power_exp_needs_one_v_min_and_five_parameters():
+    data = TailData(v=np.array([310.0, 400.0]), r=np.array([9.0, 11.0]), sigma=np.array([10.0, 10.0]),
+                    v_min=np.array([300.0, 305.0]), r0=10.0)
+    with pytest.raises(ValueError, match="one v_min"):
+        TailLikelihood(data, 1000.0, "df_power_exp")
+    assert parameter_names("df_power_exp") == ("v_esc", "k", "gamma", "f", "b")
+    data = TailData(v=np.array([310.0, 400.0]), r=np.array([9.0, 11.0]), sigma=np.array([10.0, 10.0]),
+                    v_min=np.array([300.0, 300.0]), r0=10.0)
+    four = PriorBounds(300.0, 1000.0, 0.0, 6.0, 0.0, 1.0, 1e-6, 1.0)
+    with pytest.raises(ValueError, match="prior box has 4 ranges"):
+        TailPosterior(TailLikelihood(data, 1000.0, "df_power_exp"), four)
+    with pytest.raises(ValueError, match="both bounds or neither"):
+        PriorBounds(300.0, 1000.0, 0.0, 6.0, 0.0, 1.0, 1e-6, 1.0, b_lo=0.0)
+    five = PriorBounds(300.0, 1000.0, 0.0, 6.0, 0.0, 1.0, 1e-6, 1.0, -5.0, 20.0)
+    assert five.lower.tolist() == [300.0, 0.0, 0.0, 1e-6, -5.0]
+    with pytest.raises(ValueError, match="prior box has 5 ranges"):
+        TailPosterior(TailLikelihood(data, 1000.0, "df_consistent"), five)
+
+
+def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0, b_rel=3.0):
     """Bound and outlier densities of one star as scalar functions of v."""
     def bound(v):
         arr = np.array([[v]])
@@ -78,6 +156,8 @@ def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0):
             return float(np.exp(log_bound_published(arr, vesc, k, v_min))[0, 0])
         if kind == "df_consistent":
             return float(np.exp(log_bound_df_consistent(arr, vesc, np.array([k]), v_min))[0, 0])
+        if kind == "df_power_exp":
+            return float(np.exp(log_bound_df_power_exp(arr, vesc, np.array([k]), b_rel, v_min))[0, 0])
         return float(np.exp(log_bound_convolved(arr, vesc, np.array([k]), v_min, sigma))[0, 0])
 
     def outlier(v):
@@ -94,6 +174,7 @@ CASES = [(520.0, 2.0, 300.0, 25.0), (350.0, 0.3, 300.0, 60.0), (610.0, 3.6, 250.
     *(("convolved", *c) for c in CASES),
     *(("df_consistent", *c) for c in CASES),
     ("df_consistent", 1000.0, 7.5, 200.0, 1.0),
+    *(("df_power_exp", *c) for c in CASES),
     ("convolved", 280.0, 1.5, 300.0, 40.0),  # local v_esc below v_min: only error-scattered stars remain
 ])
 def test_per_star_densities_integrate_to_one(kind, vesc, k, v_min, sigma):
@@ -106,14 +187,14 @@ def test_per_star_densities_integrate_to_one(kind, vesc, k, v_min, sigma):
     assert bound(v_min - 1.0) == 0.0 and outlier(v_min - 1.0) == 0.0
 
 
-@pytest.mark.parametrize("kind", ["published", "convolved", "df_consistent"])
+@pytest.mark.parametrize("kind", ["published", "convolved", "df_consistent", "df_power_exp"])
 def test_mixture_of_every_star_integrates_to_one(kind):
     rng = np.random.default_rng(5)
     n = 6
     data = TailData(v=rng.uniform(300, 450, n), r=rng.uniform(8, 12, n), sigma=rng.uniform(5, 40, n),
                     v_min=np.full(n, 300.0), r0=10.0)
     like = TailLikelihood(data, 1000.0, kind)
-    theta = np.array([[520.0, 2.2, 0.6, 0.05]])
+    theta = np.array([[520.0, 2.2, 0.6, 0.05, 4.0][:len(parameter_names(kind))]])
     grid = np.concatenate([np.linspace(300, 800, 40001), np.linspace(800.05, 12000, 20000)])
     bound, outlier = like.model_curves(theta, grid)
     total = np.trapezoid(bound + outlier, grid, axis=1)[0]
@@ -162,10 +243,11 @@ def test_likelihood_is_vectorised_over_walkers():
                     v_min=np.full(n, 300.0), r0=10.0)
     theta = np.column_stack([rng.uniform(450, 650, 7), rng.uniform(0.1, 3.7, 7), rng.uniform(0, 1, 7),
                              rng.uniform(1e-6, 0.5, 7)])
-    for kind in ("published", "convolved", "df_consistent"):
+    for kind in ("published", "convolved", "df_consistent", "df_power_exp"):
         like = TailLikelihood(data, 1000.0, kind)
-        batch = like(theta)
-        single = np.array([like(t[None, :])[0] for t in theta])
+        th = np.column_stack([theta, rng.uniform(-5, 20, 7)])[:, :len(parameter_names(kind))]
+        batch = like(th)
+        single = np.array([like(t[None, :])[0] for t in th])
         np.testing.assert_allclose(batch, single, rtol=1e-12)
         assert np.all(np.isfinite(batch))
 

@@ -1,10 +1,11 @@
 """emcee fits of the high-velocity tail, one radial bin and one k range at a time (METHOD.md §4).
 
-A fit samples θ = (v_esc(r0) [km/s], k, γ, f) with the vectorised posterior of
-:mod:`milkyway_mass.tail_likelihood`, then records its diagnostics: acceptance
-fraction, integrated autocorrelation time τ per parameter, whether the kept chain
-is longer than ``n_tau`` × max τ, the maximum likelihood L_max (best chain sample,
-optionally polished by a bounded Nelder–Mead search) and AIC = 2·4 − 2 ln L_max.
+A fit samples θ = (v_esc(r0) [km/s], k, γ, f), plus b for ``df_power_exp``, with
+the vectorised posterior of :mod:`milkyway_mass.tail_likelihood`, then records its
+diagnostics: acceptance fraction, integrated autocorrelation time τ per parameter,
+whether the kept chain is longer than ``n_tau`` × max τ, the maximum likelihood
+L_max (best chain sample, optionally polished by a bounded Nelder–Mead search) and
+AIC = 2·n_params − 2 ln L_max.
 Independent fits run in a process pool.
 """
 
@@ -27,11 +28,11 @@ from milkyway_mass.tail_likelihood import (
     TailData,
     TailLikelihood,
     TailPosterior,
+    parameter_names,
 )
 
 logger = logging.getLogger(__name__)
 
-N_PARAMS = len(PARAMETER_NAMES)
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,9 @@ class SamplerSettings:
     store_every: int = 1
 
     def __post_init__(self):
-        if self.n_walkers < 2 * N_PARAMS:
-            raise ValueError(f"n_walkers must be >= {2 * N_PARAMS} for emcee's stretch move, got {self.n_walkers}")
+        if self.n_walkers < 2 * len(PARAMETER_NAMES):
+            raise ValueError(f"n_walkers must be >= {2 * len(PARAMETER_NAMES)} for emcee's stretch move, "
+                             f"got {self.n_walkers}")
         if self.n_burn < 0 or self.n_keep < 1 or self.store_every < 1:
             raise ValueError(f"need n_burn >= 0, n_keep >= 1, store_every >= 1; got {self}")
 
@@ -79,17 +81,41 @@ def task_seed(base_seed: int, *ids: int) -> int:
     return int(np.random.SeedSequence([int(base_seed), *map(int, ids)]).generate_state(1)[0])
 
 
-def aic(ln_l_max: float, n_params: int = N_PARAMS) -> float:
+def aic(ln_l_max: float, n_params: int) -> float:
     """Akaike information criterion 2s − 2 ln L_max."""
     return 2.0 * n_params - 2.0 * ln_l_max
 
 
+def prior_and_start(likelihood: str, v_min: float, k_range, k_init: float, priors: dict, init: dict,
+                    scatter: dict) -> tuple[PriorBounds, tuple, tuple]:
+    """Prior box, start θ0 and start scatter of one fit, from ``escape_velocity``-style settings.
+
+    ``priors`` has vesc_max_kms, gamma, f [lo, hi] (and b for likelihoods with b);
+    ``init`` and ``scatter`` have vesc_kms, gamma, f (and b); scatter also k. The
+    v_esc(r0) prior starts at the bin's v_min [km/s].
+    """
+    names = parameter_names(likelihood)
+    extra = [n for n in names if n not in PARAMETER_NAMES]
+    for settings, what in ((priors, "priors"), (init, "init"), (scatter, "init_scatter")):
+        missing = [n for n in extra if n not in settings]
+        if missing:
+            raise ValueError(f"{likelihood} likelihood needs escape_velocity.{what}.{missing[0]}")
+    bounds = PriorBounds(float(v_min), priors["vesc_max_kms"], *k_range, *priors["gamma"], *priors["f"],
+                         *(priors["b"] if extra else (None, None)))
+    theta0 = (init["vesc_kms"], k_init, init["gamma"], init["f"], *(init[n] for n in extra))
+    widths = (scatter["vesc_kms"], scatter["k"], scatter["gamma"], scatter["f"], *(scatter[n] for n in extra))
+    return bounds, theta0, widths
+
+
 def initial_walkers(theta0, scatter, bounds: PriorBounds, n_walkers: int, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian ball around θ0 with per-parameter widths, folded into the prior box; shape (W, 4)."""
+    """Gaussian ball around θ0 with per-parameter widths, folded into the prior box; shape (W, n_params)."""
     lo, hi = bounds.lower, bounds.upper
+    if not len(theta0) == len(scatter) == lo.size:
+        raise ValueError(f"initial_walkers: theta0 ({len(theta0)}), scatter ({len(scatter)}) and the prior box "
+                         f"({lo.size}) must have one entry per parameter")
     margin = 1e-6 * (hi - lo)
     start = np.clip(np.asarray(theta0, dtype=float), lo + margin, hi - margin)
-    ball = start + np.asarray(scatter, dtype=float) * rng.standard_normal((n_walkers, N_PARAMS))
+    ball = start + np.asarray(scatter, dtype=float) * rng.standard_normal((n_walkers, lo.size))
     ball = np.where(ball < lo, 2 * lo - ball, ball)
     ball = np.where(ball > hi, 2 * hi - ball, ball)
     return np.clip(ball, lo + margin, hi - margin)
@@ -117,7 +143,7 @@ def maximise_likelihood(likelihood: TailLikelihood, bounds: PriorBounds, start, 
         return -float(likelihood(from_unit(x)[None, :])[0])
 
     x0 = to_unit(start)
-    res = minimize(neg_ln_l, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * N_PARAMS,
+    res = minimize(neg_ln_l, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * lo.size,
                    options={"maxiter": max_iter, "xatol": 1e-7, "fatol": 1e-7})
     return from_unit(res.x), -float(res.fun)
 
@@ -125,10 +151,10 @@ def maximise_likelihood(likelihood: TailLikelihood, bounds: PriorBounds, start, 
 def run_fit(task: FitTask, progress: bool = False) -> dict:
     """Sample one bin with one k range; returns the chain (float32) and its diagnostics.
 
-    Keys: chain (n_stored, W, 4), log_prob (n_stored, W), n_burn_stored,
-    store_every, acceptance_fraction, tau (4,), converged, n_tau_required,
-    ln_l_max, theta_max (4,), aic, runtime_s, plus the task's key, k_range,
-    likelihood, seed and n_stars.
+    Keys: chain (n_stored, W, P), log_prob (n_stored, W), n_burn_stored,
+    store_every, acceptance_fraction, tau (P,), converged, n_tau_required,
+    ln_l_max, theta_max (P,), aic, runtime_s, parameter_names (P), plus the
+    task's key, k_range, likelihood, seed and n_stars.
     """
     t_start = time.perf_counter()
     s = task.sampler
@@ -136,7 +162,10 @@ def run_fit(task: FitTask, progress: bool = False) -> dict:
     like = TailLikelihood(task.data, task.sigma_out, task.likelihood)
     post = TailPosterior(like, task.bounds)
     p0 = initial_walkers(task.theta0, task.scatter, task.bounds, s.n_walkers, rng)
-    sampler = emcee.EnsembleSampler(s.n_walkers, N_PARAMS, post, vectorize=True)
+    if s.n_walkers < 2 * p0.shape[1]:
+        raise ValueError(f"{task.likelihood} likelihood has {p0.shape[1]} parameters: n_walkers must be >= "
+                         f"{2 * p0.shape[1]}, got {s.n_walkers}")
+    sampler = emcee.EnsembleSampler(s.n_walkers, p0.shape[1], post, vectorize=True)
     sampler.random_state = np.random.RandomState(task.seed).get_state()
     sampler.run_mcmc(p0, s.n_burn + s.n_keep, progress=progress)
 
@@ -158,7 +187,7 @@ def run_fit(task: FitTask, progress: bool = False) -> dict:
         "likelihood": task.likelihood,
         "seed": task.seed,
         "n_stars": task.data.n,
-        "parameter_names": PARAMETER_NAMES,
+        "parameter_names": like.parameter_names,
         "chain": chain[:: s.store_every].astype(np.float32),
         "log_prob": log_prob[:: s.store_every].astype(np.float32),
         "n_burn_stored": -(-s.n_burn // s.store_every),
@@ -169,7 +198,7 @@ def run_fit(task: FitTask, progress: bool = False) -> dict:
         "converged": bool(s.n_keep > n_tau_required),
         "ln_l_max": ln_l_max,
         "theta_max": np.asarray(theta_max, dtype=float),
-        "aic": aic(ln_l_max),
+        "aic": aic(ln_l_max, p0.shape[1]),
         "runtime_s": time.perf_counter() - t_start,
     }
 

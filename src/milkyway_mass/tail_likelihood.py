@@ -34,10 +34,24 @@ with both terms normalised over v ≥ v_min,i for each star. Three bound terms:
   log J_k is tabulated once (scipy's betainc) and interpolated like log I_k, with
   its exact derivative t^k (1 − t)^½ / J_k; |error of log J_k| < 1e-7. Near the
   edge it reduces to the published form, which drops the factor v² (v_esc + v)^k.
+* ``df_power_exp`` — a DF that is a power law times an exponential in binding
+  energy, f ∝ ε^k exp(b·ε̃), ε̃ = 2ε / v_esc(r0)², which follows an equilibrium
+  halo's f(E) beyond the immediate neighbourhood of the escape energy (b = 0 is
+  ``df_consistent``; b > 0 lets f steepen into the bound population):
+
+      p_bound(v) = v² (v_esc,i² − v²)^k exp(b (v_esc,i² − v²)/v_esc(r0)²) / N_i  on [v_min, v_esc,i),
+      N_i = ½ v_esc,i^(2k+3) y_i^(k+1) H(k, y_i, b_i) / (k + 1),  y_i = 1 − v_min²/v_esc,i²,
+      H(k, y, b') = (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(b' y s) ds,  b_i = b v_esc,i²/v_esc(r0)².
+
+  H is smooth and bounded; it is computed by Gauss–Legendre quadrature in
+  w = s^(k+1) at Chebyshev nodes in ln(r/r0) spanning the bin's stars (one
+  evaluation per walker and node, not per star) and interpolated to every star
+  by a fixed Lagrange matrix. It needs one v_min for all stars of a bin.
 
 The outlier term is a Gaussian in v of width sqrt(σ_i² + σ_out²) centred on 0.
-Parameters θ = (v_esc(r0) [km/s], k, γ, f); every function takes θ as an
-(n_walkers, 4) array and is vectorised over walkers × stars.
+Parameters θ = (v_esc(r0) [km/s], k, γ, f), plus b for ``df_power_exp``
+(:func:`parameter_names`); every function takes θ as an (n_walkers, n_params)
+array and is vectorised over walkers × stars.
 """
 
 from __future__ import annotations
@@ -46,10 +60,12 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.polynomial.legendre import leggauss, legvander
 from scipy.special import betainc, betaln, gammaln, log_ndtr, logsumexp, roots_jacobi
 
 PARAMETER_NAMES = ("v_esc", "k", "gamma", "f")
-LIKELIHOODS = ("published", "convolved", "df_consistent")
+LIKELIHOODS = ("published", "convolved", "df_consistent", "df_power_exp")
+EXTRA_PARAMETERS = {"df_power_exp": ("b",)}
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -59,6 +75,15 @@ _DK = 0.05
 _K_TOP = 8.0
 _N_NODES = 96
 _DY = 0.002   # grid of log J_k(y) on y in [0, 1]
+_N_QUAD = 48  # Gauss–Legendre nodes of H(k, y, b')
+_N_CHEB = 9   # Chebyshev nodes in ln(r/r0) at which H is evaluated per walker
+
+
+def parameter_names(kind: str) -> tuple[str, ...]:
+    """Names of θ's columns for a likelihood: v_esc, k, gamma, f, then any extra shape parameters."""
+    if kind not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {kind!r}")
+    return PARAMETER_NAMES + EXTRA_PARAMETERS.get(kind, ())
 
 
 # --------------------------------------------------------------------------- densities
@@ -120,6 +145,75 @@ def log_bound_df_consistent(v, vesc, k, v_min):
     inside = (gap2 > 0) & (v >= v_min) & reachable
     with np.errstate(divide="ignore", invalid="ignore"):
         out = 2.0 * np.log(v) + kk * np.log(gap2) - log_norm
+    return np.where(inside, out, -np.inf)
+
+
+def log_power_exp_integral(k, y, b):
+    """log H(k, y, b') = log (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(b' y s) ds, for 0 ≤ y < 1.
+
+    ``k`` has shape (W,); ``y`` and ``b`` (that is, b') broadcast to (W, M).
+    Product integration: the smooth factor g(s) = (1 − y s)^½ exp(b' y s) is
+    expanded in shifted Legendre polynomials from its values at fixed
+    Gauss–Legendre nodes, and each polynomial is integrated against s^k exactly
+    (:func:`_power_weights`). The error is that of a degree-47 polynomial fit of
+    g: < 1e-9 in log H for y ≤ 0.99, |b'| ≤ 40 and 0 ≤ k ≤ 15.
+    """
+    k = np.asarray(k, dtype=float)
+    y, b = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(b, dtype=float))
+    nodes, weights = _power_weights(k)                      # (Q,), (W, Q)
+    t = y[..., None] * nodes                                # (W, M, Q)
+    g = np.sqrt(1.0 - t) * np.exp(b[..., None] * t)
+    return np.log(np.einsum("wmq,wq->wm", g, weights)) + np.log1p(k)[:, None]
+
+
+@functools.cache
+def _legendre_transform() -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes s_q on [0, 1] and the matrix mapping g(s_q) to shifted-Legendre coefficients."""
+    x, w = leggauss(_N_QUAD)
+    m = np.arange(_N_QUAD)
+    return 0.5 * (x + 1.0), (m + 0.5)[:, None] * (legvander(x, _N_QUAD - 1) * w[:, None]).T
+
+
+def _power_weights(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes s_q and weights ω_q(k) with Σ_q ω_q g(s_q) = ∫_0^1 s^k g(s) ds for g of degree < Q; shapes (Q,), (W, Q).
+
+    Uses ∫_0^1 s^k P_m(2s − 1) ds = μ_m, μ_0 = 1/(k + 1), μ_m = μ_(m−1)·(k − m + 1)/(k + m + 1).
+    """
+    nodes, transform = _legendre_transform()
+    m = np.arange(1, _N_QUAD)
+    ratios = (k[:, None] - m + 1.0) / (k[:, None] + m + 1.0)
+    mu = np.concatenate([np.ones((k.size, 1)), np.cumprod(ratios, axis=1)], axis=1) / (k[:, None] + 1.0)
+    return nodes, mu @ transform
+
+
+def log_bound_df_power_exp(v, vesc, k, b_rel, v_min, log_h=None):
+    """log of v² (v_esc² − v²)^k exp(b_rel (1 − v²/v_esc²)) / N on [v_min, v_esc), −inf elsewhere.
+
+    N = ½ v_esc^(2k+3) y^(k+1) H(k, y, b_rel) / (k + 1), y = 1 − v_min²/v_esc², is
+    the normalisation over v ≥ v_min. ``k`` is a scalar or has shape (W,); the other
+    arguments broadcast to an array whose leading axis is the walker axis W [km/s].
+    ``b_rel`` is b·v_esc²/v_esc(r0)² (the exponent in units of the star's own
+    v_esc²). ``log_h``, if given, is log H at each (v_esc, b_rel) (as
+    :class:`TailLikelihood` interpolates it); otherwise H is computed here.
+    Where v_esc ≤ v_min the star cannot belong to the bound population (−inf).
+    """
+    k = np.atleast_1d(np.asarray(k, dtype=float))
+    vesc = np.asarray(vesc, dtype=float)
+    ndim = max(np.ndim(v), np.ndim(vesc), np.ndim(v_min), np.ndim(b_rel), 1)
+    kk = k.reshape((k.size,) + (1,) * (ndim - 1))
+    y = 1.0 - np.square(v_min / vesc)
+    reachable = y > 0
+    y_safe = np.where(reachable, y, 0.5)
+    if log_h is None:
+        shape = np.broadcast_shapes(np.shape(y), np.shape(b_rel), (k.size,) + (1,) * (ndim - 1))
+        flat = (k.size, -1)
+        log_h = log_power_exp_integral(k, np.broadcast_to(y_safe, shape).reshape(flat),
+                                       np.broadcast_to(b_rel, shape).reshape(flat)).reshape(shape)
+    log_norm = (2.0 * kk + 3.0) * np.log(vesc) - np.log(2.0) + (kk + 1.0) * np.log(y_safe) - np.log1p(kk) + log_h
+    gap2 = np.square(vesc) - np.square(v)
+    inside = (gap2 > 0) & (v >= v_min) & reachable
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 2.0 * np.log(v) + kk * np.log(gap2) + b_rel * gap2 / np.square(vesc) - log_norm
     return np.where(inside, out, -np.inf)
 
 
@@ -295,30 +389,52 @@ class TailData:
 
 
 class TailLikelihood:
-    """ln L(θ) of one bin for θ of shape (n_walkers, 4) = (v_esc(r0), k, γ, f)."""
+    """ln L(θ) of one bin for θ of shape (n_walkers, n_params), columns :func:`parameter_names` of ``kind``."""
 
     def __init__(self, data: TailData, sigma_out: float, kind: str = "published"):
-        if kind not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {kind!r}")
+        self.parameter_names = parameter_names(kind)
         if kind == "convolved" and not (data.sigma > 0).all():
             raise ValueError(f"convolved likelihood needs sigma > 0; {np.sum(data.sigma <= 0)} star(s) have sigma <= 0")
+        if kind == "df_power_exp" and data.n and np.ptp(data.v_min) > 0:
+            raise ValueError(f"df_power_exp likelihood needs one v_min for all stars of a bin; got "
+                             f"{data.v_min.min()}..{data.v_min.max()} km/s")
         self.data = data
         self.kind = kind
         self.sigma_out = float(sigma_out)
         self._log_out = log_outlier_density(data.v, data.sigma, data.v_min, self.sigma_out)
         self._log_r = np.log(data.r / data.r0)
+        if kind == "df_power_exp":
+            self._node_log_r, self._lagrange = chebyshev_interpolation_matrix(self._log_r, _N_CHEB)
+
+    def _vesc(self, theta):
+        """v_esc,i = v_esc(r0)·(r_i/r0)^(−γ/2) per walker and star, shape (W, N) [km/s]."""
+        return theta[:, :1] * np.exp(-0.5 * theta[:, 2:3] * self._log_r[None, :])
+
+    def _power_exp_terms(self, theta):
+        """b_rel = b·(v_esc,i/v_esc(r0))² and log H(k, y_i, b_rel) per walker and star, shapes (W, N).
+
+        log H is evaluated at the Chebyshev nodes in ln(r/r0) and interpolated to the stars.
+        """
+        vesc0, k, gamma, b = theta[:, :1], theta[:, 1], theta[:, 2:3], theta[:, 4:5]
+        u2_nodes = np.exp(-gamma * self._node_log_r[None, :])
+        y_nodes = np.clip(1.0 - np.square(self.data.v_min[0] / vesc0) / u2_nodes, 0.0, 1.0)
+        log_h = log_power_exp_integral(k, y_nodes, b * u2_nodes) @ self._lagrange.T
+        return b * np.exp(-gamma * self._log_r[None, :]), log_h
 
     def log_bound(self, theta):
         """log p_bound per walker and star, shape (W, N)."""
         theta = np.atleast_2d(theta)
         d = self.data
         v = d.v[None, :]
-        vesc = theta[:, :1] * np.exp(-0.5 * theta[:, 2:3] * self._log_r[None, :])
+        vesc = self._vesc(theta)
         k = theta[:, 1]
         if self.kind == "published":
             return log_bound_published(v, vesc, k[:, None], d.v_min[None, :])
         if self.kind == "df_consistent":
             return log_bound_df_consistent(v, vesc, k, d.v_min[None, :])
+        if self.kind == "df_power_exp":
+            b_rel, log_h = self._power_exp_terms(theta)
+            return log_bound_df_power_exp(v, vesc, k, b_rel, d.v_min[None, :], log_h)
         return log_bound_convolved(v, vesc, k, d.v_min[None, :], d.sigma[None, :])
 
     def per_star(self, theta):
@@ -340,7 +456,7 @@ class TailLikelihood:
         theta = np.atleast_2d(theta)
         d = self.data
         v = np.asarray(v_grid, dtype=float)
-        vesc = theta[:, :1, None] * np.exp(-0.5 * theta[:, 2:3, None] * self._log_r[None, :, None])
+        vesc = self._vesc(theta)[:, :, None]
         k = theta[:, 1]
         vv = v[None, None, :]
         vmin = d.v_min[None, :, None]
@@ -348,6 +464,9 @@ class TailLikelihood:
             lb = log_bound_published(vv, vesc, k[:, None, None], vmin)
         elif self.kind == "df_consistent":
             lb = log_bound_df_consistent(vv, vesc, k, vmin)
+        elif self.kind == "df_power_exp":
+            b_rel, log_h = self._power_exp_terms(theta)
+            lb = log_bound_df_power_exp(vv, vesc, k, b_rel[:, :, None], vmin, log_h[:, :, None])
         else:
             lb = log_bound_convolved(vv, vesc, k, vmin, d.sigma[None, :, None])
         bound = (1.0 - theta[:, 3:4]) * np.exp(lb).sum(axis=1)
@@ -356,9 +475,33 @@ class TailLikelihood:
         return bound, outlier
 
 
+def chebyshev_interpolation_matrix(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n Chebyshev nodes (first kind) spanning [min x, max x] and the (len(x), n) matrix that
+    interpolates values at the nodes to the points x (barycentric Lagrange formula).
+
+    A single node (matrix of ones) if all x are equal.
+    """
+    x = np.asarray(x, dtype=float)
+    lo, hi = (x.min(), x.max()) if x.size else (0.0, 0.0)
+    if not hi > lo:
+        return np.array([lo]), np.ones((x.size, 1))
+    angles = (2.0 * np.arange(n) + 1.0) * np.pi / (2.0 * n)
+    nodes = 0.5 * (lo + hi) + 0.5 * (hi - lo) * np.cos(angles)
+    weights = (-1.0) ** np.arange(n) * np.sin(angles)
+    diff = x[:, None] - nodes[None, :]
+    exact = diff == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = weights / diff
+        matrix = terms / terms.sum(axis=1, keepdims=True)
+    hit = exact.any(axis=1)
+    matrix[hit] = exact[hit].astype(float)
+    return nodes, matrix
+
+
 @dataclass(frozen=True)
 class PriorBounds:
-    """Box of the §4 priors: v_esc(r0) ∈ [vesc_lo, vesc_hi] ∝ 1/v_esc, k, γ, f uniform."""
+    """Box of the §4 priors: v_esc(r0) ∈ [vesc_lo, vesc_hi] ∝ 1/v_esc, k, γ, f uniform;
+    b uniform in [b_lo, b_hi] when the likelihood has it (``df_power_exp``), else both None."""
 
     vesc_lo: float
     vesc_hi: float
@@ -368,9 +511,13 @@ class PriorBounds:
     gamma_hi: float
     f_lo: float
     f_hi: float
+    b_lo: float | None = None
+    b_hi: float | None = None
 
     def __post_init__(self):
-        for name in ("vesc", "k", "gamma", "f"):
+        if (self.b_lo is None) != (self.b_hi is None):
+            raise ValueError(f"prior range of b needs both bounds or neither, got [{self.b_lo}, {self.b_hi}]")
+        for name in self._names:
             lo, hi = getattr(self, f"{name}_lo"), getattr(self, f"{name}_hi")
             if not lo < hi:
                 raise ValueError(f"prior range of {name} is empty: [{lo}, {hi}]")
@@ -378,12 +525,16 @@ class PriorBounds:
             raise ValueError(f"prior bounds outside the physical range: {self}")
 
     @property
+    def _names(self) -> tuple[str, ...]:
+        return ("vesc", "k", "gamma", "f") + (("b",) if self.b_lo is not None else ())
+
+    @property
     def lower(self) -> np.ndarray:
-        return np.array([self.vesc_lo, self.k_lo, self.gamma_lo, self.f_lo])
+        return np.array([getattr(self, f"{name}_lo") for name in self._names], dtype=float)
 
     @property
     def upper(self) -> np.ndarray:
-        return np.array([self.vesc_hi, self.k_hi, self.gamma_hi, self.f_hi])
+        return np.array([getattr(self, f"{name}_hi") for name in self._names], dtype=float)
 
     def log_prior(self, theta):
         """Unnormalised ln prior, shape (W,): −ln v_esc inside the box, −inf outside."""
@@ -397,11 +548,14 @@ class PriorBounds:
 class TailPosterior:
     """Vectorised log-posterior for emcee (``vectorize=True``).
 
-    Called with θ (W, 4), returns (W, 2): column 0 ln posterior, column 1 ln L
+    Called with θ (W, n_params), returns (W, 2): column 0 ln posterior, column 1 ln L
     (emcee stores it as a blob); ln L is only evaluated inside the prior box.
     """
 
     def __init__(self, likelihood: TailLikelihood, bounds: PriorBounds):
+        if bounds.lower.size != len(likelihood.parameter_names):
+            raise ValueError(f"{likelihood.kind} likelihood has parameters {likelihood.parameter_names} but the "
+                             f"prior box has {bounds.lower.size} ranges (b_lo/b_hi are for df_power_exp only)")
         self.likelihood = likelihood
         self.bounds = bounds
 

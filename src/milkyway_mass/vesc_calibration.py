@@ -48,10 +48,11 @@ from milkyway_mass.tail_fit import (
     SamplerSettings,
     choose_k_range,
     k_range_label,
+    prior_and_start,
     run_fit,
     task_seed,
 )
-from milkyway_mass.tail_likelihood import PriorBounds, TailData
+from milkyway_mass.tail_likelihood import TailData
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ def build_jobs(galaxy: TruthGalaxy, dfs: dict, bins: pd.DataFrame, survey_stars:
     selected survey stars (binning, bin, r_gc, sigma_v_gc) whose radii and speed
     errors each realisation resamples; ``error_settings`` ⊆ {"none", "survey"};
     ``fit`` holds the priors and start of ``escape_velocity`` (vesc_max_kms, gamma,
-    f, sigma_out_kms, v_max_kms, tie_lnL, init {vesc_kms, gamma, f}, init_scatter).
+    f, b if any estimator has it, sigma_out_kms, v_max_kms, tie_lnL, init {vesc_kms, gamma, f}, init_scatter).
     Every realisation's sample is drawn once from ``seed`` and the ids, and shared
     by all estimators, so estimators are compared on the same stars.
     """
@@ -228,7 +229,6 @@ def build_jobs(galaxy: TruthGalaxy, dfs: dict, bins: pd.DataFrame, survey_stars:
     if unknown:
         raise ValueError(f"calibration error settings must be 'none' or 'survey', got {sorted(unknown)}")
     jobs = []
-    sca, ini = fit["init_scatter"], fit["init"]
     for i_df, (df_name, spec) in enumerate(dfs.items()):
         f = energy_df(spec["variant"], galaxy, spec.get("tracer"))
         for i_bin, (_, b) in enumerate(bins.iterrows()):
@@ -243,16 +243,17 @@ def build_jobs(galaxy: TruthGalaxy, dfs: dict, bins: pd.DataFrame, survey_stars:
                     data = TailData(v=sample["v"], r=sample["r"], sigma=np.maximum(sample["sigma"], 1e-3),
                                     v_min=np.full(sample["v"].size, float(b["v_min"])), r0=sample["r0"])
                     for est in estimators:
-                        tasks = tuple(
-                            FitTask(key=(est.name, errors, df_name, b["binning"], int(b["bin"]), real, k_range_label(kr)),
-                                    data=data, bounds=PriorBounds(float(b["v_min"]), fit["vesc_max_kms"], *kr, *fit["gamma"], *fit["f"]),
-                                    theta0=(ini["vesc_kms"], k0, ini["gamma"], ini["f"]),
-                                    scatter=(sca["vesc_kms"], sca["k"], sca["gamma"], sca["f"]),
-                                    likelihood=est.likelihood, sigma_out=fit["sigma_out_kms"], sampler=sampler,
-                                    seed=task_seed(seed, i_df, i_bin, i_err, real, ik))
-                            for ik, (kr, k0) in enumerate(zip(est.k_ranges, est.k_init)))
+                        tasks = []
+                        for ik, (kr, k0) in enumerate(zip(est.k_ranges, est.k_init)):
+                            bounds, theta0, scatter = prior_and_start(est.likelihood, b["v_min"], kr, k0, fit,
+                                                                      fit["init"], fit["init_scatter"])
+                            tasks.append(FitTask(
+                                key=(est.name, errors, df_name, b["binning"], int(b["bin"]), real, k_range_label(kr)),
+                                data=data, bounds=bounds, theta0=theta0, scatter=scatter, likelihood=est.likelihood,
+                                sigma_out=fit["sigma_out_kms"], sampler=sampler,
+                                seed=task_seed(seed, i_df, i_bin, i_err, real, ik)))
                         jobs.append(CalibrationJob(key=(est.name, errors, df_name, b["binning"], int(b["bin"]), real),
-                                                   tasks=tasks, labels=tuple(k_range_label(kr) for kr in est.k_ranges),
+                                                   tasks=tuple(tasks), labels=tuple(k_range_label(kr) for kr in est.k_ranges),
                                                    tie_tolerance=fit["tie_lnL"], vesc_true=sample["vesc_true"]))
     return jobs
 

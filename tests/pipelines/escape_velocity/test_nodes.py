@@ -187,6 +187,23 @@ def test_convolved_likelihood_runs_through_the_nodes():
     assert table["vesc_median"].notna().sum() == 3
 
 
+def test_df_power_exp_likelihood_carries_b_through_the_nodes():
+    s1, s2, bins = synthetic_selection(n_per_bin=(0, 40, 30, 25), seed=3)
+    params = base_params()
+    params["likelihood"] = "df_power_exp"
+    params["priors"]["k_ranges"] = [[0.0, 6.0]]
+    params["init"]["k"] = [2.0]
+    c1, _ = fit_escape_velocity(s1, s2, bins, params)
+    fit = c1["fits"][(1, "k0-6")]
+    assert fit["chain"].shape[-1] == 5 and fit["parameter_names"][-1] == "b"
+    samples, table = summarise_escape_velocity(c1, params)
+    assert list(samples.columns) == ["binning", "bin", "r0", "v_esc", "k", "gamma", "f", "b"]
+    assert samples["b"].between(*params["priors"]["b"]).all()
+    assert table.loc[table["bin"] == 1, ["b_median", "b_err"]].notna().all(axis=None)
+    fig = plot_corner(c1, params)
+    assert sum(ax.get_visible() for ax in fig.axes) == 15  # lower triangle of 5 x 5 panels
+
+
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda s, b: (s.drop(columns="sigma_v_gc"), b), "lacks column"),
     (lambda s, b: (s.assign(bin=s["bin"].where(s["bin"] != 1, 7)), b), "does not list"),

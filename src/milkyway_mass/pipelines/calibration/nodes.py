@@ -94,7 +94,7 @@ def run_calibration_fits(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, rad
     bins = _calibration_bins(stars, radial_bins, calibration)
     survey = pd.concat([stars[b].assign(binning=b) for b in calibration["binnings"]], ignore_index=True)
     pri, smp = escape_velocity["priors"], calibration["sampler"]
-    fit = {"vesc_max_kms": pri["vesc_max_kms"], "gamma": pri["gamma"], "f": pri["f"],
+    fit = {"vesc_max_kms": pri["vesc_max_kms"], "gamma": pri["gamma"], "f": pri["f"], **({"b": pri["b"]} if "b" in pri else {}),
            "sigma_out_kms": escape_velocity["sigma_out_kms"], "v_max_kms": selection["v_max_kms"],
            "tie_lnL": escape_velocity["model_choice_tie_lnL"], "init": escape_velocity["init"],
            "init_scatter": escape_velocity["init_scatter"]}

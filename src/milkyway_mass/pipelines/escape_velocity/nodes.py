@@ -19,14 +19,15 @@ from milkyway_mass.tail_fit import (
     SamplerSettings,
     choose_k_range,
     k_range_label,
+    prior_and_start,
     run_fits,
     task_seed,
 )
 from milkyway_mass.tail_likelihood import (
     PARAMETER_NAMES,
-    PriorBounds,
     TailData,
     TailLikelihood,
+    parameter_names,
 )
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ SAMPLE_COLUMNS = ("binning", "bin", "r0", *PARAMETER_NAMES)
 SUMMARY_PARAMS = ("k", "gamma", "f")
 PRIOR_EDGE_WIDTH = 0.05  # outer fraction of a prior range counted as its edge
 PRIOR_EDGE_MASS = 0.10   # posterior mass there (twice a flat posterior's) that marks a prior-truncated posterior
+CORNER_LABELS = {"v_esc": r"$v_{\rm esc}(r_0)$", "k": "$k$", "gamma": r"$\gamma$", "f": "$f$", "b": "$b$"}
 VESC_AT_SUN_METHOD = (
     "interpolated: linear interpolation in r between the two fitted bins whose r0 bracket R0, applied to "
     "independent draws from the two posteriors; in_bin_model: v_esc(r0)*(R0/r0)^(-gamma/2) of the bin "
@@ -105,11 +107,9 @@ def _fit_tasks(stars: pd.DataFrame, bins: pd.DataFrame, binning: str, params: di
         status[b] = "ok"
         data = bin_data(stars, row, f"selected_stars_{binning}")
         for i, (k_range, k0) in enumerate(zip(pri["k_ranges"], ini["k"])):
-            bounds = PriorBounds(float(row["v_min"]), pri["vesc_max_kms"], *k_range, *pri["gamma"], *pri["f"])
+            bounds, theta0, scatter = prior_and_start(params["likelihood"], row["v_min"], k_range, k0, pri, ini, sca)
             tasks.append(FitTask(
-                key=(binning, b, k_range_label(k_range)), data=data, bounds=bounds,
-                theta0=(ini["vesc_kms"], k0, ini["gamma"], ini["f"]),
-                scatter=(sca["vesc_kms"], sca["k"], sca["gamma"], sca["f"]),
+                key=(binning, b, k_range_label(k_range)), data=data, bounds=bounds, theta0=theta0, scatter=scatter,
                 likelihood=params["likelihood"], sigma_out=params["sigma_out_kms"], sampler=settings,
                 seed=task_seed(smp["seed"], BINNINGS.index(binning), b, i),
             ))
@@ -152,8 +152,8 @@ def fit_escape_velocity(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radi
 
 
 def _kept_samples(fit: dict) -> np.ndarray:
-    """Post-burn-in samples of one fit, flattened to (n, 4)."""
-    return fit["chain"][fit["n_burn_stored"]:].reshape(-1, len(PARAMETER_NAMES))
+    """Post-burn-in samples of one fit, flattened to (n, n_params)."""
+    return fit["chain"][fit["n_burn_stored"]:].reshape(-1, fit["chain"].shape[-1])
 
 
 def parameters_at_prior_edge(kept: np.ndarray, lower, upper, names=("v_esc", "k", "gamma")) -> list[str]:
@@ -173,10 +173,10 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
 
     Intervals are the 16th/50th/84th percentiles of the post-burn-in samples;
     ``*_err`` columns are half the 16–84 % width. ``at_prior_edge`` names the
-    parameters (v_esc, k, γ) whose posterior piles up against a bound of its
+    parameters (v_esc, k, γ and b if fitted) whose posterior piles up against a bound of its
     prior range (:func:`parameters_at_prior_edge`); such bins, and fits shorter
     than ``n_tau`` autocorrelation times, are logged as warnings. Skipped bins keep their row with
-    NaN results and the skip reason in ``status``. Sample columns v_esc, k, gamma, f
+    NaN results and the skip reason in ``status``. Sample columns v_esc, k, gamma, f (and b)
     are float32 (the stored chain's precision); r0 is float64, equal to the table's.
     """
     thin = params["samples_thin"]
@@ -191,12 +191,17 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
             kept = _kept_samples(fit)[::thin]
             p16, p50, p84 = np.percentile(kept, [16, 50, 84], axis=0)
             row.update(vesc_median=p50[0], vesc_err_minus=p50[0] - p16[0], vesc_err_plus=p84[0] - p50[0])
-            for j, name in enumerate(PARAMETER_NAMES[1:], start=1):
+            names = fit["parameter_names"]
+            for j, name in enumerate(names[1:], start=1):
                 row[f"{name}_median"] = p50[j]
                 row[f"{name}_err"] = 0.5 * (p84[j] - p16[j])
             pri = params["priors"]
-            edge = parameters_at_prior_edge(kept, (meta["v_min"], fit["k_range"][0], pri["gamma"][0]),
-                                            (pri["vesc_max_kms"], fit["k_range"][1], pri["gamma"][1]))
+            shape = [n for n in names if n not in PARAMETER_NAMES]
+            edge = parameters_at_prior_edge(
+                kept[:, [names.index(n) for n in ("v_esc", "k", "gamma", *shape)]],
+                (meta["v_min"], fit["k_range"][0], pri["gamma"][0], *(pri[n][0] for n in shape)),
+                (pri["vesc_max_kms"], fit["k_range"][1], pri["gamma"][1], *(pri[n][1] for n in shape)),
+                names=("v_esc", "k", "gamma", *shape))
             row.update(lnL_max=fit["ln_l_max"], aic=fit["aic"], acceptance_fraction=fit["acceptance_fraction"],
                        tau=float(np.max(fit["tau"])), converged=fit["converged"], at_prior_edge=" ".join(edge))
             where = f"escape_velocity {chains['binning']} bin {b} ({meta['r_lo']:.1f}-{meta['r_hi']:.1f} kpc, {chosen})"
@@ -208,7 +213,7 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
                                where, params["sampler"]["n_keep"], fit["n_tau_required"])
             samples.append(pd.DataFrame({
                 "binning": chains["binning"], "bin": b, "r0": meta["r0"],
-                **{name: kept[:, j] for j, name in enumerate(PARAMETER_NAMES)},
+                **{name: kept[:, j] for j, name in enumerate(names)},
             }))
         for label in chains["k_ranges"]:
             fit = chains["fits"].get((b, label), {})
@@ -224,9 +229,10 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
              *(f"{p}_{s}" for p in SUMMARY_PARAMS for s in ("median", "err")),
              "lnL_max", "aic", "acceptance_fraction", "tau", "converged", "at_prior_edge"]
     table = table.reindex(columns=fixed + [c for c in table.columns if c not in fixed])
+    columns = SAMPLE_COLUMNS + tuple(c for c in parameter_names(chains["likelihood"]) if c not in SAMPLE_COLUMNS)
     sample_df = (pd.concat(samples, ignore_index=True) if samples
-                 else pd.DataFrame({c: pd.Series(dtype=float) for c in SAMPLE_COLUMNS}))
-    return sample_df[list(SAMPLE_COLUMNS)], table
+                 else pd.DataFrame({c: pd.Series(dtype=float) for c in columns}))
+    return sample_df[list(columns)], table
 
 
 def _interval(x: np.ndarray) -> dict:
@@ -345,10 +351,10 @@ def _credible_levels(h: np.ndarray, masses=(0.95, 0.68)) -> list[float]:
 
 
 def plot_corner(chains: dict, params: dict) -> Figure:
-    """Corner plot of (v_esc, k, γ, f) for the configured bins (chosen k range), overlaid; 68/95 % contours."""
+    """Corner plot of (v_esc, k, γ, f, and b if fitted) for the configured bins (chosen k range), overlaid; 68/95 % contours."""
     cfg = params["figures"]
     wanted = [b for b in cfg["corner_bins"] if b in chains["chosen"]]
-    labels = [r"$v_{\rm esc}(r_0)$", "$k$", r"$\gamma$", "$f$"]
+    labels = [CORNER_LABELS[name] for name in parameter_names(chains["likelihood"])]
     n = len(labels)
     fig = Figure(figsize=(2.2 * n, 2.2 * n), layout="constrained")
     axes = fig.subplots(n, n, squeeze=False)
