@@ -83,6 +83,17 @@ def test_power_exp_integral_matches_quadrature(k, y, b):
     assert log_power_exp_integral(np.array([k]), np.array([[y]]), np.array([[b]]))[0, 0] == pytest.approx(ref, abs=1e-9)
 
 
+@pytest.mark.parametrize(("k", "y", "b", "b2"), [(0.0, 0.6, 5.0, -3.0), (1.2, 0.8, 12.0, -8.0), (4.0, 0.95, -2.0, 6.0)])
+def test_power_exp_integral_with_a_quadratic_term_matches_quadrature(k, y, b, b2):
+    ref = np.log((k + 1) * quad(lambda s: s**k * np.sqrt(1 - y * s) * np.exp(b * y * s + b2 * (y * s) ** 2), 0, 1,
+                                epsabs=0, epsrel=1e-13, limit=200)[0])
+    got = log_power_exp_integral(np.array([k]), np.array([[y]]), np.array([[b]]), np.array([[b2]]))[0, 0]
+    assert got == pytest.approx(ref, abs=1e-9)
+    dens = lambda v: float(np.exp(log_bound_df_power_exp(np.array([[v]]), 500.0, np.array([k]), b, 500.0 * np.sqrt(1 - y),  # noqa: E731
+                                                         b2_rel=b2))[0, 0])
+    assert quad(dens, 500.0 * np.sqrt(1 - y), 500.0, epsabs=0, epsrel=1e-11, limit=200)[0] == pytest.approx(1.0, abs=1e-8)
+
+
 def test_power_exp_integral_at_zero_b_is_the_incomplete_beta():
     k, y = np.array([0.5, 3.0]), np.array([[0.3, 0.8], [0.6, 0.95]])
     expected = log_incomplete_beta(k, y) + np.log1p(k)[:, None] - (k[:, None] + 1) * np.log(y)

@@ -148,21 +148,21 @@ def log_bound_df_consistent(v, vesc, k, v_min):
     return np.where(inside, out, -np.inf)
 
 
-def log_power_exp_integral(k, y, b):
-    """log H(k, y, b') = log (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(b' y s) ds, for 0 ≤ y < 1.
+def log_power_exp_integral(k, y, b, b2=0.0):
+    """log H(k, y, b', b2') = log (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(b' y s + b2' (y s)²) ds, for 0 ≤ y < 1.
 
-    ``k`` has shape (W,); ``y`` and ``b`` (that is, b') broadcast to (W, M).
-    Product integration: the smooth factor g(s) = (1 − y s)^½ exp(b' y s) is
+    ``k`` has shape (W,); ``y``, ``b`` and ``b2`` (that is, b', b2') broadcast to (W, M).
+    Product integration: the smooth factor g(s) = (1 − y s)^½ exp(b' y s + b2' (y s)²) is
     expanded in shifted Legendre polynomials from its values at fixed
     Gauss–Legendre nodes, and each polynomial is integrated against s^k exactly
     (:func:`_power_weights`). The error is that of a degree-47 polynomial fit of
-    g: < 1e-9 in log H for y ≤ 0.99, |b'| ≤ 40 and 0 ≤ k ≤ 15.
+    g: < 1e-8 in log H for y ≤ 0.99, −20 ≤ b' ≤ 40, |b2'| ≤ 20 and 0 ≤ k ≤ 8 (< 2e-7 up to k = 15).
     """
     k = np.asarray(k, dtype=float)
-    y, b = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(b, dtype=float))
+    y, b, b2 = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (y, b, b2)))
     nodes, weights = _power_weights(k)                      # (Q,), (W, Q)
     t = y[..., None] * nodes                                # (W, M, Q)
-    g = np.sqrt(1.0 - t) * np.exp(b[..., None] * t)
+    g = np.sqrt(1.0 - t) * np.exp(t * (b[..., None] + b2[..., None] * t))
     return np.log(np.einsum("wmq,wq->wm", g, weights)) + np.log1p(k)[:, None]
 
 
@@ -186,34 +186,36 @@ def _power_weights(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return nodes, mu @ transform
 
 
-def log_bound_df_power_exp(v, vesc, k, b_rel, v_min, log_h=None):
-    """log of v² (v_esc² − v²)^k exp(b_rel (1 − v²/v_esc²)) / N on [v_min, v_esc), −inf elsewhere.
+def log_bound_df_power_exp(v, vesc, k, b_rel, v_min, log_h=None, b2_rel=0.0):
+    """log of v² (v_esc² − v²)^k exp(b_rel t + b2_rel t²) / N on [v_min, v_esc), t = 1 − v²/v_esc²; −inf elsewhere.
 
-    N = ½ v_esc^(2k+3) y^(k+1) H(k, y, b_rel) / (k + 1), y = 1 − v_min²/v_esc², is
+    N = ½ v_esc^(2k+3) y^(k+1) H(k, y, b_rel, b2_rel) / (k + 1), y = 1 − v_min²/v_esc², is
     the normalisation over v ≥ v_min. ``k`` is a scalar or has shape (W,); the other
     arguments broadcast to an array whose leading axis is the walker axis W [km/s].
     ``b_rel`` is b·v_esc²/v_esc(r0)² (the exponent in units of the star's own
-    v_esc²). ``log_h``, if given, is log H at each (v_esc, b_rel) (as
-    :class:`TailLikelihood` interpolates it); otherwise H is computed here.
+    v_esc²), ``b2_rel`` the coefficient of an optional quadratic term. ``log_h``,
+    if given, is log H at each star (as :class:`TailLikelihood` interpolates it);
+    otherwise H is computed here.
     Where v_esc ≤ v_min the star cannot belong to the bound population (−inf).
     """
     k = np.atleast_1d(np.asarray(k, dtype=float))
     vesc = np.asarray(vesc, dtype=float)
-    ndim = max(np.ndim(v), np.ndim(vesc), np.ndim(v_min), np.ndim(b_rel), 1)
+    ndim = max(np.ndim(v), np.ndim(vesc), np.ndim(v_min), np.ndim(b_rel), np.ndim(b2_rel), 1)
     kk = k.reshape((k.size,) + (1,) * (ndim - 1))
     y = 1.0 - np.square(v_min / vesc)
     reachable = y > 0
     y_safe = np.where(reachable, y, 0.5)
     if log_h is None:
-        shape = np.broadcast_shapes(np.shape(y), np.shape(b_rel), (k.size,) + (1,) * (ndim - 1))
+        shape = np.broadcast_shapes(np.shape(y), np.shape(b_rel), np.shape(b2_rel), (k.size,) + (1,) * (ndim - 1))
         flat = (k.size, -1)
-        log_h = log_power_exp_integral(k, np.broadcast_to(y_safe, shape).reshape(flat),
-                                       np.broadcast_to(b_rel, shape).reshape(flat)).reshape(shape)
+        log_h = log_power_exp_integral(k, *(np.broadcast_to(a, shape).reshape(flat) for a in (y_safe, b_rel, b2_rel))
+                                       ).reshape(shape)
     log_norm = (2.0 * kk + 3.0) * np.log(vesc) - np.log(2.0) + (kk + 1.0) * np.log(y_safe) - np.log1p(kk) + log_h
     gap2 = np.square(vesc) - np.square(v)
     inside = (gap2 > 0) & (v >= v_min) & reachable
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = 2.0 * np.log(v) + kk * np.log(gap2) + b_rel * gap2 / np.square(vesc) - log_norm
+        t = gap2 / np.square(vesc)
+        out = 2.0 * np.log(v) + kk * np.log(gap2) + t * (b_rel + b2_rel * t) - log_norm
     return np.where(inside, out, -np.inf)
 
 
