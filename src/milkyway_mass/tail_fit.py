@@ -34,7 +34,6 @@ from milkyway_mass.tail_likelihood import (
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class SamplerSettings:
     """emcee and diagnostic settings of one fit."""

@@ -5,7 +5,7 @@ Model for star i with speed v_i ≥ v_min,i [km/s] at radius r_i [kpc]:
     p_i(v) = (1 − f)·p_bound(v | v_esc,i, k) + f·p_out(v | σ_i),
     v_esc,i = v_esc(r0)·(r_i / r0)^(−γ/2),
 
-with both terms normalised over v ≥ v_min,i for each star. Three bound terms:
+with both terms normalised over v ≥ v_min,i for each star. Four bound terms:
 
 * ``published`` — the Leonard & Tremaine power law (v_esc,i − v)^k on
   [v_min,i, v_esc,i), zero above v_esc,i.
@@ -43,8 +43,9 @@ with both terms normalised over v ≥ v_min,i for each star. Three bound terms:
       N_i = ½ v_esc,i^(2k+3) y_i^(k+1) H(k, y_i, b_i) / (k + 1),  y_i = 1 − v_min²/v_esc,i²,
       H(k, y, b') = (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(b' y s) ds,  b_i = b v_esc,i²/v_esc(r0)².
 
-  H is smooth and bounded; it is computed by Gauss–Legendre quadrature in
-  w = s^(k+1) at Chebyshev nodes in ln(r/r0) spanning the bin's stars (one
+  H is smooth and bounded; it is computed by product integration (the smooth
+  factor expanded in Legendre polynomials at fixed nodes, each integrated against
+  s^k exactly) at Chebyshev nodes in ln(r/r0) spanning the bin's stars (one
   evaluation per walker and node, not per star) and interpolated to every star
   by a fixed Lagrange matrix. It needs one v_min for all stars of a bin.
 
@@ -75,7 +76,7 @@ _DK = 0.05
 _K_TOP = 8.0
 _N_NODES = 96
 _DY = 0.002   # grid of log J_k(y) on y in [0, 1]
-_N_QUAD = 48  # Gauss–Legendre nodes of H(k, y, b')
+_N_QUAD = 48  # Gauss–Legendre nodes of the product integration of H(k, y, b')
 _N_CHEB = 9   # Chebyshev nodes in ln(r/r0) at which H is evaluated per walker
 
 

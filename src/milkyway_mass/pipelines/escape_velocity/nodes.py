@@ -2,7 +2,8 @@
 
 Every radial bin of both binnings is fitted with the power-law tail model for
 each configured k range (emcee, in a process pool); the range with the larger
-L_max is kept. Units: kpc, km/s. Parameters θ = (v_esc(r0), k, γ, f).
+L_max is kept. Units: kpc, km/s. Parameters θ = (v_esc(r0), k, γ, f), plus b for the
+``df_power_exp`` likelihood.
 """
 
 from __future__ import annotations
