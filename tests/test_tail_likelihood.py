@@ -80,36 +80,37 @@ def test_df_consistent_density_is_the_equilibrium_speed_distribution():
 def test_power_exp_integral_matches_quadrature(k, y, b):
     ref = np.log((k + 1) * quad(lambda s: s**k * np.sqrt(1 - y * s) * np.exp(b * y * s), 0, 1,
                                 epsabs=0, epsrel=1e-13, limit=200)[0])
-    assert log_power_exp_integral(np.array([k]), np.array([[y]]), np.array([[b]]))[0, 0] == pytest.approx(ref, abs=1e-9)
+    assert log_power_exp_integral(np.array([k]), np.array([[y]]), (np.array([[b]]),))[0, 0] == pytest.approx(ref, abs=1e-9)
 
 
 @pytest.mark.parametrize(("k", "y", "b", "b2"), [(0.0, 0.6, 5.0, -3.0), (1.2, 0.8, 12.0, -8.0), (4.0, 0.95, -2.0, 6.0)])
 def test_power_exp_integral_with_a_quadratic_term_matches_quadrature(k, y, b, b2):
     ref = np.log((k + 1) * quad(lambda s: s**k * np.sqrt(1 - y * s) * np.exp(b * y * s + b2 * (y * s) ** 2), 0, 1,
                                 epsabs=0, epsrel=1e-13, limit=200)[0])
-    got = log_power_exp_integral(np.array([k]), np.array([[y]]), np.array([[b]]), np.array([[b2]]))[0, 0]
+    got = log_power_exp_integral(np.array([k]), np.array([[y]]), (np.array([[b]]), np.array([[b2]])))[0, 0]
     assert got == pytest.approx(ref, abs=1e-9)
-    dens = lambda v: float(np.exp(log_bound_df_power_exp(np.array([[v]]), 500.0, np.array([k]), b, 500.0 * np.sqrt(1 - y),  # noqa: E731
-                                                         b2_rel=b2))[0, 0])
+    dens = lambda v: float(np.exp(log_bound_df_power_exp(np.array([[v]]), 500.0, np.array([k]), (b, b2),  # noqa: E731
+                                                         500.0 * np.sqrt(1 - y)))[0, 0])
     assert quad(dens, 500.0 * np.sqrt(1 - y), 500.0, epsabs=0, epsrel=1e-11, limit=200)[0] == pytest.approx(1.0, abs=1e-8)
 
 
 def test_power_exp_integral_at_zero_b_is_the_incomplete_beta():
     k, y = np.array([0.5, 3.0]), np.array([[0.3, 0.8], [0.6, 0.95]])
     expected = log_incomplete_beta(k, y) + np.log1p(k)[:, None] - (k[:, None] + 1) * np.log(y)
-    np.testing.assert_allclose(log_power_exp_integral(k, y, 0.0), expected, atol=1e-7)
+    np.testing.assert_allclose(log_power_exp_integral(k, y, (0.0,)), expected, atol=1e-7)
+    np.testing.assert_allclose(log_power_exp_integral(k, y, ()), expected, atol=1e-7)
 
 
 def test_df_power_exp_density_shape_and_support():
     """v² (v_esc² − v²)^k exp(b_rel (1 − v²/v_esc²)): ratio of densities at two speeds, zero outside."""
     vesc, k, b_rel, v_min = 510.0, 1.3, 6.0, 300.0
     v = np.array([[320.0, 450.0, 299.0, 510.0, 600.0]])
-    lb = log_bound_df_power_exp(v, vesc, np.array([k]), b_rel, v_min)[0]
+    lb = log_bound_df_power_exp(v, vesc, np.array([k]), (b_rel,), v_min)[0]
     g1, g0 = vesc**2 - 450**2, vesc**2 - 320**2
     expected = 2 * np.log(450 / 320) + k * np.log(g1 / g0) + b_rel * (g1 - g0) / vesc**2
     assert lb[1] - lb[0] == pytest.approx(expected, rel=1e-12)
     assert np.all(lb[2:] == -np.inf)
-    assert log_bound_df_power_exp(np.array([[310.0]]), 290.0, np.array([1.0]), 0.0, 300.0)[0, 0] == -np.inf
+    assert log_bound_df_power_exp(np.array([[310.0]]), 290.0, np.array([1.0]), (0.0,), 300.0)[0, 0] == -np.inf
 
 
 def test_chebyshev_interpolation_matrix_is_exact_for_polynomials():
@@ -133,7 +134,7 @@ def test_df_power_exp_interpolated_normalisation_matches_direct():
     theta = np.array([[400.0, 3.0, 1.4, 0.01, 8.0], [340.0, 0.5, 0.2, 0.1, -5.0], [500.0, 7.0, 1.0, 0.1, 25.0]])
     vesc = theta[:, :1] * (data.r / data.r0)[None, :] ** (-0.5 * theta[:, 2:3])
     b_rel = theta[:, 4:5] * (vesc / theta[:, :1]) ** 2
-    direct = log_bound_df_power_exp(data.v[None, :], vesc, theta[:, 1], b_rel, data.v_min[None, :])
+    direct = log_bound_df_power_exp(data.v[None, :], vesc, theta[:, 1], (b_rel,), data.v_min[None, :])
     got = like.log_bound(theta)
     assert np.array_equal(np.isfinite(got), np.isfinite(direct)) and np.isfinite(got[0]).all()
     ok = np.isfinite(direct)
@@ -168,7 +169,7 @@ def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0, b_rel=3.0):
         if kind == "df_consistent":
             return float(np.exp(log_bound_df_consistent(arr, vesc, np.array([k]), v_min))[0, 0])
         if kind == "df_power_exp":
-            return float(np.exp(log_bound_df_power_exp(arr, vesc, np.array([k]), b_rel, v_min))[0, 0])
+            return float(np.exp(log_bound_df_power_exp(arr, vesc, np.array([k]), (b_rel,), v_min))[0, 0])
         return float(np.exp(log_bound_convolved(arr, vesc, np.array([k]), v_min, sigma))[0, 0])
 
     def outlier(v):

@@ -41,7 +41,9 @@ with both terms normalised over v ≥ v_min,i for each star. Four bound terms:
 
       p_bound(v) = v² (v_esc,i² − v²)^k exp(b (v_esc,i² − v²)/v_esc(r0)²) / N_i  on [v_min, v_esc,i),
       N_i = ½ v_esc,i^(2k+3) y_i^(k+1) H(k, y_i, b_i) / (k + 1),  y_i = 1 − v_min²/v_esc,i²,
-      H(k, y, b') = (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(b' y s) ds,  b_i = b v_esc,i²/v_esc(r0)².
+      H(k, y, b') = (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(b' y s) ds,  b_i = b v_esc,i²/v_esc(r0)²
+
+  (:func:`log_power_exp_integral` also takes higher powers of y s in the exponent).
 
   H is smooth and bounded; it is computed by product integration (the smooth
   factor expanded in Legendre polynomials at fixed nodes, each integrated against
@@ -149,21 +151,22 @@ def log_bound_df_consistent(v, vesc, k, v_min):
     return np.where(inside, out, -np.inf)
 
 
-def log_power_exp_integral(k, y, b, b2=0.0):
-    """log H(k, y, b', b2') = log (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(b' y s + b2' (y s)²) ds, for 0 ≤ y < 1.
+def log_power_exp_integral(k, y, coeffs):
+    """log H(k, y, c) = log (k + 1) ∫_0^1 s^k (1 − y s)^½ exp(Σ_m c_m (y s)^m) ds, for 0 ≤ y < 1.
 
-    ``k`` has shape (W,); ``y``, ``b`` and ``b2`` (that is, b', b2') broadcast to (W, M).
-    Product integration: the smooth factor g(s) = (1 − y s)^½ exp(b' y s + b2' (y s)²) is
+    ``k`` has shape (W,); ``y`` and each of ``coeffs`` = (c_1, c_2, …) broadcast
+    to (W, M). Product integration: the smooth factor g(s) = (1 − y s)^½ exp(…) is
     expanded in shifted Legendre polynomials from its values at fixed
     Gauss–Legendre nodes, and each polynomial is integrated against s^k exactly
     (:func:`_power_weights`). The error is that of a degree-47 polynomial fit of
-    g: < 1e-8 in log H for y ≤ 0.99, −20 ≤ b' ≤ 40, |b2'| ≤ 20 and 0 ≤ k ≤ 8 (< 2e-7 up to k = 15).
+    g: < 1e-8 in log H for y ≤ 0.99, −20 ≤ c_1 ≤ 40, |c_2| ≤ 20 and 0 ≤ k ≤ 8 (< 2e-7 up to k = 15).
     """
     k = np.asarray(k, dtype=float)
-    y, b, b2 = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (y, b, b2)))
+    y, *cs = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (y, *coeffs)))
     nodes, weights = _power_weights(k)                      # (Q,), (W, Q)
     t = y[..., None] * nodes                                # (W, M, Q)
-    g = np.sqrt(1.0 - t) * np.exp(t * (b[..., None] + b2[..., None] * t))
+    exponent = sum(c[..., None] * t ** (m + 1) for m, c in enumerate(cs))
+    g = np.sqrt(1.0 - t) * np.exp(exponent)
     return np.log(np.einsum("wmq,wq->wm", g, weights)) + np.log1p(k)[:, None]
 
 
@@ -187,36 +190,36 @@ def _power_weights(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return nodes, mu @ transform
 
 
-def log_bound_df_power_exp(v, vesc, k, b_rel, v_min, log_h=None, b2_rel=0.0):
-    """log of v² (v_esc² − v²)^k exp(b_rel t + b2_rel t²) / N on [v_min, v_esc), t = 1 − v²/v_esc²; −inf elsewhere.
+def log_bound_df_power_exp(v, vesc, k, coeffs, v_min, log_h=None):
+    """log of v² (v_esc² − v²)^k exp(Σ_m c_m t^m) / N on [v_min, v_esc), t = 1 − v²/v_esc²; −inf elsewhere.
 
-    N = ½ v_esc^(2k+3) y^(k+1) H(k, y, b_rel, b2_rel) / (k + 1), y = 1 − v_min²/v_esc², is
-    the normalisation over v ≥ v_min. ``k`` is a scalar or has shape (W,); the other
-    arguments broadcast to an array whose leading axis is the walker axis W [km/s].
-    ``b_rel`` is b·v_esc²/v_esc(r0)² (the exponent in units of the star's own
-    v_esc²), ``b2_rel`` the coefficient of an optional quadratic term. ``log_h``,
-    if given, is log H at each star (as :class:`TailLikelihood` interpolates it);
-    otherwise H is computed here.
+    N = ½ v_esc^(2k+3) y^(k+1) H(k, y, c) / (k + 1), y = 1 − v_min²/v_esc², is the
+    normalisation over v ≥ v_min (:func:`log_power_exp_integral`). ``k`` is a
+    scalar or has shape (W,); ``v``, ``vesc``, ``v_min`` and each of ``coeffs`` =
+    (c_1, c_2, …) broadcast to an array whose leading axis is the walker axis W
+    [km/s]. For ``df_power_exp``, c_1 = b·v_esc²/v_esc(r0)² (the exponent in
+    units of the star's own v_esc²). ``log_h``, if given, is log H at each star
+    (as :class:`TailLikelihood` interpolates it); otherwise H is computed here.
     Where v_esc ≤ v_min the star cannot belong to the bound population (−inf).
     """
     k = np.atleast_1d(np.asarray(k, dtype=float))
     vesc = np.asarray(vesc, dtype=float)
-    ndim = max(np.ndim(v), np.ndim(vesc), np.ndim(v_min), np.ndim(b_rel), np.ndim(b2_rel), 1)
+    ndim = max(np.ndim(v), np.ndim(vesc), np.ndim(v_min), *(np.ndim(c) for c in coeffs), 1)
     kk = k.reshape((k.size,) + (1,) * (ndim - 1))
     y = 1.0 - np.square(v_min / vesc)
     reachable = y > 0
     y_safe = np.where(reachable, y, 0.5)
     if log_h is None:
-        shape = np.broadcast_shapes(np.shape(y), np.shape(b_rel), np.shape(b2_rel), (k.size,) + (1,) * (ndim - 1))
+        shape = np.broadcast_shapes(np.shape(y), *(np.shape(c) for c in coeffs), (k.size,) + (1,) * (ndim - 1))
         flat = (k.size, -1)
-        log_h = log_power_exp_integral(k, *(np.broadcast_to(a, shape).reshape(flat) for a in (y_safe, b_rel, b2_rel))
-                                       ).reshape(shape)
+        log_h = log_power_exp_integral(k, np.broadcast_to(y_safe, shape).reshape(flat),
+                                       [np.broadcast_to(c, shape).reshape(flat) for c in coeffs]).reshape(shape)
     log_norm = (2.0 * kk + 3.0) * np.log(vesc) - np.log(2.0) + (kk + 1.0) * np.log(y_safe) - np.log1p(kk) + log_h
     gap2 = np.square(vesc) - np.square(v)
     inside = (gap2 > 0) & (v >= v_min) & reachable
     with np.errstate(divide="ignore", invalid="ignore"):
         t = gap2 / np.square(vesc)
-        out = 2.0 * np.log(v) + kk * np.log(gap2) + t * (b_rel + b2_rel * t) - log_norm
+        out = 2.0 * np.log(v) + kk * np.log(gap2) + sum(c * t ** (m + 1) for m, c in enumerate(coeffs)) - log_norm
     return np.where(inside, out, -np.inf)
 
 
@@ -421,7 +424,7 @@ class TailLikelihood:
         vesc0, k, gamma, b = theta[:, :1], theta[:, 1], theta[:, 2:3], theta[:, 4:5]
         u2_nodes = np.exp(-gamma * self._node_log_r[None, :])
         y_nodes = np.clip(1.0 - np.square(self.data.v_min[0] / vesc0) / u2_nodes, 0.0, 1.0)
-        log_h = log_power_exp_integral(k, y_nodes, b * u2_nodes) @ self._lagrange.T
+        log_h = log_power_exp_integral(k, y_nodes, (b * u2_nodes,)) @ self._lagrange.T
         return b * np.exp(-gamma * self._log_r[None, :]), log_h
 
     def log_bound(self, theta):
@@ -437,7 +440,7 @@ class TailLikelihood:
             return log_bound_df_consistent(v, vesc, k, d.v_min[None, :])
         if self.kind == "df_power_exp":
             b_rel, log_h = self._power_exp_terms(theta)
-            return log_bound_df_power_exp(v, vesc, k, b_rel, d.v_min[None, :], log_h)
+            return log_bound_df_power_exp(v, vesc, k, (b_rel,), d.v_min[None, :], log_h)
         return log_bound_convolved(v, vesc, k, d.v_min[None, :], d.sigma[None, :])
 
     def per_star(self, theta):
@@ -469,7 +472,7 @@ class TailLikelihood:
             lb = log_bound_df_consistent(vv, vesc, k, vmin)
         elif self.kind == "df_power_exp":
             b_rel, log_h = self._power_exp_terms(theta)
-            lb = log_bound_df_power_exp(vv, vesc, k, b_rel[:, :, None], vmin, log_h[:, :, None])
+            lb = log_bound_df_power_exp(vv, vesc, k, (b_rel[:, :, None],), vmin, log_h[:, :, None])
         else:
             lb = log_bound_convolved(vv, vesc, k, vmin, d.sigma[None, :, None])
         bound = (1.0 - theta[:, 3:4]) * np.exp(lb).sum(axis=1)

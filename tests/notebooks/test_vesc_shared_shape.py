@@ -22,16 +22,19 @@ def study():
     return module
 
 
-def test_joint_likelihood_matches_a_direct_sum_over_bins(study):
+@pytest.mark.parametrize("n_terms", [2, 3])
+def test_joint_likelihood_matches_a_direct_sum_over_bins(study, n_terms):
     """Interpolated normalisations and slopes from the neighbouring nodes equal a star-by-star evaluation."""
     rng = np.random.default_rng(2)
     bins = []
     for r_lo, r_hi, v_min, vesc in ((8.0, 10.0, 300.0, 520.0), (10.0, 12.0, 290.0, 500.0), (12.0, 16.0, 280.0, 470.0)):
         r = np.exp(rng.uniform(np.log(r_lo), np.log(r_hi), 80))
         bins.append({"r": r, "v": rng.uniform(v_min, 0.95 * vesc, 80), "v_min": v_min, "r0": float(np.median(r))})
-    post = study.SharedShapePosterior(bins, 1000.0)
-    theta = np.array([[np.log(530.0), np.log(505.0), np.log(480.0), 1.2, 6.0, -2.0, np.log(1e-3)],
-                      [np.log(560.0), np.log(520.0), np.log(500.0), 3.0, -4.0, 5.0, np.log(0.02)]])
+    post = study.SharedShapePosterior(bins, 1000.0, n_terms)
+    theta = np.array([[np.log(530.0), np.log(505.0), np.log(480.0), 1.2, 6.0, -2.0, 1.5, np.log(1e-3)],
+                      [np.log(560.0), np.log(520.0), np.log(500.0), 3.0, -4.0, 5.0, -1.0, np.log(0.02)]])
+    theta = np.delete(theta, np.s_[4 + n_terms:7], axis=1)
+    assert theta.shape[1] == post.n_params
     log_r0 = np.log([b["r0"] for b in bins])
     expected = np.zeros(2)
     for w, th in enumerate(theta):
@@ -39,8 +42,9 @@ def test_joint_likelihood_matches_a_direct_sum_over_bins(study):
         for i, b in enumerate(bins):
             vesc = np.exp(th[i] - 0.5 * gamma[i] * np.log(b["r"] / b["r0"]))[None, :]
             u = (vesc / study.V_REF) ** 2
-            lb = log_bound_df_power_exp(b["v"][None, :], vesc, np.array([th[3]]), th[4] * u, b["v_min"], b2_rel=th[5] * u**2)
-            f = np.exp(th[6])
+            coeffs = [th[4 + m] * u ** (m + 1) for m in range(n_terms)]
+            lb = log_bound_df_power_exp(b["v"][None, :], vesc, np.array([th[3]]), coeffs, b["v_min"])
+            f = np.exp(th[-1])
             expected[w] += np.logaddexp(np.log1p(-f) + lb, np.log(f) + log_outlier_density(b["v"], 0.0, b["v_min"], 1000.0)).sum()
     np.testing.assert_allclose(post(theta), expected, rtol=0, atol=1e-6)
     outside = theta.copy()
