@@ -101,9 +101,7 @@ def main(argv=None) -> Path:
 
     params = load_parameters()
     mock, ev, sel = params["mock_survey"], params["escape_velocity"], params["selection"]
-    truth = mock["truth"]
-    galaxy = TruthGalaxy(truth["bulge"], truth["disks"], truth["M200_msun"], truth["c200"], params["cosmology"],
-                         params["galaxy_frame"], truth["boundary_r200"])
+    galaxy = TruthGalaxy.from_config(mock["truth"], params["cosmology"], params["galaxy_frame"])
     bins = build_radial_bin_limits(sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"])["bin1"]
     published = pd.read_csv(PROJECT / "data" / "01_raw" / "published" / "published_vesc_bin1.csv")
     if len(published) != len(bins):

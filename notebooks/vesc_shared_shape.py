@@ -197,9 +197,7 @@ def main(argv=None) -> Path:
 
     params = load_parameters()
     cal, sel = params["calibration"], params["selection"]
-    pot = cal["potential"]
-    galaxy = TruthGalaxy(pot["bulge"], pot["disks"], pot["M200_msun"], pot["c200"], params["cosmology"],
-                         params["galaxy_frame"], pot["boundary_r200"])
+    galaxy = TruthGalaxy.from_config(cal["potential"], params["cosmology"], params["galaxy_frame"])
     limits = build_radial_bin_limits(sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"],
                                      params["cosmology"])["bin1"]
     if args.bins is not None:
@@ -207,8 +205,7 @@ def main(argv=None) -> Path:
     names = args.dfs if args.dfs is not None else [*cal["family"], *cal["held_out"]]
     jobs = [{"df": name, "variant": cal["dfs"][name]["variant"], "tracer": cal["dfs"][name].get("tracer"),
              "realisation": real, "seed": task_seed(args.seed, list(cal["dfs"]).index(name), real), "galaxy": galaxy,
-             "limits": limits,
-             "stars": args.stars, "shape_terms": args.shape_terms, "walkers": args.walkers, "burn": args.burn, "keep": args.keep,
+             "limits": limits, "stars": args.stars, "shape_terms": args.shape_terms, "walkers": args.walkers, "burn": args.burn, "keep": args.keep,
              "sigma_out": params["escape_velocity"]["sigma_out_kms"]}
             for real in range(args.realisations) for name in names]
     rows = []

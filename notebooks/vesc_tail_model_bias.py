@@ -69,9 +69,7 @@ def main(argv=None) -> Path:
 
     params = load_parameters()
     cal, sel = params["calibration"], params["selection"]
-    pot = cal["potential"]
-    galaxy = TruthGalaxy(pot["bulge"], pot["disks"], pot["M200_msun"], pot["c200"], params["cosmology"],
-                         params["galaxy_frame"], pot["boundary_r200"])
+    galaxy = TruthGalaxy.from_config(cal["potential"], params["cosmology"], params["galaxy_frame"])
     bins = build_radial_bin_limits(sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"])["bin1"]
     bins = bins[bins["bin"].isin(args.bins)]
     dfs = {name: cal["dfs"][name] for name in (*cal["family"], *cal["held_out"])} | {"power_2.5": {"variant": "power_2.5"}}

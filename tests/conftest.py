@@ -32,9 +32,7 @@ def mock_params(shared_params) -> dict:
 @pytest.fixture(scope="session")
 def galaxy(mock_params, shared_params) -> TruthGalaxy:
     """The embedded mock's truth potential."""
-    t = mock_params["truth"]
-    return TruthGalaxy(t["bulge"], t["disks"], t["M200_msun"], t["c200"], shared_params["cosmology"],
-                       shared_params["galaxy_frame"], t["boundary_r200"])
+    return TruthGalaxy.from_config(mock_params["truth"], shared_params["cosmology"], shared_params["galaxy_frame"])
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,13 @@ class TruthGalaxy:
         self.composite = functools.reduce(operator.add, self.potentials)
         self.axisymmetric = functools.reduce(operator.add, [bulge_pot, *disk_pots, self.halo])
 
+    @classmethod
+    def from_config(cls, potential: dict, cosmology: dict, frame: dict) -> TruthGalaxy:
+        """From a potential block of the parameters (``mock_survey.truth``, ``calibration.potential``):
+        bulge, disks, M200_msun, c200, boundary_r200."""
+        return cls(potential["bulge"], potential["disks"], potential["M200_msun"], potential["c200"], cosmology, frame,
+                   potential["boundary_r200"])
+
     def phi(self, r_kpc, pot=None) -> np.ndarray:
         """Potential [km²/s²] at spherical radius r [kpc] (of ``pot``, default the total)."""
         r = np.atleast_1d(np.asarray(r_kpc, dtype=float)) / self.ro

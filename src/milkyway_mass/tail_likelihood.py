@@ -416,8 +416,9 @@ class TailLikelihood:
         """v_esc,i = v_esc(r0)·(r_i/r0)^(−γ/2) per walker and star, shape (W, N) [km/s]."""
         return theta[:, :1] * np.exp(-0.5 * theta[:, 2:3] * self._log_r[None, :])
 
-    def _power_exp_terms(self, theta):
-        """b_rel = b·(v_esc,i/v_esc(r0))² and log H(k, y_i, b_rel) per walker and star, shapes (W, N).
+    def _power_exp_terms(self, theta, vesc):
+        """b_rel = b·(v_esc,i/v_esc(r0))² and log H(k, y_i, b_rel) per walker and star, shapes (W, N);
+        ``vesc`` is :meth:`_vesc` of θ.
 
         log H is evaluated at the Chebyshev nodes in ln(r/r0) and interpolated to the stars.
         """
@@ -425,7 +426,7 @@ class TailLikelihood:
         u2_nodes = np.exp(-gamma * self._node_log_r[None, :])
         y_nodes = np.clip(1.0 - np.square(self.data.v_min[0] / vesc0) / u2_nodes, 0.0, 1.0)
         log_h = log_power_exp_integral(k, y_nodes, (b * u2_nodes,)) @ self._lagrange.T
-        return b * np.exp(-gamma * self._log_r[None, :]), log_h
+        return b * np.square(vesc / vesc0), log_h
 
     def log_bound(self, theta):
         """log p_bound per walker and star, shape (W, N)."""
@@ -439,7 +440,7 @@ class TailLikelihood:
         if self.kind == "df_consistent":
             return log_bound_df_consistent(v, vesc, k, d.v_min[None, :])
         if self.kind == "df_power_exp":
-            b_rel, log_h = self._power_exp_terms(theta)
+            b_rel, log_h = self._power_exp_terms(theta, vesc)
             return log_bound_df_power_exp(v, vesc, k, (b_rel,), d.v_min[None, :], log_h)
         return log_bound_convolved(v, vesc, k, d.v_min[None, :], d.sigma[None, :])
 
@@ -471,7 +472,7 @@ class TailLikelihood:
         elif self.kind == "df_consistent":
             lb = log_bound_df_consistent(vv, vesc, k, vmin)
         elif self.kind == "df_power_exp":
-            b_rel, log_h = self._power_exp_terms(theta)
+            b_rel, log_h = self._power_exp_terms(theta, vesc[:, :, 0])
             lb = log_bound_df_power_exp(vv, vesc, k, (b_rel[:, :, None],), vmin, log_h[:, :, None])
         else:
             lb = log_bound_convolved(vv, vesc, k, vmin, d.sigma[None, :, None])

@@ -24,6 +24,15 @@ FRAME = {"R0_kpc": 8.122}
 EDGES = {"bin1": [4.0, 6.0, 8.0, 10.0, 12.0], "bin2": [4.5, 6.5, 8.5, 10.5, 12.5]}
 
 
+def single_range_params(likelihood: str, k_range: list[float], k_init: float) -> dict:
+    """base_params with another likelihood and one k range."""
+    params = base_params()
+    params["likelihood"] = likelihood
+    params["priors"]["k_ranges"] = [k_range]
+    params["init"]["k"] = [k_init]
+    return params
+
+
 def base_params() -> dict:
     """conf/base parameters with short chains and serial fits."""
     params = yaml.safe_load((CONF / "base" / "parameters_escape_velocity.yml").read_text())["escape_velocity"]
@@ -176,10 +185,7 @@ def test_figures(fitted):
 
 def test_convolved_likelihood_runs_through_the_nodes():
     s1, s2, bins = synthetic_selection(n_per_bin=(0, 40, 30, 25), seed=3)
-    params = base_params()
-    params["likelihood"] = "convolved"
-    params["priors"]["k_ranges"] = [[0.1, 2.5]]
-    params["init"]["k"] = [2.0]
+    params = single_range_params("convolved", [0.1, 2.5], 2.0)
     c1, _ = fit_escape_velocity(s1, s2, bins, params)
     assert c1["likelihood"] == "convolved" and c1["bins"][0]["status"].startswith("skipped: 0 stars")
     _, table = summarise_escape_velocity(c1, params)
@@ -189,10 +195,7 @@ def test_convolved_likelihood_runs_through_the_nodes():
 
 def test_df_power_exp_likelihood_carries_b_through_the_nodes():
     s1, s2, bins = synthetic_selection(n_per_bin=(0, 40, 30, 25), seed=3)
-    params = base_params()
-    params["likelihood"] = "df_power_exp"
-    params["priors"]["k_ranges"] = [[0.0, 6.0]]
-    params["init"]["k"] = [2.0]
+    params = single_range_params("df_power_exp", [0.0, 6.0], 2.0)
     c1, _ = fit_escape_velocity(s1, s2, bins, params)
     fit = c1["fits"][(1, "k0-6")]
     assert fit["chain"].shape[-1] == 5 and fit["parameter_names"][-1] == "b"

@@ -58,8 +58,7 @@ def _estimators(calibration: dict) -> list[Estimator]:
 
 
 def _reference_galaxy(calibration: dict, galaxy_frame: dict, cosmology: dict) -> TruthGalaxy:
-    p = calibration["potential"]
-    return TruthGalaxy(p["bulge"], p["disks"], p["M200_msun"], p["c200"], cosmology, galaxy_frame, p["boundary_r200"])
+    return TruthGalaxy.from_config(calibration["potential"], cosmology, galaxy_frame)
 
 
 def _calibration_bins(stars: dict[str, pd.DataFrame], radial_bins: pd.DataFrame, calibration: dict) -> pd.DataFrame:
@@ -94,8 +93,7 @@ def run_calibration_fits(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, rad
     bins = _calibration_bins(stars, radial_bins, calibration)
     survey = pd.concat([stars[b].assign(binning=b) for b in calibration["binnings"]], ignore_index=True)
     pri, smp = escape_velocity["priors"], calibration["sampler"]
-    fit = {"vesc_max_kms": pri["vesc_max_kms"], "gamma": pri["gamma"], "f": pri["f"], **({"b": pri["b"]} if "b" in pri else {}),
-           "sigma_out_kms": escape_velocity["sigma_out_kms"], "v_max_kms": selection["v_max_kms"],
+    fit = {**pri, "sigma_out_kms": escape_velocity["sigma_out_kms"], "v_max_kms": selection["v_max_kms"],
            "tie_lnL": escape_velocity["model_choice_tie_lnL"], "init": escape_velocity["init"],
            "init_scatter": escape_velocity["init_scatter"]}
     settings = SamplerSettings(n_walkers=smp["n_walkers"], n_burn=smp["n_burn"], n_keep=smp["n_keep"], n_tau=smp["n_tau"],

@@ -33,8 +33,7 @@ KZ_UNIT_KMS2_PER_KPC = 2 * np.pi * G * 1e6
 
 
 def _galaxy(mock: dict, frame: dict, cosmology: dict) -> TruthGalaxy:
-    t = mock["truth"]
-    return TruthGalaxy(t["bulge"], t["disks"], t["M200_msun"], t["c200"], cosmology, frame, t["boundary_r200"])
+    return TruthGalaxy.from_config(mock["truth"], cosmology, frame)
 
 
 def _icrs(stars: pd.DataFrame, frame: dict) -> coord.SkyCoord:
