@@ -19,7 +19,7 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 from timing import best_of
 
-from milkyway_mass import combined_fit as cf
+from milkyway_mass.galaxy import model as cf
 from milkyway_mass.pipelines.halo_mass import nodes
 
 PROJECT = Path(__file__).resolve().parents[1]

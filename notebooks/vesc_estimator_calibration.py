@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from kedro.config import OmegaConfigLoader
 
-from milkyway_mass.mock_galaxy import TruthGalaxy
+from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
-from milkyway_mass.tail_fit import (
+from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
     choose_k_range,
@@ -45,8 +45,8 @@ from milkyway_mass.tail_fit import (
     run_fits,
     task_seed,
 )
-from milkyway_mass.tail_likelihood import PriorBounds, TailData
-from milkyway_mass.vesc_calibration import energy_df, sample_speeds
+from milkyway_mass.galaxy.tail.likelihood import PriorBounds, TailData
+from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from milkyway_mass.mock_galaxy import TruthGalaxy
+from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.pipelines.mock_survey import nodes as mock_nodes
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from milkyway_mass.mass_model import MassModelSpec
+from milkyway_mass.galaxy.potentials.composite import MassModelSpec
 from milkyway_mass.pipelines.halo_mass import nodes
 from tests.conftest import PROJECT, load_params
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from milkyway_mass import combined_fit as cf
-from milkyway_mass.baryon_models import FixedBaryons
-from milkyway_mass.constraint_data import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
-from milkyway_mass.mass_model import dphi_dz
+from milkyway_mass.galaxy import model as cf
+from milkyway_mass.galaxy.potentials.baryons import FixedBaryons
+from milkyway_mass.galaxy.constraints.data import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
+from milkyway_mass.galaxy.potentials.composite import dphi_dz
 from milkyway_mass.pipelines.halo_mass import nodes
 from tests.conftest import load_params
 

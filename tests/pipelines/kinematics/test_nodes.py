@@ -5,7 +5,7 @@ import pytest
 
 from milkyway_mass.pipelines.kinematics.nodes import compute_galactocentric
 from milkyway_mass.schemas import GALACTOCENTRIC_COLUMNS, STARS_6D_COLUMNS
-from tests.test_galactocentric import FRAME, make_stars_6d
+from tests.galaxy.test_coordinates import FRAME, make_stars_6d
 
 KINEMATICS = {"mc_draws": 20, "seed": 3, "chunk_size": 16, "progress": False}
 

@@ -12,7 +12,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
-from milkyway_mass.galactocentric import galactocentric_frame
+from milkyway_mass.galaxy.coordinates import galactocentric_frame
 from milkyway_mass.pipelines.kinematics.pipeline import (
     create_pipeline as kinematics_pipeline,
 )

@@ -1,6 +1,6 @@
 """Nodes of the `calibration` pipeline: coverage of the tail estimators over mock realisations (METHOD.md §8).
 
-The science lives in :mod:`milkyway_mass.vesc_calibration`; these nodes read the
+The science lives in :mod:`milkyway_mass.galaxy.tail.calibration`; these nodes read the
 configuration, shape tables and pick the calibration that matches the estimator
 ``escape_velocity`` ran. Units: km/s, kpc; biases and σ_sys are fractions of v_esc.
 """
@@ -12,10 +12,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from milkyway_mass.mock_galaxy import TruthGalaxy
+from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.schemas import require_columns
-from milkyway_mass.tail_fit import SamplerSettings
-from milkyway_mass.vesc_calibration import (
+from milkyway_mass.galaxy.tail.fit import SamplerSettings
+from milkyway_mass.galaxy.tail.calibration import (
     Estimator,
     build_jobs,
     calibrated_curve,

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from milkyway_mass.schemas import require_columns
-from milkyway_mass.tail_fit import (
+from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
     choose_k_range,
@@ -24,7 +24,7 @@ from milkyway_mass.tail_fit import (
     run_fits,
     task_seed,
 )
-from milkyway_mass.tail_likelihood import (
+from milkyway_mass.galaxy.tail.likelihood import (
     PARAMETER_NAMES,
     TailData,
     TailLikelihood,

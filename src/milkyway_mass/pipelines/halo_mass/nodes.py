@@ -4,7 +4,7 @@ Analysis A (METHOD.md §5): the NFW halo mass from the escape-velocity curve.
 Analysis B (§6, the ``*_analysis_b`` nodes): a grid of fits combining the
 escape-velocity curve, vc(R0), a rotation curve and K_z(R, 1.1 kpc), with NFW,
 Zhao or Einasto halos and fixed or McMillan (2017)-type baryons
-(``milkyway_mass.combined_fit``).
+(``milkyway_mass.galaxy.model``).
 
 Units: kpc, km/s, Msun; K_z in (km/s)² / kpc. Model escape speeds of a bin are
 evaluated at its r0 in the Galactic plane (R = r0, z = 0), to the boundary
@@ -21,9 +21,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from milkyway_mass import combined_fit as cfit
-from milkyway_mass.constraint_data import kz_from_table, rotation_curve_from_table
-from milkyway_mass.mass_likelihood import (
+from milkyway_mass.galaxy import model as cfit
+from milkyway_mass.galaxy.constraints.data import kz_from_table, rotation_curve_from_table
+from milkyway_mass.galaxy.constraints.vesc_curve import (
     BoxPrior,
     CircularSpeedTerm,
     EscapeVelocityCurve,
@@ -33,7 +33,7 @@ from milkyway_mass.mass_likelihood import (
     run_emcee,
     split_normal_curve,
 )
-from milkyway_mass.mass_model import Cosmology, MassModelSpec, escape_speed
+from milkyway_mass.galaxy.potentials.composite import Cosmology, MassModelSpec, escape_speed
 from milkyway_mass.schemas import require_columns
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Nodes of the `kinematics` pipeline: Galactocentric positions, velocities and their errors.
 
 Frame: astropy's Galactocentric frame from ``params:galaxy_frame`` (see
-:mod:`milkyway_mass.galactocentric`); prograde orbits have v_phi < 0.
+:mod:`milkyway_mass.galaxy.coordinates`); prograde orbits have v_phi < 0.
 Units: kpc, km/s, mas/yr, deg (``phi_gc`` in rad).
 """
 
@@ -11,7 +11,7 @@ import logging
 
 import pandas as pd
 
-from milkyway_mass.galactocentric import add_galactocentric_columns
+from milkyway_mass.galaxy.coordinates import add_galactocentric_columns
 from milkyway_mass.schemas import GALACTOCENTRIC_COLUMNS, STARS_6D_COLUMNS
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 
-from milkyway_mass.galactocentric import galactocentric_frame
-from milkyway_mass.mass_model import G
-from milkyway_mass.mock_galaxy import (
+from milkyway_mass.galaxy.coordinates import galactocentric_frame
+from milkyway_mass.galaxy.potentials.composite import G
+from milkyway_mass.galaxy.mock import (
     TruthGalaxy,
     halo_df,
     sample_disk,

@@ -16,7 +16,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from milkyway_mass.cut_flow import cut_row
-from milkyway_mass.reference_curves import bin_vmin, reference_potentials, vesc_curves
+from milkyway_mass.galaxy.potentials.reference import bin_vmin, reference_potentials, vesc_curves
 from milkyway_mass.schemas import CUT_FLOW_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def build_radial_bin_limits(binnings: dict, v_min: dict, reference: dict, galaxy
     """Per binning name, one row per bin: ``binning, bin, r_lo, r_hi, r_vmin, v_min``.
 
     ``r_vmin`` is the radius where v_min was evaluated (see
-    :func:`milkyway_mass.reference_curves.bin_vmin`).
+    :func:`milkyway_mass.galaxy.potentials.reference.bin_vmin`).
     """
     potentials = _potentials(reference, galaxy_frame, cosmology)
     tables = {}

@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.stats import norm
 
-from milkyway_mass.constraint_likelihoods import (
+from milkyway_mass.galaxy.constraints.terms import (
     gaussian_loglike,
     rotation_curve_loglike,
     vertical_force_loglike,

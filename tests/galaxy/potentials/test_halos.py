@@ -14,9 +14,9 @@ from galpy.potential import (
 from scipy import special
 from scipy.integrate import quad
 
-from milkyway_mass import halo_profiles as hp
-from milkyway_mass.halo_profiles import EinastoHalo, NFWHalo, ZhaoHalo
-from milkyway_mass.mass_model import Cosmology, G
+from milkyway_mass.galaxy.potentials import halos as hp
+from milkyway_mass.galaxy.potentials.halos import EinastoHalo, NFWHalo, ZhaoHalo
+from milkyway_mass.galaxy.potentials.composite import Cosmology, G
 
 R = np.geomspace(0.01, 1000.0, 41)
 RHO0, RS = 8e6, 16.0

@@ -1,4 +1,4 @@
-"""Tests of milkyway_mass.galactocentric: fast path vs astropy, sign convention, Monte Carlo errors."""
+"""Tests of milkyway_mass.galaxy.coordinates: fast path vs astropy, sign convention, Monte Carlo errors."""
 
 import astropy.coordinates as coord
 import astropy.units as u
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milkyway_mass.galactocentric import (
+from milkyway_mass.galaxy.coordinates import (
     K_PM,
     add_galactocentric_columns,
     astropy_galactocentric,

@@ -2,7 +2,7 @@
 
 Units: lengths in kpc, densities in Msun / kpc³, masses in Msun, potentials in
 (km/s)², forces in (km/s)² / kpc. ``G`` and ``Cosmology`` come from
-``milkyway_mass.mass_model``, so a halo here is a drop-in component of its
+``milkyway_mass.galaxy.potentials.composite``, so a halo here is a drop-in component of its
 ``GalaxyModel`` (methods ``potential``, ``dphi_dR``, ``dphi_dz``,
 ``enclosed_mass``, ``r200``).
 
@@ -38,7 +38,7 @@ import numpy as np
 from astropy import constants, units
 from scipy import special
 
-from milkyway_mass.mass_model import OVERDENSITY, Cosmology, G
+from milkyway_mass.galaxy.potentials.composite import OVERDENSITY, Cosmology, G
 
 #: 1 Msun / kpc³ expressed as an energy density in GeV / cm³ (rho c², astropy).
 MSUN_KPC3_IN_GEV_CM3 = float((units.Msun / units.kpc**3 * constants.c**2).to_value(units.GeV / units.cm**3))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from milkyway_mass.mass_likelihood import (
+from milkyway_mass.galaxy.constraints.vesc_curve import (
     BoxPrior,
     CircularSpeedTerm,
     EscapeVelocityTerm,
@@ -14,7 +14,7 @@ from milkyway_mass.mass_likelihood import (
     run_emcee,
     split_normal_curve,
 )
-from milkyway_mass.mass_model import MassModelSpec
+from milkyway_mass.galaxy.potentials.composite import MassModelSpec
 
 R0 = 8.122
 # Radii and 68 % half-widths of the published Bin-1 curve (Wu et al. 2025, Table A1).

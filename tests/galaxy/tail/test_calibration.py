@@ -1,4 +1,4 @@
-"""Tests of the simulation-based calibration of the tail estimators (milkyway_mass.vesc_calibration)."""
+"""Tests of the simulation-based calibration of the tail estimators (milkyway_mass.galaxy.tail.calibration)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from milkyway_mass.tail_fit import SamplerSettings
-from milkyway_mass.vesc_calibration import (
+from milkyway_mass.galaxy.tail.fit import SamplerSettings
+from milkyway_mass.galaxy.tail.calibration import (
     Estimator,
     build_jobs,
     calibrated_curve,

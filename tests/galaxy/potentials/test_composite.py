@@ -8,7 +8,7 @@ from astropy import units as u
 from astropy.constants import G as G_astropy
 from galpy.potential import MiyamotoNagaiPotential, NFWPotential, PlummerPotential
 
-from milkyway_mass.mass_model import (
+from milkyway_mass.galaxy.potentials.composite import (
     HALO_FAMILIES,
     NFW,
     Cosmology,

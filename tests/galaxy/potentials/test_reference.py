@@ -1,12 +1,12 @@
-"""Tests of milkyway_mass.reference_curves: scaling, virial-mass rescaling, v_esc and v_min."""
+"""Tests of milkyway_mass.galaxy.potentials.reference: scaling, virial-mass rescaling, v_esc and v_min."""
 
 import astropy.units as u
 import numpy as np
 import pytest
 from galpy.potential import MWPotential2014, vcirc, vesc
 
-from milkyway_mass.mass_model import Cosmology, r200_from_m200
-from milkyway_mass.reference_curves import (
+from milkyway_mass.galaxy.potentials.composite import Cosmology, r200_from_m200
+from milkyway_mass.galaxy.potentials.reference import (
     bin_vmin,
     reference_potentials,
     rescale_halo,

@@ -4,7 +4,7 @@ McMillan (2017)-type model with free bulge density and stellar-disk parameters (
 Units: lengths in kpc, masses in Msun, potentials in (km/s)², forces in
 (km/s)² / kpc; published densities keep their units in the names
 (``*_msun_pc2``, ``*_msun_pc3``). Both models hand out named components that
-follow ``milkyway_mass.mass_model.Component`` (``potential``, ``dphi_dR``,
+follow ``milkyway_mass.galaxy.potentials.composite.Component`` (``potential``, ``dphi_dR``,
 ``dphi_dz`` at (R, z)), so they combine with any halo through
 ``mass_model.circular_speed`` / ``escape_speed`` or ``GalaxyModel``.
 
@@ -55,7 +55,7 @@ from galpy.potential import DiskSCFPotential, DoubleExponentialDiskPotential
 from scipy import special
 from scipy.interpolate import CubicSpline, RectBivariateSpline
 
-from milkyway_mass.mass_model import BARYON_TYPES, G
+from milkyway_mass.galaxy.potentials.composite import BARYON_TYPES, G
 
 MSUN_PC2 = 1e6  # Msun / kpc² per Msun / pc²
 MSUN_PC3 = 1e9  # Msun / kpc³ per Msun / pc³

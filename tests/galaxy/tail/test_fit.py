@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import beta as beta_distribution
 
-from milkyway_mass.tail_fit import (
+from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
     aic,
@@ -17,7 +17,7 @@ from milkyway_mass.tail_fit import (
     run_fits,
     task_seed,
 )
-from milkyway_mass.tail_likelihood import PriorBounds, TailData, TailLikelihood
+from milkyway_mass.galaxy.tail.likelihood import PriorBounds, TailData, TailLikelihood
 
 V_MIN = 300.0
 FAST = SamplerSettings(n_walkers=24, n_burn=400, n_keep=400, polish_max_iter=1500)

@@ -1,7 +1,7 @@
 """emcee fits of the high-velocity tail, one radial bin and one k range at a time (METHOD.md §4).
 
 A fit samples θ = (v_esc(r0) [km/s], k, γ, f), plus b for ``df_power_exp``, with
-the vectorised posterior of :mod:`milkyway_mass.tail_likelihood`, then records its
+the vectorised posterior of :mod:`milkyway_mass.galaxy.tail.likelihood`, then records its
 diagnostics: acceptance fraction, integrated autocorrelation time τ per parameter,
 whether the kept chain is longer than ``n_tau`` × max τ, the maximum likelihood
 L_max (best chain sample, optionally polished by a bounded Nelder–Mead search) and
@@ -22,7 +22,7 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
-from milkyway_mass.tail_likelihood import (
+from milkyway_mass.galaxy.tail.likelihood import (
     PARAMETER_NAMES,
     PriorBounds,
     TailData,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from milkyway_mass.constraint_data import (
+from milkyway_mass.galaxy.constraints.data import (
     KZ_2PIG_MSUN_PC2_IN_KMS2_KPC,
     KZ_COLUMNS,
     ROTATION_CURVE_COLUMNS,
@@ -13,7 +13,7 @@ from milkyway_mass.constraint_data import (
     read_eilers2019_rotation_curve,
 )
 
-from .conftest import PROJECT
+from tests.conftest import PROJECT
 
 SHARED = PROJECT.parent / "shared" / "data"
 EILERS = SHARED / "mw_rotcurve_eilers2019" / "Eilers2019-circ-velocity.txt"

@@ -16,7 +16,7 @@ from galpy.potential import (
 )
 from scipy.integrate import quad
 
-from milkyway_mass.baryon_models import (
+from milkyway_mass.galaxy.potentials.baryons import (
     BARYON_MODELS,
     FixedBaryons,
     GasDisk,
@@ -26,9 +26,9 @@ from milkyway_mass.baryon_models import (
     spheroid_potential_plane,
     vc2_components,
 )
-from milkyway_mass.mass_model import G, circular_speed, dphi_dz, potential
+from milkyway_mass.galaxy.potentials.composite import G, circular_speed, dphi_dz, potential
 
-from .conftest import load_params
+from tests.conftest import load_params
 
 #: McMillan (2017) best fit, the values galpy's McMillan17 uses.
 MCMILLAN_BEST = {

@@ -6,16 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milkyway_mass import combined_fit as cf
-from milkyway_mass.baryon_models import (
+from milkyway_mass.galaxy import model as cf
+from milkyway_mass.galaxy.potentials.baryons import (
     FixedBaryons,
     McMillanBaryons,
     ScfSettings,
     TableGrid,
 )
-from milkyway_mass.halo_profiles import MSUN_KPC3_IN_GEV_CM3, NFWHalo
-from milkyway_mass.mass_likelihood import split_normal_curve
-from milkyway_mass.mass_model import (
+from milkyway_mass.galaxy.potentials.halos import MSUN_KPC3_IN_GEV_CM3, NFWHalo
+from milkyway_mass.galaxy.constraints.vesc_curve import split_normal_curve
+from milkyway_mass.galaxy.potentials.composite import (
     Cosmology,
     MassModelSpec,
     circular_speed,
@@ -24,7 +24,7 @@ from milkyway_mass.mass_model import (
     r200_from_m200,
 )
 
-from .conftest import load_params
+from tests.conftest import load_params
 
 R0 = 8.122
 TRUTH_NFW = np.array([np.log10(9e11), 12.0])

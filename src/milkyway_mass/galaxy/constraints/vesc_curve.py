@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import gaussian_kde
 
-from milkyway_mass.mass_model import GalaxyModel, MassModelSpec
+from milkyway_mass.galaxy.potentials.composite import GalaxyModel, MassModelSpec
 
 #: Columns of ``EscapeVelocityCurve.table`` (speeds in km/s, r0 in kpc).
 CURVE_TABLE_COLUMNS = (

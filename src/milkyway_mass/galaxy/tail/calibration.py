@@ -4,7 +4,7 @@ For a family of isotropic equilibrium distribution functions (DFs) in a
 reference potential, many realisations of each radial bin's high-velocity halo
 sample are drawn, optionally observed with the survey's speed errors, selected
 as the survey is (v_min ≤ v < v_max), and fitted exactly as ``escape_velocity``
-fits a bin (:func:`milkyway_mass.tail_fit.run_fit`, the configured k ranges and
+fits a bin (:func:`milkyway_mass.galaxy.tail.fit.run_fit`, the configured k ranges and
 model choice). Comparing each posterior with the true v_esc(r0) gives, per
 estimator × bin × DF, the bias, the scatter, how often the 68 % and 95 %
 intervals contain the truth (coverage), the largest pull and the rank of the
@@ -42,8 +42,8 @@ import pandas as pd
 from dask.distributed import Client, LocalCluster, as_completed
 from tqdm.auto import tqdm
 
-from milkyway_mass.mock_galaxy import TruthGalaxy, halo_df
-from milkyway_mass.tail_fit import (
+from milkyway_mass.galaxy.mock import TruthGalaxy, halo_df
+from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
     choose_k_range,
@@ -52,7 +52,7 @@ from milkyway_mass.tail_fit import (
     run_fit,
     task_seed,
 )
-from milkyway_mass.tail_likelihood import TailData
+from milkyway_mass.galaxy.tail.likelihood import TailData
 
 logger = logging.getLogger(__name__)
 

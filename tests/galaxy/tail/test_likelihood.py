@@ -5,7 +5,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import betainc, betaln
 
-from milkyway_mass.tail_likelihood import (
+from milkyway_mass.galaxy.tail.likelihood import (
     PriorBounds,
     TailData,
     TailLikelihood,

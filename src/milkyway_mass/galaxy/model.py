@@ -29,17 +29,17 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from milkyway_mass.baryon_models import (
+from milkyway_mass.galaxy.potentials.baryons import (
     BARYON_MODELS,
     FixedBaryons,
     McMillanBaryons,
     vc2_components,
 )
-from milkyway_mass.constraint_likelihoods import (
+from milkyway_mass.galaxy.constraints.terms import (
     rotation_curve_loglike,
     vertical_force_loglike,
 )
-from milkyway_mass.halo_profiles import (
+from milkyway_mass.galaxy.potentials.halos import (
     ZHAO_ALPHA_MIN,
     EinastoHalo,
     NFWHalo,
@@ -47,13 +47,13 @@ from milkyway_mass.halo_profiles import (
     SphericalHalo,
     ZhaoHalo,
 )
-from milkyway_mass.mass_likelihood import (
+from milkyway_mass.galaxy.constraints.vesc_curve import (
     CircularSpeedTerm,
     EscapeVelocityCurve,
     EscapeVelocityTerm,
     run_emcee,
 )
-from milkyway_mass.mass_model import (
+from milkyway_mass.galaxy.potentials.composite import (
     OVERDENSITY,
     Cosmology,
     GalaxyModel,
