@@ -19,7 +19,9 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 from timing import best_of
 
-from milkyway_mass.galaxy import model as cf
+from milkyway_mass.galaxy.constraints.terms import ConstraintData, make_terms
+from milkyway_mass.galaxy.fitting import Posterior, initial_ball
+from milkyway_mass.galaxy.model import build_prior
 from milkyway_mass.pipelines.halo_mass import nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -37,16 +39,16 @@ def main(env: str = "base") -> None:
     )
     kz = nodes.build_vertical_force_constraint(pd.read_csv(shared / "kz_bovy_rix2013/bovyrix13kzdata.csv", header=None), b["vertical_force"])
     frame = p["galaxy_frame"]
-    data = cf.ConstraintData(curve, rc, kz, frame["R0_kpc"], frame["vc_R0_kms"], frame["vc_R0_err_kms"])
+    data = ConstraintData(curve, frame["R0_kpc"], frame["vc_R0_kms"], frame["vc_R0_err_kms"], rc, kz)
     total = 0.0
     print(f"{'fit':<28s} {'ms / call':>10s} {'s / 1000 steps':>15s} {'steps':>6s} {'est. s':>7s}")  # noqa: T201
     for spec in nodes._fit_specs(b):
-        model = nodes._combined_model(spec, hm["model"], b, p["cosmology"])
-        prior = cf.build_prior(model.halo_family, b["halos"][spec.family]["priors"], model.baryons.parameter_names, nodes._baryon_priors(spec, b))
-        post = cf.CombinedPosterior(model, prior, cf.make_terms(spec.constraints, data, boundary_r200=2.0))
+        model = nodes._mass_model(spec, hm["model"], b, p["cosmology"])
+        prior = build_prior(model.halo_family, b["halos"][spec.family]["priors"], model.baryons.parameter_names, nodes._baryon_priors(spec, b))
+        post = Posterior(model, prior, make_terms(spec.constraints, data, boundary_r200=2.0))
         settings = nodes._sampler_settings(spec, b["sampler"])
         start = nodes._start(spec, prior.names, b)
-        theta = cf.initial_ball(start, post, int(settings["n_walkers"]) // 2, 0.01, np.random.default_rng(1))
+        theta = initial_ball(start, post, int(settings["n_walkers"]) // 2, 0.01, np.random.default_rng(1))
         seconds = best_of(lambda: post(theta), repeat=3, number=10)  # noqa: B023
         estimate = 2 * seconds * settings["n_steps"]
         total += estimate

@@ -18,8 +18,8 @@ import numpy as np
 from timing import best_of
 
 from milkyway_mass.galaxy.potentials.baryons import McMillanBaryons
-from milkyway_mass.galaxy.potentials.halos import EinastoHalo, NFWHalo, ZhaoHalo
 from milkyway_mass.galaxy.potentials.composite import circular_speed, dphi_dz, potential
+from milkyway_mass.galaxy.potentials.halos import EinastoHalo, NFWHalo, ZhaoHalo
 
 W = 100
 R_VC, R_KZ, R_ESC = np.linspace(5.27, 24.82, 38), np.linspace(4.59, 8.55, 43), np.linspace(4.0, 48.0, 13)

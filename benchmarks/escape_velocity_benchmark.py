@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from milkyway_mass.galaxy.tail.likelihood import LIKELIHOODS, TailData, TailLikelihood
 from milkyway_mass.pipelines.escape_velocity.nodes import (
     fit_escape_velocity,
     summarise_escape_velocity,
 )
-from milkyway_mass.galaxy.tail.likelihood import LIKELIHOODS, TailData, TailLikelihood
 
 PROJECT = Path(__file__).resolve().parents[1]
 #: Stars per bin of the published Bin-1 curve (Table A1).

@@ -36,7 +36,7 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 
 from milkyway_mass.galaxy.mock import TruthGalaxy
-from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
+from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
 from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
@@ -46,7 +46,7 @@ from milkyway_mass.galaxy.tail.fit import (
     task_seed,
 )
 from milkyway_mass.galaxy.tail.likelihood import PriorBounds, TailData
-from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
+from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 
 PROJECT = Path(__file__).resolve().parents[1]
 

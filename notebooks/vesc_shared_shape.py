@@ -42,7 +42,7 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 
 from milkyway_mass.galaxy.mock import TruthGalaxy
-from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
+from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
 from milkyway_mass.galaxy.tail.fit import task_seed
 from milkyway_mass.galaxy.tail.likelihood import (
     chebyshev_interpolation_matrix,
@@ -50,7 +50,7 @@ from milkyway_mass.galaxy.tail.likelihood import (
     log_outlier_density,
     log_power_exp_integral,
 )
-from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
+from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 
 PROJECT = Path(__file__).resolve().parents[1]
 V_REF = 500.0            # km/s: energy unit of the shape, ε̃ = 2ε / v_ref²

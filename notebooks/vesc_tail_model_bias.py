@@ -32,10 +32,10 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 
 from milkyway_mass.galaxy.mock import TruthGalaxy
-from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
+from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
 from milkyway_mass.galaxy.tail.fit import maximise_likelihood
 from milkyway_mass.galaxy.tail.likelihood import PriorBounds, TailData, TailLikelihood
-from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
+from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 
 PROJECT = Path(__file__).resolve().parents[1]
 MODELS = {"published": ((0.1, 3.7),), "df_consistent": ((0.0, 6.0),)}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from galpy.potential import MiyamotoNagaiPotential, evaluatePotentials
 
-from milkyway_mass.galaxy.potentials.composite import G as G_KPC
 from milkyway_mass.galaxy.mock import halo_df, sample_halo
+from milkyway_mass.galaxy.units import G as G_KPC
 
 
 def test_truth_nfw_follows_the_published_m200_definition(galaxy):

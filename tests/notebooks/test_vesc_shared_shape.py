@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milkyway_mass.galaxy.tail.likelihood import log_bound_df_power_exp, log_outlier_density
+from milkyway_mass.galaxy.tail.likelihood import (
+    log_bound_df_power_exp,
+    log_outlier_density,
+)
 
 STUDY = Path(__file__).resolve().parents[2] / "notebooks" / "vesc_shared_shape.py"
 

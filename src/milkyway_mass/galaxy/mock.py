@@ -39,7 +39,7 @@ from galpy.potential import (
     vcirc,
 )
 
-from milkyway_mass.galaxy.potentials.composite import Cosmology, G, r200_from_m200
+from milkyway_mass.galaxy.units import Cosmology, G, r200_from_m200
 
 
 class TruthGalaxy:

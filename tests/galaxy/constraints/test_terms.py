@@ -1,4 +1,4 @@
-"""Gaussian / split-normal constraint terms: values, vectorisation and bad inputs."""
+"""Constraint terms: Gaussian / split-normal values, vectorisation, bad inputs, make_terms and goodness."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ from scipy.integrate import quad
 from scipy.stats import norm
 
 from milkyway_mass.galaxy.constraints.terms import (
+    CONSTRAINTS,
+    ConstraintData,
     gaussian_loglike,
+    make_terms,
     rotation_curve_loglike,
+    term_goodness,
     vertical_force_loglike,
 )
+from milkyway_mass.galaxy.model import HALO_FAMILIES, MassModel
+from milkyway_mass.galaxy.potentials.baryons import FixedBaryons
+from milkyway_mass.galaxy.potentials.composite import circular_speed, dphi_dz
+from tests.conftest import load_params
+from tests.galaxy.noise_free import R0, R_KZ, R_RC, R_VESC, TRUTH_NFW, noise_free_data
 
 OBS = np.array([226.8, 230.8, 231.2, 229.9])
 ERR = np.array([1.9, 1.4, 1.4, 1.4])
@@ -67,3 +76,28 @@ def test_non_finite_model_rows_get_minus_infinity():
 def test_bad_inputs_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_terms_match_direct_evaluation():
+    nfw_model = MassModel(HALO_FAMILIES["nfw"], FixedBaryons.from_config(load_params("base")["halo_mass"]["model"]["baryons"]))
+    data = noise_free_data(nfw_model, TRUTH_NFW)
+    theta = np.array([[11.8, 9.0], [12.1, 14.0]])
+    galaxy = nfw_model.build(theta)
+    terms = {t.name: t for t in make_terms(CONSTRAINTS, data, boundary_r200=2.0)}
+    assert list(terms) == list(CONSTRAINTS)
+    vc = circular_speed(galaxy.components, R_RC)
+    expected = np.sum(-0.5 * ((vc - data.rotation_curve["vc_kms"].to_numpy()) / 2.0) ** 2 - np.log(2.0 * np.sqrt(2 * np.pi)), axis=-1)
+    np.testing.assert_allclose(terms["rotation_curve"].log_likelihood(galaxy), expected, rtol=1e-12)
+    kz_obs, kz_err = data.vertical_force["kz_kms2_kpc"].to_numpy(), data.vertical_force["kz_err_kms2_kpc"].to_numpy()
+    kz = dphi_dz(galaxy.components, R_KZ, 1.1)
+    np.testing.assert_allclose(terms["vertical_force"].chi2(galaxy), np.sum(((kz - kz_obs) / kz_err) ** 2, axis=-1), rtol=1e-12)
+    truth = nfw_model.build(TRUTH_NFW[None, :])
+    assert terms["rotation_curve"].chi2(truth)[0] == pytest.approx(0.0, abs=1e-16)
+    good = term_goodness(terms["vc_R0"], truth)
+    assert good["chi2"] == pytest.approx(0.0, abs=1e-16) and good["n_points"] == 1
+    assert term_goodness(terms["vesc_curve"], truth)["n_points"] == len(R_VESC)
+    with pytest.raises(ValueError, match="non-empty subset"):
+        make_terms(["rotation_curve", "proper_motions"], data, boundary_r200=2.0)
+    two_heights = data.vertical_force.assign(z_kpc=np.where(np.arange(len(R_KZ)) % 2, 1.1, 1.5))
+    with pytest.raises(ValueError, match="single height"):
+        make_terms(["vertical_force"], ConstraintData(data.vesc_curve, R0, 230.0, 10.0, data.rotation_curve, two_heights), boundary_r200=2.0)

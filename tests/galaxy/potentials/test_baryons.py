@@ -16,18 +16,25 @@ from galpy.potential import (
 )
 from scipy.integrate import quad
 
-from milkyway_mass.galaxy.potentials.baryons import (
-    BARYON_MODELS,
-    FixedBaryons,
+from milkyway_mass.galaxy.potentials.baryon_tables import (
     GasDisk,
-    McMillanBaryons,
     spheroid_forces,
     spheroid_mass,
     spheroid_potential_plane,
+)
+from milkyway_mass.galaxy.potentials.baryons import (
+    BARYON_MODELS,
+    FixedBaryons,
+    McMillanBaryons,
+    build_baryons,
+)
+from milkyway_mass.galaxy.potentials.composite import (
+    circular_speed,
+    dphi_dz,
+    potential,
     vc2_components,
 )
-from milkyway_mass.galaxy.potentials.composite import G, circular_speed, dphi_dz, potential
-
+from milkyway_mass.galaxy.units import G
 from tests.conftest import load_params
 
 #: McMillan (2017) best fit, the values galpy's McMillan17 uses.
@@ -82,8 +89,10 @@ def test_fixed_model_matches_galpy():
     np.testing.assert_allclose(potential(comps, R_FIT, 0.0), sum(p(R_FIT, zeros) for p in pots), rtol=1e-10)
     with pytest.raises(ValueError, match="no free parameters"):
         model.components({"rd_thin_kpc": 2.0})
-    with pytest.raises(ValueError, match="unknown type"):
+    with pytest.raises(ValueError, match="bulge.*unknown type 'hernquist'"):
         FixedBaryons.from_config({"bulge": {"type": "hernquist", "mass_msun": 1e10}})
+    with pytest.raises(ValueError, match="disk.*miyamoto_nagai"):
+        FixedBaryons.from_config({"disk": {"type": "miyamoto_nagai", "mass_msun": 1e10, "a_kpc": 3.0}})
 
 
 def _hernquist(a):
@@ -185,3 +194,12 @@ def test_mcmillan_bad_inputs_raise_clear_errors(mcmillan):
     with pytest.raises(ValueError, match="lacks the key"):
         McMillanBaryons.from_config({"bulge": {}})
     assert np.all(comps["thin_disk"].dphi_dz(R_FIT, 0.0) == 0.0)
+
+
+def test_build_baryons_errors():
+    fixed = load_params()["halo_mass"]["model"]["baryons"]
+    assert isinstance(build_baryons("fixed", fixed, {}), FixedBaryons)
+    with pytest.raises(ValueError, match="unknown baryon model 'cold_gas'"):
+        build_baryons("cold_gas", fixed, {})
+    with pytest.raises(ValueError, match=r"baryon_models.mcmillan17.model"):
+        build_baryons("mcmillan17", fixed, {"mcmillan17": {"priors": {}}})

@@ -1,29 +1,26 @@
-"""mass_model: potentials against galpy, the M200 convention, escape speeds and enclosed masses."""
+"""composite: closed-form components and their sums against galpy, escape speeds, enclosed masses."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from astropy import units as u
-from astropy.constants import G as G_astropy
 from galpy.potential import MiyamotoNagaiPotential, NFWPotential, PlummerPotential
 
+from milkyway_mass.galaxy.potentials.baryons import FixedBaryons, MiyamotoNagai, Plummer
 from milkyway_mass.galaxy.potentials.composite import (
-    HALO_FAMILIES,
-    NFW,
-    Cosmology,
-    G,
     GalaxyModel,
-    MassModelSpec,
-    MiyamotoNagai,
-    Plummer,
-    baryons_from_config,
     circular_speed,
     enclosed_mass,
     escape_speed,
-    m200_from_r200,
-    r200_from_m200,
 )
+from milkyway_mass.galaxy.potentials.halos import NFWHalo
+from milkyway_mass.galaxy.units import Cosmology, r200_from_m200
+
+
+def NFW(m200, c200, cosmology):
+    return NFWHalo.from_m200_c200(m200, c200, cosmology=cosmology)
+
 
 RO, VO = 8.122, 234.04  # galpy scales; results are compared in physical units
 COSMO = Cosmology(H0_kms_mpc=70.0, Om=1.0)
@@ -50,11 +47,6 @@ def _galpy_pairs():
 
 def _rel(a, b):
     return np.max(np.abs(np.asarray(a) / np.asarray(b) - 1.0))
-
-
-def test_G_is_astropy_in_kpc_kms2_per_msun():
-    assert G == pytest.approx(G_astropy.to_value(u.kpc * KMS2 / u.Msun), rel=1e-15)
-    assert G == pytest.approx(4.3009e-6, rel=1e-4)
 
 
 @pytest.mark.parametrize("ours, theirs", _galpy_pairs(), ids=["plummer", "thin_mn", "thick_mn", "nfw"])
@@ -88,24 +80,19 @@ def test_escape_speed_matches_galpy_to_the_2r200_boundary():
     assert _rel(escape_speed(model.components, R, z, 3 * R200), three) < 1e-10
 
 
-def test_r200_m200_round_trip_and_convention():
-    m = np.geomspace(1e10, 1e13, 7)
-    r = r200_from_m200(m, COSMO)
-    assert _rel(m200_from_r200(r, COSMO), m) < 1e-13
-    rho_crit = 3 * (70.0 / 1000.0) ** 2 / (8 * np.pi * G)
-    assert COSMO.rho_crit == pytest.approx(rho_crit, rel=1e-14)
-    assert _rel(m, 4 * np.pi / 3 * 200 * rho_crit * 1.0 * r**3) < 1e-13
-    # Om scales the reference density: Om = 0.3 gives a larger radius for the same mass.
-    assert r200_from_m200(1e12, Cosmology(70.0, 0.3)) == pytest.approx(float(r200_from_m200(1e12, COSMO)) * 0.3 ** (-1 / 3))
+def test_nfw_from_m200_has_the_closed_form_r200():
     halo = NFW(M200, C200, COSMO)
+    assert halo.r200 == pytest.approx(R200, rel=1e-15)
     assert halo.r_s == pytest.approx(R200 / C200)
     assert halo.enclosed_mass(halo.r200) == pytest.approx(M200, rel=1e-12)
+    assert halo.m200 == pytest.approx(M200, rel=1e-12)
 
 
 def test_broadcasting_over_walkers_and_radii():
     m = np.array([5e11, 8e11, 1.3e12])[:, None]
     c = np.array([8.0, 12.0, 20.0])[:, None]
-    model = GalaxyModel(baryons_from_config({"b": {"type": "plummer", "mass_msun": 1e10, "b_kpc": 0.3}}), NFW(m, c, COSMO))
+    baryons = FixedBaryons.from_config({"b": {"type": "plummer", "mass_msun": 1e10, "b_kpc": 0.3}}).components()
+    model = GalaxyModel(tuple(baryons.values()), NFW(m, c, COSMO))
     r = np.linspace(4.0, 50.0, 5)
     v = model.escape_speed(r, 0.0)
     vc = model.circular_speed(r)
@@ -131,30 +118,6 @@ def test_enclosed_mass_by_gauss_theorem():
     assert 0.005 < 1 - m_disk[-1] / disk.mass_msun < 0.05
 
 
-def test_model_spec_builds_walkers_from_theta(shared_params):
-    spec = MassModelSpec.from_config(shared_params["halo_mass"]["model"], shared_params["cosmology"])
-    assert spec.parameter_names == HALO_FAMILIES["nfw"].parameter_names == ("log10_M200", "c200")
-    assert [type(b) for b in spec.baryons] == [Plummer, MiyamotoNagai, MiyamotoNagai]
-    model = spec.build(np.array([[12.0, 10.0], [11.5, 20.0]]))
-    np.testing.assert_allclose(model.halo.m200_msun[:, 0], [1e12, 10**11.5])
-    with pytest.raises(ValueError, match="needs 2"):
-        spec.build(np.zeros((4, 3)))
-
-
-@pytest.mark.parametrize(
-    "config, message",
-    [
-        ({"bulge": {"type": "hernquist", "mass_msun": 1e10}}, "bulge.*unknown type 'hernquist'"),
-        ({"disk": {"type": "miyamoto_nagai", "mass_msun": 1e10, "a_kpc": 3.0}}, "disk.*miyamoto_nagai"),
-    ],
-)
-def test_bad_baryon_config_names_the_component(config, message):
-    with pytest.raises(ValueError, match=message):
-        baryons_from_config(config)
-
-
-def test_bad_family_and_boundary_are_clear_errors(shared_params):
-    with pytest.raises(ValueError, match="unknown halo_family 'zhao'"):
-        MassModelSpec.from_config({**shared_params["halo_mass"]["model"], "halo_family": "zhao"}, shared_params["cosmology"])
+def test_bad_boundary_is_a_clear_error():
     with pytest.raises(ValueError, match="escape boundary"):
         escape_speed((Plummer(1e10, 0.3),), 8.0, 0.0, -1.0)

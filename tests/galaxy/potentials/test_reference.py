@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from galpy.potential import MWPotential2014, vcirc, vesc
 
-from milkyway_mass.galaxy.potentials.composite import Cosmology, r200_from_m200
 from milkyway_mass.galaxy.potentials.reference import (
     bin_vmin,
     reference_potentials,
@@ -14,6 +13,7 @@ from milkyway_mass.galaxy.potentials.reference import (
     vesc_curves,
     vesc_kms,
 )
+from milkyway_mass.galaxy.units import Cosmology, r200_from_m200
 
 R0, VC = 8.122, 234.04
 MASSES = {"low": 5.0e11, "mid": 8.5e11, "high": 1.2e12}

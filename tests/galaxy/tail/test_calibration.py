@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from milkyway_mass.galaxy.tail.fit import SamplerSettings
 from milkyway_mass.galaxy.tail.calibration import (
     Estimator,
     build_jobs,
@@ -21,6 +20,7 @@ from milkyway_mass.galaxy.tail.calibration import (
     run_calibration,
     sample_speeds,
 )
+from milkyway_mass.galaxy.tail.fit import SamplerSettings
 
 
 def test_power_law_df_speeds_follow_their_analytic_distribution(galaxy):

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from milkyway_mass.galaxy.potentials.composite import MassModelSpec
 from milkyway_mass.pipelines.halo_mass import nodes
 from tests.conftest import PROJECT, load_params
 
@@ -26,7 +25,7 @@ def upstream(params):
 
     Bin 9 is skipped upstream (status not 'ok') but still has samples, which must be dropped.
     """
-    spec = MassModelSpec.from_config(params["halo_mass"]["model"], params["cosmology"])
+    spec = nodes.mass_model("nfw", "fixed", params["halo_mass"]["model"], {}, params["cosmology"])
     v_true = spec.build(TRUTH[None, :]).escape_speed(RADII, 0.0, 2.0)[0]
     rng = np.random.default_rng(7)
     frames, rows = [], []
@@ -153,7 +152,7 @@ def test_summary_derives_from_the_sampled_parameters(fitted, params):
     renamed = chains["nominal"] | {"parameter_names": ["log10_M200", "r_s_kpc"]}
     with pytest.raises(ValueError, match=r"chain samples \['log10_M200', 'r_s_kpc'\]"):
         nodes.summarise_fit(renamed, hm["model"], hm["summary"], p["galaxy_frame"], p["cosmology"])
-    with pytest.raises(ValueError, match="halo_family 'burkert'"):
+    with pytest.raises(ValueError, match="unknown halo family 'burkert'"):
         nodes.summarise_fit(chains["nominal"], hm["model"] | {"halo_family": "burkert"}, hm["summary"], p["galaxy_frame"], p["cosmology"])
 
 

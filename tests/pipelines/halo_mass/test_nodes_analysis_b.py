@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from milkyway_mass.galaxy import model as cf
+from milkyway_mass.galaxy.model import HALO_FAMILIES, MassModel
 from milkyway_mass.galaxy.potentials.baryons import FixedBaryons
-from milkyway_mass.galaxy.constraints.data import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
 from milkyway_mass.galaxy.potentials.composite import dphi_dz
+from milkyway_mass.galaxy.units import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
 from milkyway_mass.pipelines.halo_mass import nodes
 from tests.conftest import load_params
 
@@ -41,7 +41,7 @@ def analysis_b(params):
 def tables(params):
     """(v_esc curve table, rotation curve, K_z table) of the fixed-baryon NFW truth, noise-free,
     with errors like the published ones (3 %, 1-3 km/s with asymmetric columns, 10-20 %)."""
-    model = cf.CombinedModel(cf.HALO_FAMILIES_B["nfw"], FixedBaryons.from_config(params["halo_mass"]["model"]["baryons"]))
+    model = MassModel(HALO_FAMILIES["nfw"], FixedBaryons.from_config(params["halo_mass"]["model"]["baryons"]))
     galaxy = model.build(TRUTH[None, :])
     vesc = galaxy.escape_speed(R_VESC, 0.0, 2.0)[0]
     curve = pd.DataFrame({"r_gc_kpc": R_VESC, "vesc_kms": vesc, "err_plus_kms": 0.03 * vesc, "err_minus_kms": 0.03 * vesc})

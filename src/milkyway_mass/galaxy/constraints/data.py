@@ -1,7 +1,9 @@
-"""Readers for the published Analysis-B constraints (METHOD.md §6), read in place
-from configurable paths (the files are not copied into the project).
+"""The published rotation-curve and K_z constraints (METHOD.md §6) as validated tables.
 
-- Eilers et al. (2019) circular-velocity curve (``read_eilers2019_rotation_curve``):
+The data catalog reads the files in place from configurable paths (they are not
+copied into the project); the functions here validate and convert the loaded tables.
+
+- Eilers et al. (2019) circular-velocity curve (``rotation_curve_from_table``):
   header ``R v_c err+ err-``, tab-separated with a trailing tab. The order of the
   two error columns is ambiguous (see the data folder's SOURCE.md), so it is an
   explicit choice, ``error_columns``:
@@ -11,31 +13,24 @@ from configurable paths (the files are not copied into the project).
   - ``"minus_plus"``: column 3 = lower error, column 4 = upper (the paper's Table 1
     order as transcribed elsewhere).
 
-- Bovy & Rix (2013) vertical force K_z(R, |z| = 1.1 kpc) (``read_bovy_rix2013_kz``):
+- Bovy & Rix (2013) vertical force K_z(R, |z| = 1.1 kpc) (``kz_from_table``):
   no header, 8 comma-separated columns; column 6 is K_z / (2 pi G) in Msun/pc²,
   column 7 its error. Converted with KZ_2PIG_MSUN_PC2_IN_KMS2_KPC, i.e.
   2 pi G × 1 Msun/pc² = 27.02 (km/s)²/kpc (astropy's G); the native values are kept.
 
 Both return tidy DataFrames whose column names carry the units (see
-ROTATION_CURVE_COLUMNS and KZ_COLUMNS). The same validation and conversion
-applies to tables already loaded by the data catalog (the published files or
-the mock's copies in the same layout): ``rotation_curve_from_table`` (columns
-``R v_c err+ err-``) and ``kz_from_table`` (8 unnamed columns 0 ... 7, i.e.
-loaded with ``header=None``).
+ROTATION_CURVE_COLUMNS and KZ_COLUMNS), for the published files and the mock's
+copies in the same layout alike: ``rotation_curve_from_table`` takes the columns
+``R v_c err+ err-``, ``kz_from_table`` 8 unnamed columns 0 ... 7 (loaded with
+``header=None``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from astropy import constants, units
 
-#: 2 pi G × (1 Msun / pc²) in (km/s)² / kpc.
-KZ_2PIG_MSUN_PC2_IN_KMS2_KPC = float(
-    (2.0 * np.pi * constants.G * units.Msun / units.pc**2).to_value(units.km**2 / units.s**2 / units.kpc)
-)
+from milkyway_mass.galaxy.units import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
 
 #: Height of the Bovy & Rix (2013) K_z measurements [kpc].
 BOVY_RIX_HEIGHT_KPC = 1.1
@@ -69,13 +64,6 @@ KZ_COLUMNS = {
 _EILERS_HEADER = ["R", "v_c", "err+", "err-"]
 _KZ_RAW = ["feh", "afe", "R_kpc", "sigma_msun_pc2", "sigma_err_msun_pc2", "R0_minus_R_kpc",
            "kz_2piG_msun_pc2", "kz_err_2piG_msun_pc2"]
-
-
-def _existing(path) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"constraint data file not found: {path} (set its path in the parameters)")
-    return path
 
 
 def _check_values(df: pd.DataFrame, source, positive: list[str]) -> None:
@@ -127,25 +115,6 @@ def rotation_curve_from_table(raw: pd.DataFrame, error_columns: str = "mean", so
     return out[list(ROTATION_CURVE_COLUMNS)].sort_values("R_kpc", ignore_index=True)
 
 
-def read_eilers2019_rotation_curve(path, error_columns: str = "mean") -> pd.DataFrame:
-    """Eilers et al. (2019) circular-velocity curve as a DataFrame (ROTATION_CURVE_COLUMNS).
-
-    ``error_columns`` resolves the ambiguous order of the two error columns
-    ("mean", "plus_minus" or "minus_plus"; see the module docstring).
-    """
-    if error_columns not in ERROR_COLUMN_CHOICES:
-        raise ValueError(f"error_columns must be one of {ERROR_COLUMN_CHOICES}, got {error_columns!r}")
-    path = _existing(path)
-    with path.open() as handle:
-        header = handle.readline().split()
-    if header != _EILERS_HEADER:
-        raise ValueError(f"{path}: expected the header {' '.join(_EILERS_HEADER)!r}, found {' '.join(header)!r}")
-    raw = pd.read_csv(path, sep=r"\s+", skiprows=1, header=None)
-    if raw.shape[1] != len(_EILERS_HEADER):
-        raise ValueError(f"{path}: expected {len(_EILERS_HEADER)} columns (R v_c err+ err-), found {raw.shape[1]}")
-    return rotation_curve_from_table(raw.set_axis(_EILERS_HEADER, axis=1), error_columns, source=path)
-
-
 def kz_from_table(raw: pd.DataFrame, source="K_z table") -> pd.DataFrame:
     """Validated K_z(R, |z| = 1.1 kpc) (KZ_COLUMNS, sorted by R) from a table in the
     Bovy & Rix (2013) layout: 8 unnamed columns 0 ... 7 (no header line); ``source``
@@ -168,9 +137,3 @@ def kz_from_table(raw: pd.DataFrame, source="K_z table") -> pd.DataFrame:
         kz_err_kms2_kpc=raw["kz_err_2piG_msun_pc2"] * KZ_2PIG_MSUN_PC2_IN_KMS2_KPC,
     )
     return out[list(KZ_COLUMNS)].sort_values("R_kpc", kind="stable", ignore_index=True)
-
-
-def read_bovy_rix2013_kz(path) -> pd.DataFrame:
-    """Bovy & Rix (2013) K_z(R, |z| = 1.1 kpc) as a DataFrame (KZ_COLUMNS), sorted by R."""
-    path = _existing(path)
-    return kz_from_table(pd.read_csv(path, header=None, skipinitialspace=True), source=path)

@@ -1,6 +1,18 @@
-"""Gaussian log-likelihood terms of Analysis B (METHOD.md §6), vectorised over walkers.
+"""Constraint terms of the halo fits, one per data set, vectorised over walkers.
 
-Each term takes model values of shape (W, N) (W walkers, N data points; or (N,)
+A term maps a ``composite.GalaxyModel`` holding W parameter sets to a
+log-likelihood of shape (W,) (``log_likelihood``); ``make_terms`` builds the
+named ones from ``ConstraintData``:
+
+- ``vesc_curve`` (``EscapeVelocityTerm``): each bin's model v_esc at (R = r0, z = 0)
+  scored against that bin's v_esc density (``vesc_curve``);
+- ``vc_R0`` (``CircularSpeedTerm``): Gaussian circular speed at R0;
+- ``rotation_curve`` (``RotationCurveTerm``): split-normal circular speeds with a
+  fractional systematic;
+- ``vertical_force`` (``VerticalForceTerm``): Gaussian K_z at the measured height.
+
+Units: kpc, km/s, K_z in (km/s)² / kpc. The Gaussian log-likelihood functions
+below take model values of shape (W, N) (W walkers, N data points; or (N,)
 for one model) and the data as 1-D arrays of length N, and returns the summed
 log-likelihood of shape (W,) (or a scalar), including the normalisation
 -ln(sqrt(2 pi) sigma). A walker whose model values are not all finite gets -inf
@@ -15,7 +27,31 @@ log-likelihood of shape (W,) (or a scalar), including the normalisation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
+
+from milkyway_mass.galaxy.constraints.vesc_curve import EscapeVelocityCurve
+from milkyway_mass.galaxy.potentials.composite import GalaxyModel, dphi_dz
+
+__all__ = [
+    "CONSTRAINTS",
+    "CircularSpeedTerm",
+    "ConstraintData",
+    "EscapeVelocityTerm",
+    "RotationCurveTerm",
+    "VerticalForceTerm",
+    "gaussian_loglike",
+    "make_terms",
+    "rotation_curve_loglike",
+    "term_goodness",
+    "vertical_force_loglike",
+]
+
+#: Constraint names usable in a constraint set.
+CONSTRAINTS = ("vesc_curve", "vc_R0", "rotation_curve", "vertical_force")
 
 _LN_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -87,3 +123,146 @@ def rotation_curve_loglike(vc_model_kms, vc_obs_kms, err_up_kms, err_down_kms, f
 def vertical_force_loglike(kz_model, kz_obs, kz_err):
     """Gaussian log-likelihood of model K_z [(km/s)²/kpc] against measurements."""
     return gaussian_loglike(kz_model, kz_obs, kz_err, names=("kz_model", "kz_obs", "kz_err"))
+
+
+@dataclass(frozen=True)
+class EscapeVelocityTerm:
+    """Sum over bins of log p_bin(model v_esc at (R = r0, z = 0)), boundary ``boundary_r200`` * r200."""
+
+    curve: EscapeVelocityCurve
+    boundary_r200: float = 2.0
+    name: str = "vesc_curve"
+
+    def log_likelihood(self, model: GalaxyModel):
+        v = model.escape_speed(self.curve.r0, 0.0, self.boundary_r200)
+        return np.sum(self.curve.log_density(v), axis=-1)
+
+
+@dataclass(frozen=True)
+class CircularSpeedTerm:
+    """Gaussian likelihood of the in-plane circular speed at radii ``R_kpc`` [km/s]."""
+
+    R_kpc: np.ndarray
+    vc_kms: np.ndarray
+    err_kms: np.ndarray
+    name: str = "vc"
+
+    def prediction(self, model: GalaxyModel):
+        return model.circular_speed(np.atleast_1d(np.asarray(self.R_kpc, dtype=float)))
+
+    def log_likelihood(self, model: GalaxyModel):
+        return gaussian_loglike(self.prediction(model), np.atleast_1d(self.vc_kms), np.atleast_1d(self.err_kms),
+                                names=("vc_model_kms", "vc_kms", "vc_err_kms"))
+
+    def chi2(self, model: GalaxyModel):
+        return np.sum(((self.prediction(model) - self.vc_kms) / self.err_kms) ** 2, axis=-1)
+
+
+@dataclass(frozen=True)
+class RotationCurveTerm:
+    """Rotation curve: model circular speed in the plane at R [kpc] against vc [km/s]
+    with upper/lower errors (split normal) and a fractional systematic in quadrature."""
+
+    R_kpc: np.ndarray
+    vc_kms: np.ndarray
+    err_up_kms: np.ndarray
+    err_down_kms: np.ndarray
+    frac_systematic: float = 0.0
+    name: str = "rotation_curve"
+
+    def prediction(self, model: GalaxyModel):
+        return model.circular_speed(self.R_kpc)
+
+    def log_likelihood(self, model: GalaxyModel):
+        return rotation_curve_loglike(
+            self.prediction(model), self.vc_kms, self.err_up_kms, self.err_down_kms, self.frac_systematic
+        )
+
+    def chi2(self, model: GalaxyModel):
+        v = self.prediction(model)
+        sigma = np.where(v > self.vc_kms, self.err_up_kms, self.err_down_kms)
+        sigma = np.hypot(sigma, self.frac_systematic * self.vc_kms)
+        return np.sum(((v - self.vc_kms) / sigma) ** 2, axis=-1)
+
+
+@dataclass(frozen=True)
+class VerticalForceTerm:
+    """K_z = dPhi/dz [(km/s)² / kpc] at (R [kpc], z_kpc) against measurements (Gaussian)."""
+
+    R_kpc: np.ndarray
+    z_kpc: float
+    kz: np.ndarray
+    kz_err: np.ndarray
+    name: str = "vertical_force"
+
+    def prediction(self, model: GalaxyModel):
+        return dphi_dz(model.components, self.R_kpc, self.z_kpc)
+
+    def log_likelihood(self, model: GalaxyModel):
+        return vertical_force_loglike(self.prediction(model), self.kz, self.kz_err)
+
+    def chi2(self, model: GalaxyModel):
+        return np.sum(((self.prediction(model) - self.kz) / self.kz_err) ** 2, axis=-1)
+
+
+@dataclass(frozen=True)
+class ConstraintData:
+    """The data a fit may use: escape-velocity curve, vc(R0) ± error [kpc, km/s], and
+    optionally a rotation curve (``data.ROTATION_CURVE_COLUMNS``) and a K_z table
+    (``data.KZ_COLUMNS``)."""
+
+    vesc_curve: EscapeVelocityCurve
+    R0_kpc: float
+    vc_R0_kms: float
+    vc_R0_err_kms: float
+    rotation_curve: pd.DataFrame | None = None
+    vertical_force: pd.DataFrame | None = None
+
+
+def make_terms(
+    constraints: Sequence[str], data: ConstraintData, *, boundary_r200: float, frac_systematic: float = 0.0
+) -> tuple:
+    """Likelihood terms for the named constraints (see CONSTRAINTS)."""
+    unknown = [c for c in constraints if c not in CONSTRAINTS]
+    if unknown or not constraints:
+        raise ValueError(f"constraints must be a non-empty subset of {CONSTRAINTS}; unknown {unknown}")
+    missing = [c for c in ("rotation_curve", "vertical_force") if c in constraints and getattr(data, c) is None]
+    if missing:
+        raise ValueError(f"constraints {missing} need their data, which this fit was not given")
+    terms = []
+    for name in constraints:
+        if name == "vesc_curve":
+            terms.append(EscapeVelocityTerm(data.vesc_curve, boundary_r200))
+        elif name == "vc_R0":
+            terms.append(
+                CircularSpeedTerm(np.array([data.R0_kpc]), np.array([data.vc_R0_kms]), np.array([data.vc_R0_err_kms]), name="vc_R0")
+            )
+        elif name == "rotation_curve":
+            rc = data.rotation_curve
+            terms.append(
+                RotationCurveTerm(
+                    *(rc[c].to_numpy(dtype=float) for c in ("R_kpc", "vc_kms", "vc_err_up_kms", "vc_err_down_kms")),
+                    frac_systematic=float(frac_systematic),
+                )
+            )
+        else:
+            kz = data.vertical_force
+            heights = np.unique(kz["z_kpc"].to_numpy(dtype=float))
+            if heights.size != 1:
+                raise ValueError(f"the K_z table must be at a single height; found z = {heights.tolist()} kpc")
+            terms.append(
+                VerticalForceTerm(
+                    kz["R_kpc"].to_numpy(dtype=float), float(heights[0]),
+                    kz["kz_kms2_kpc"].to_numpy(dtype=float), kz["kz_err_kms2_kpc"].to_numpy(dtype=float),
+                )
+            )
+    return tuple(terms)
+
+
+def term_goodness(term, galaxy: GalaxyModel) -> dict[str, float]:
+    """Log-likelihood of one parameter set's ``galaxy`` under ``term``, with chi² for the
+    Gaussian terms and the number of data points."""
+    out = {"log_likelihood": float(np.ravel(term.log_likelihood(galaxy))[0])}
+    if isinstance(term, EscapeVelocityTerm):
+        return out | {"n_points": int(term.curve.r0.size)}
+    return out | {"chi2": float(np.ravel(term.chi2(galaxy))[0]), "n_points": int(np.size(term.R_kpc))}

@@ -1,12 +1,9 @@
-"""Halo-mass likelihood (METHOD.md §5): constraint terms, priors and the emcee fit.
+"""The escape-velocity curve as a constraint: per-bin summaries and log densities of v_esc.
 
-The log posterior is the box prior plus a sum of independent constraint terms;
-each term maps a ``GalaxyModel`` holding W parameter sets to a log-likelihood of
-shape (W,). Terms here: the escape-velocity curve (each bin's model v_esc at its
-r0, in the Galactic plane R = r0, z = 0, scored against that bin's v_esc
-posterior) and Gaussian circular speeds (the vc(R0) constraint). Units: kpc, km/s.
-
-A measured curve is scored against a Gaussian kernel density estimate of each
+A curve holds, per radial bin, r0 [kpc] and the v_esc [km/s] summary (median,
+68 % and 95 % intervals: ``CURVE_TABLE_COLUMNS``), and a log density of v_esc that
+``terms.EscapeVelocityTerm`` scores the model's escape speed at (R = r0, z = 0)
+against. A measured curve is scored against a Gaussian kernel density estimate of each
 bin's posterior chain, tabulated once on a fine grid and interpolated linearly in
 log density; a published curve (median with asymmetric 68 % errors) is scored
 with a split-normal density.
@@ -14,17 +11,13 @@ with a split-normal density.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-import emcee
 import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import gaussian_kde
-
-from milkyway_mass.galaxy.potentials.composite import GalaxyModel, MassModelSpec
 
 #: Columns of ``EscapeVelocityCurve.table`` (speeds in km/s, r0 in kpc).
 CURVE_TABLE_COLUMNS = (
@@ -252,151 +245,3 @@ def split_normal_curve(
     )
     density = SplitNormal(columns["median"], columns["err_minus"], columns["err_plus"])
     return EscapeVelocityCurve("published", table, density)
-
-
-@dataclass(frozen=True)
-class EscapeVelocityTerm:
-    """Sum over bins of log p_bin(model v_esc at (R = r0, z = 0)), boundary ``boundary_r200`` * r200."""
-
-    curve: EscapeVelocityCurve
-    boundary_r200: float = 2.0
-    name: str = "vesc_curve"
-
-    def log_likelihood(self, model: GalaxyModel):
-        v = model.escape_speed(self.curve.r0, 0.0, self.boundary_r200)
-        return np.sum(self.curve.log_density(v), axis=-1)
-
-
-@dataclass(frozen=True)
-class CircularSpeedTerm:
-    """Gaussian likelihood of the in-plane circular speed at radii ``R_kpc`` [km/s]."""
-
-    R_kpc: np.ndarray
-    vc_kms: np.ndarray
-    err_kms: np.ndarray
-    name: str = "vc"
-
-    def log_likelihood(self, model: GalaxyModel):
-        R, vc, err = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (self.R_kpc, self.vc_kms, self.err_kms))
-        resid = (model.circular_speed(R) - vc) / err
-        return np.sum(-0.5 * resid**2 - np.log(np.sqrt(2.0 * np.pi) * err), axis=-1)
-
-
-@dataclass(frozen=True)
-class BoxPrior:
-    """Uniform prior on a box; ``lower``/``upper`` in the order of ``names``."""
-
-    names: tuple[str, ...]
-    lower: np.ndarray
-    upper: np.ndarray
-
-    @classmethod
-    def from_config(cls, names: Sequence[str], config: Mapping[str, Sequence[float]]) -> BoxPrior:
-        """From ``{name: [low, high]}``; the keys must be exactly ``names``."""
-        missing, extra = set(names) - set(config), set(config) - set(names)
-        if missing or extra:
-            raise ValueError(
-                f"priors must give [low, high] for exactly {tuple(names)}; "
-                f"missing {sorted(missing)}, unexpected {sorted(extra)}"
-            )
-        bounds = np.array([[float(v) for v in config[n]] for n in names])
-        if bounds.shape != (len(names), 2) or np.any(bounds[:, 0] >= bounds[:, 1]):
-            raise ValueError(f"each prior must be [low, high] with low < high, got {dict(config)}")
-        return cls(tuple(names), bounds[:, 0], bounds[:, 1])
-
-    def log_prob(self, theta):
-        """0 inside the box, -inf outside (normalisation omitted); theta has shape (W, D)."""
-        inside = np.all((theta >= self.lower) & (theta <= self.upper), axis=-1)
-        return np.where(inside, 0.0, -np.inf)
-
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return rng.uniform(self.lower, self.upper, size=(n, len(self.names)))
-
-
-@dataclass(frozen=True)
-class HaloPosterior:
-    """log posterior = log prior + sum of the terms' log likelihoods; vectorised over walkers."""
-
-    spec: MassModelSpec
-    prior: BoxPrior
-    terms: tuple
-
-    def log_likelihood_terms(self, theta) -> dict[str, np.ndarray]:
-        model = self.spec.build(theta)
-        return {term.name: term.log_likelihood(model) for term in self.terms}
-
-    def __call__(self, theta):
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        log_post = self.prior.log_prob(theta)
-        ok = np.isfinite(log_post)
-        if np.any(ok):
-            log_post[ok] += sum(self.log_likelihood_terms(theta[ok]).values())
-        return np.where(np.isnan(log_post), -np.inf, log_post)
-
-
-def chain_diagnostics(chain: np.ndarray, acceptance_fraction: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
-    """Acceptance and integrated autocorrelation time of a chain of shape (steps, walkers, D).
-
-    ``converged`` follows emcee's rule of thumb: steps > 50 * max autocorrelation time.
-    """
-    n_steps, n_walkers, _ = chain.shape
-    tau = emcee.autocorr.integrated_time(chain, tol=0, quiet=True)
-    tau_max = float(np.max(tau))
-    return {
-        "n_walkers": int(n_walkers),
-        "n_steps_kept": int(n_steps),
-        "acceptance_mean": float(np.mean(acceptance_fraction)),
-        "acceptance_min": float(np.min(acceptance_fraction)),
-        "acceptance_max": float(np.max(acceptance_fraction)),
-        "autocorr_time": {n: float(t) for n, t in zip(names, tau)},
-        "steps_over_autocorr_time": float(n_steps / tau_max),
-        "effective_samples": float(n_steps * n_walkers / tau_max),
-        "converged": bool(n_steps > 50 * tau_max),
-    }
-
-
-def run_emcee(
-    log_prob: Callable[[np.ndarray], np.ndarray],
-    prior: BoxPrior,
-    *,
-    n_walkers: int,
-    n_burn: int,
-    n_keep: int,
-    seed: int,
-    progress: bool = True,
-    initial: np.ndarray | None = None,
-    label: str = "",
-) -> dict[str, Any]:
-    """Sample with emcee (vectorised over walkers), walkers started at ``initial``
-    (shape (n_walkers, D)) or, by default, uniformly in the prior box; ``label``
-    prefixes the progress bars.
-
-    Runs ``n_burn`` steps, discards them, then keeps ``n_keep`` steps. Returns the
-    kept chain (n_keep, n_walkers, D), its log posterior, and diagnostics.
-    """
-    n_dim = len(prior.names)
-    for name, value in (("n_walkers", n_walkers), ("n_burn", n_burn), ("n_keep", n_keep)):
-        if int(value) != value or value < 0:
-            raise ValueError(f"sampler {name} must be a non-negative integer, got {value!r}")
-    if n_walkers < 2 * n_dim or n_keep < 1:
-        raise ValueError(f"need n_walkers >= {2 * n_dim} (2 x parameters) and n_keep >= 1; got {n_walkers}, {n_keep}")
-    rng = np.random.default_rng(seed)
-    sampler = emcee.EnsembleSampler(int(n_walkers), n_dim, log_prob, vectorize=True)
-    sampler.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
-    state = prior.sample(rng, int(n_walkers)) if initial is None else np.array(initial, dtype=float)
-    if state.shape != (n_walkers, n_dim):
-        raise ValueError(f"initial walker positions must have shape ({n_walkers}, {n_dim}), got {state.shape}")
-    if n_burn:
-        state = sampler.run_mcmc(state, int(n_burn), progress=progress, progress_kwargs={"desc": f"{label} burn-in".strip()})
-        sampler.reset()
-    sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
-    chain = sampler.get_chain()
-    return {
-        "parameter_names": list(prior.names),
-        "chain": chain,
-        "log_prob": sampler.get_log_prob(),
-        "acceptance_fraction": sampler.acceptance_fraction,
-        "n_burn": int(n_burn),
-        "seed": int(seed),
-        "diagnostics": chain_diagnostics(chain, sampler.acceptance_fraction, prior.names),
-    }

@@ -24,7 +24,7 @@ rho(R, z) = rho_sph(m), m² = R² + z² / q², with potential and forces from th
 one-dimensional integrals of Binney & Tremaine (2008, §2.5.2) evaluated by
 Gauss–Legendre quadrature, vectorised over walkers.
 
-Broadcasting follows ``mass_model``: give the parameters of W walkers shape (W, 1)
+Broadcasting follows ``composite``: give the parameters of W walkers shape (W, 1)
 and N radii shape (N,) to get results of shape (W, N). Parameters are validated
 when a halo is built (clear ``ValueError`` naming the parameter); the caller's
 prior must keep walkers inside the valid ranges.
@@ -35,13 +35,17 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
-from astropy import constants, units
 from scipy import special
 
-from milkyway_mass.galaxy.potentials.composite import OVERDENSITY, Cosmology, G
+from milkyway_mass.galaxy.units import (
+    MSUN_KPC3_IN_GEV_CM3,
+    OVERDENSITY,
+    Cosmology,
+    G,
+    r200_from_m200,
+)
 
-#: 1 Msun / kpc³ expressed as an energy density in GeV / cm³ (rho c², astropy).
-MSUN_KPC3_IN_GEV_CM3 = float((units.Msun / units.kpc**3 * constants.c**2).to_value(units.GeV / units.cm**3))
+__all__ = ["EinastoHalo", "NFWHalo", "OblateHalo", "SphericalHalo", "ZhaoHalo", "r_minus2"]
 
 #: Zhao quadrature grid: x in [X_MIN, X_MAX], segments of width SEGMENT_DLNX in ln x,
 #: N_GAUSS Gauss–Legendre nodes per segment, N_SERIES terms of the end-point series.
@@ -67,8 +71,8 @@ def _radius(R, z) -> np.ndarray:
 
 
 class HaloBase:
-    """Methods shared by spherical and oblate halos; subclasses give ``_params``,
-    ``potential``, ``dphi_dR``, ``dphi_dz`` and ``r200``."""
+    """What spherical and oblate halos share; subclasses give ``_params``,
+    ``potential``, ``dphi_dR``, ``dphi_dz``, ``r200`` and ``m200``."""
 
     _params: tuple
 
@@ -76,26 +80,6 @@ class HaloBase:
     def _shape(self) -> tuple:
         """Broadcast shape of the parameters (e.g. (W, 1) for W walkers)."""
         return np.broadcast_shapes(*(np.shape(v) for v in self._params))
-
-    def circular_speed(self, R):
-        """Circular speed sqrt(R dPhi/dR) in the plane [km/s]."""
-        R = np.asarray(R, dtype=float)
-        return np.sqrt(R * self.dphi_dR(R, 0.0))
-
-    def vertical_force(self, R, z):
-        """K_z(R, z) = dPhi/dz [(km/s)² / kpc], positive above the plane."""
-        return self.dphi_dz(R, z)
-
-    def escape_speed(self, R, z=0.0, boundary_r200: float = 2.0):
-        """Escape speed of the halo alone, sqrt(2 |Phi(R, z) - Phi(boundary)|) [km/s].
-
-        The boundary is ``boundary_r200`` * r200 in the plane; ``np.inf`` escapes to
-        infinity.
-        """
-        if not boundary_r200 > 0:
-            raise ValueError(f"boundary_r200 must be positive (or inf), got {boundary_r200}")
-        phi_b = 0.0 if np.isinf(boundary_r200) else self.potential(boundary_r200 * self.r200, 0.0)
-        return np.sqrt(2.0 * np.abs(self.potential(R, z) - phi_b))
 
 
 class SphericalHalo(HaloBase):
@@ -192,13 +176,16 @@ class NFWHalo(SphericalHalo):
 
     @classmethod
     def from_m200_c200(cls, m200_msun, c200, *, cosmology: Cosmology = Cosmology(), overdensity: float = OVERDENSITY):
-        """NFW halo of mass M200 [Msun] and concentration c200 = r200 / r_s."""
+        """NFW halo of mass M200 [Msun] and concentration c200 = r200 / r_s; its r200
+        is the closed form ``units.r200_from_m200`` (no root finding)."""
         m200 = _positive("m200_msun", m200_msun)
         c = _positive("c200", c200)
-        r200 = np.cbrt(3.0 * m200 / (4.0 * np.pi * cosmology.halo_density(overdensity)))
+        r200 = r200_from_m200(m200, cosmology, overdensity)
         r_s = r200 / c
         rho0 = m200 / (4.0 * np.pi * r_s**3 * (np.log1p(c) - c / (1.0 + c)))
-        return cls(rho0, r_s, cosmology=cosmology, overdensity=overdensity)
+        halo = cls(rho0, r_s, cosmology=cosmology, overdensity=overdensity)
+        halo.__dict__["r200"] = r200
+        return halo
 
     def density(self, r):
         x = np.asarray(r, dtype=float) / self.r_s
@@ -501,3 +488,14 @@ class OblateHalo(HaloBase):
     def local_density_gev_cm3(self, R0_kpc: float, z0_kpc: float = 0.0):
         """Dark-matter density at (R0, z0) [GeV / cm³]."""
         return self.density(R0_kpc, z0_kpc) * MSUN_KPC3_IN_GEV_CM3
+
+
+def r_minus2(halo: SphericalHalo | OblateHalo):
+    """Radius where the logarithmic density slope is -2 [kpc]: r_s for NFW and Einasto,
+    r_s ((2 - gamma) / (beta - 2))^(1/alpha) for Zhao; for an oblate halo, that of its
+    profile (a semi-major axis, like its r200)."""
+    if isinstance(halo, OblateHalo):
+        halo = halo.profile
+    if isinstance(halo, ZhaoHalo):
+        return halo.r_s * ((2.0 - halo.gamma) / (halo.beta - 2.0)) ** (1.0 / halo.alpha)
+    return halo.r_s

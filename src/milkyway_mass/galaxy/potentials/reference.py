@@ -30,7 +30,7 @@ from galpy.potential import MWPotential2014, NFWPotential, evaluatePotentials
 from galpy.potential.CompositePotential import CompositePotential
 from galpy.util.conversion import get_physical, mass_in_msol
 
-from milkyway_mass.galaxy.potentials.composite import Cosmology, r200_from_m200
+from milkyway_mass.galaxy.units import Cosmology, r200_from_m200
 
 #: galpy evaluates the potential "at infinity" at this radius (natural units), as its ``vesc`` does.
 _R_INFINITY = 1e20

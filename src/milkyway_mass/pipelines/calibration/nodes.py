@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 
 from milkyway_mass.galaxy.mock import TruthGalaxy
-from milkyway_mass.schemas import require_columns
-from milkyway_mass.galaxy.tail.fit import SamplerSettings
 from milkyway_mass.galaxy.tail.calibration import (
     Estimator,
     build_jobs,
@@ -24,6 +22,8 @@ from milkyway_mass.galaxy.tail.calibration import (
     results_table,
     run_calibration,
 )
+from milkyway_mass.galaxy.tail.fit import SamplerSettings
+from milkyway_mass.schemas import require_columns
 
 logger = logging.getLogger(__name__)
 

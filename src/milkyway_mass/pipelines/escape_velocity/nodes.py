@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from milkyway_mass.schemas import require_columns
 from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
@@ -30,6 +29,7 @@ from milkyway_mass.galaxy.tail.likelihood import (
     TailLikelihood,
     parameter_names,
 )
+from milkyway_mass.schemas import require_columns
 
 logger = logging.getLogger(__name__)
 

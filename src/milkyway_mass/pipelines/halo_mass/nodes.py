@@ -21,19 +21,41 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from milkyway_mass.galaxy import model as cfit
-from milkyway_mass.galaxy.constraints.data import kz_from_table, rotation_curve_from_table
+from milkyway_mass.galaxy.constraints.data import (
+    kz_from_table,
+    rotation_curve_from_table,
+)
+from milkyway_mass.galaxy.constraints.terms import (
+    ConstraintData,
+    make_terms,
+    term_goodness,
+)
 from milkyway_mass.galaxy.constraints.vesc_curve import (
-    BoxPrior,
-    CircularSpeedTerm,
     EscapeVelocityCurve,
-    EscapeVelocityTerm,
-    HaloPosterior,
     kde_curve,
-    run_emcee,
     split_normal_curve,
 )
-from milkyway_mass.galaxy.potentials.composite import Cosmology, MassModelSpec, escape_speed
+from milkyway_mass.galaxy.fitting import (
+    Posterior,
+    Prior,
+    estimate,
+    fit_posterior,
+    fit_seed,
+    run_emcee,
+)
+from milkyway_mass.galaxy.model import (
+    HALO_FAMILIES,
+    FitSpec,
+    MassModel,
+    build_prior,
+    component_kz,
+    component_vc,
+    derived_samples,
+    fit_grid,
+)
+from milkyway_mass.galaxy.potentials.baryons import build_baryons
+from milkyway_mass.galaxy.potentials.composite import escape_speed
+from milkyway_mass.galaxy.units import Cosmology
 from milkyway_mass.schemas import require_columns
 
 logger = logging.getLogger(__name__)
@@ -137,19 +159,24 @@ def scale_curve(curve: EscapeVelocityCurve, factor: float) -> EscapeVelocityCurv
     return curve.scaled(factor)
 
 
-def halo_posterior(curve: EscapeVelocityCurve, model, priors, galaxy_frame, cosmology) -> HaloPosterior:
-    """Posterior of §5: box prior + escape-velocity curve term + Gaussian vc(R0) term."""
-    spec = MassModelSpec.from_config(model, cosmology)
-    terms = (
-        EscapeVelocityTerm(curve, float(model["escape_boundary_r200"])),
-        CircularSpeedTerm(
-            np.array([galaxy_frame["R0_kpc"]], dtype=float),
-            np.array([galaxy_frame["vc_R0_kms"]], dtype=float),
-            np.array([galaxy_frame["vc_R0_err_kms"]], dtype=float),
-            name="vc_R0",
-        ),
-    )
-    return HaloPosterior(spec, BoxPrior.from_config(spec.parameter_names, priors), terms)
+def mass_model(family: str, baryons: str, model: dict[str, Any], baryon_models: dict[str, Any],
+               cosmology: dict[str, Any]) -> MassModel:
+    """The halo family ``family`` + the baryon model ``baryons`` ('fixed': ``model.baryons``;
+    others: ``baryon_models[baryons].model``), with the cosmology and overdensity of the halo definition."""
+    if family not in HALO_FAMILIES:
+        raise ValueError(f"unknown halo family {family!r}; expected one of {sorted(HALO_FAMILIES)}")
+    return MassModel(HALO_FAMILIES[family], build_baryons(baryons, model["baryons"], baryon_models),
+                     Cosmology.from_config(cosmology), float(model["overdensity"]))
+
+
+def halo_posterior(curve: EscapeVelocityCurve, model, priors, galaxy_frame, cosmology) -> Posterior:
+    """Posterior of §5: ``model.halo_family`` + fixed baryons, flat box prior, the
+    escape-velocity curve term + the Gaussian vc(R0) term."""
+    mm = mass_model(model["halo_family"], "fixed", model, {}, cosmology)
+    data = ConstraintData(curve, float(galaxy_frame["R0_kpc"]), float(galaxy_frame["vc_R0_kms"]),
+                          float(galaxy_frame["vc_R0_err_kms"]))
+    terms = make_terms(("vesc_curve", "vc_R0"), data, boundary_r200=float(model["escape_boundary_r200"]))
+    return Posterior(mm, Prior.box(mm.parameter_names, priors), terms)
 
 
 def fit_halo_mass(
@@ -192,21 +219,13 @@ def _flat(chain: dict[str, Any]) -> np.ndarray:
     return c.reshape(-1, c.shape[-1])
 
 
-def _analysis_a_model(chain: dict[str, Any], model: dict[str, Any], cosmology: dict[str, Any]) -> cfit.CombinedModel:
-    """Analysis A's model (``model.halo_family`` + the fixed ``model.baryons``) as the
-    ``combined_fit.CombinedModel`` its derived quantities are computed with (the same
-    potential as ``MassModelSpec``; tests/test_combined_fit.py checks they agree)."""
-    family = model["halo_family"]
-    if family not in cfit.HALO_FAMILIES_B:
-        raise ValueError(f"halo_mass.model.halo_family {family!r} has no combined_fit parametrisation; "
-                         f"expected one of {sorted(cfit.HALO_FAMILIES_B)}")
-    combined = cfit.CombinedModel(
-        cfit.HALO_FAMILIES_B[family], cfit.build_baryons("fixed", model["baryons"], {}),
-        Cosmology.from_config(cosmology), float(model["overdensity"]),
-    )
-    if tuple(chain["parameter_names"]) != combined.parameter_names:
-        raise ValueError(f"the chain samples {chain['parameter_names']}; the {family} halo needs {list(combined.parameter_names)}")
-    return combined
+def _analysis_a_model(chain: dict[str, Any], model: dict[str, Any], cosmology: dict[str, Any]) -> MassModel:
+    """Analysis A's mass model (``model.halo_family`` + the fixed ``model.baryons``), checked against the chain."""
+    mm = mass_model(model["halo_family"], "fixed", model, {}, cosmology)
+    if tuple(chain["parameter_names"]) != mm.parameter_names:
+        raise ValueError(f"the chain samples {chain['parameter_names']}; the {model['halo_family']} halo needs "
+                         f"{list(mm.parameter_names)}")
+    return mm
 
 
 def summarise_fit(
@@ -224,7 +243,7 @@ def summarise_fit(
     maximum-posterior sample and the MCMC diagnostics.
     """
     lo, hi = (float(p) for p in summary["interval_percentiles"])
-    derived = cfit.derived_samples(
+    derived = derived_samples(
         _analysis_a_model(chain, model, cosmology),
         _flat(chain),
         R0_kpc=float(galaxy_frame["R0_kpc"]),
@@ -232,7 +251,7 @@ def summarise_fit(
         n_nodes=int(summary["mass_quadrature_nodes"]),
         n_grid=int(summary["mass_grid_points"]),
     )
-    estimates = {key: cfit.estimate(derived[key], (lo, hi)) for key in QUANTITIES}
+    estimates = {key: estimate(derived[key], (lo, hi)) for key in QUANTITIES}
     best = np.unravel_index(np.argmax(chain["log_prob"]), np.shape(chain["log_prob"]))
     return {
         "curve_source": chain["curve_source"],
@@ -391,7 +410,7 @@ def plot_escape_velocity_curve(
     the baryon-only and NFW-only escape speeds of the maximum-posterior model (same
     boundary). All in the plane, z = 0.
     """
-    spec = MassModelSpec.from_config(model, cosmology)
+    spec = _analysis_a_model(chain, model, cosmology)
     boundary_r200 = float(model["escape_boundary_r200"])
     r = np.linspace(float(figures["r_min_kpc"]), float(figures["r_max_kpc"]), int(figures["n_radii"]))
     flat = _flat(chain)
@@ -402,7 +421,7 @@ def plot_escape_velocity_curve(
     best = spec.build(chain["chain"][best_index][None, :])
     boundary = best.boundary_kpc(boundary_r200)
     total = best.escape_speed(r, 0.0, boundary_r200)[0]
-    baryons = escape_speed(spec.baryons, r, 0.0, boundary)[0]
+    baryons = escape_speed(best.baryons, r, 0.0, boundary)[0]
     halo = escape_speed((best.halo,), r, 0.0, boundary)[0]
 
     fig = Figure(figsize=(7.0, 4.8))
@@ -495,28 +514,25 @@ def build_vertical_force_constraint(table: pd.DataFrame, vertical_force: dict[st
     return _select_range(kz, vertical_force["R_range_kpc"], vertical_force["min_points"], "K_z table")
 
 
-def _fit_specs(analysis_b: dict[str, Any]) -> list[cfit.FitSpec]:
-    return cfit.fit_grid(analysis_b["grid"], analysis_b["constraint_sets"], analysis_b.get("extra_fits") or [])
+def _fit_specs(analysis_b: dict[str, Any]) -> list[FitSpec]:
+    return fit_grid(analysis_b["grid"], analysis_b["constraint_sets"], analysis_b.get("extra_fits") or [])
 
 
-def _combined_model(spec: cfit.FitSpec, model: dict[str, Any], analysis_b: dict[str, Any], cosmology) -> cfit.CombinedModel:
-    baryons = cfit.build_baryons(spec.baryons, model["baryons"], analysis_b["baryon_models"])
-    return cfit.CombinedModel(
-        cfit.HALO_FAMILIES_B[spec.family], baryons, Cosmology.from_config(cosmology), float(model["overdensity"])
-    )
+def _mass_model(spec: FitSpec, model: dict[str, Any], analysis_b: dict[str, Any], cosmology) -> MassModel:
+    return mass_model(spec.family, spec.baryons, model, analysis_b["baryon_models"], cosmology)
 
 
-def _baryon_priors(spec: cfit.FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
+def _baryon_priors(spec: FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
     return (analysis_b["baryon_models"].get(spec.baryons) or {}).get("priors", {})
 
 
-def _halo_config(spec: cfit.FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
+def _halo_config(spec: FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
     if spec.family not in analysis_b["halos"]:
         raise ValueError(f"fit {spec.name}: no priors/start for the {spec.family} halo under analysis_b.halos")
     return analysis_b["halos"][spec.family]
 
 
-def _start(spec: cfit.FitSpec, names, analysis_b: dict[str, Any]) -> np.ndarray:
+def _start(spec: FitSpec, names, analysis_b: dict[str, Any]) -> np.ndarray:
     start = dict(_halo_config(spec, analysis_b)["start"])
     start |= {n: p["mean"] for n, p in _baryon_priors(spec, analysis_b).items()}
     missing = [n for n in names if n not in start]
@@ -525,7 +541,7 @@ def _start(spec: cfit.FitSpec, names, analysis_b: dict[str, Any]) -> np.ndarray:
     return np.array([float(start[n]) for n in names])
 
 
-def _sampler_settings(spec: cfit.FitSpec, sampler: dict[str, Any]) -> dict[str, Any]:
+def _sampler_settings(spec: FitSpec, sampler: dict[str, Any]) -> dict[str, Any]:
     """Sampler settings of one fit: ``n_steps`` times the ``step_factors`` of the fit's
     family, baryon model and constraint set (1 where not given)."""
     factors = sampler.get("step_factors") or {}
@@ -554,26 +570,26 @@ def fit_analysis_b(
     ``store_thin``), log posterior, diagnostics, optimizer result, the
     maximum-posterior sample and each constraint's goodness there.
     """
-    data = cfit.ConstraintData(
-        vesc_curve, rotation_curve, vertical_force,
-        float(galaxy_frame["R0_kpc"]), float(galaxy_frame["vc_R0_kms"]), float(galaxy_frame["vc_R0_err_kms"]),
+    data = ConstraintData(
+        vesc_curve, float(galaxy_frame["R0_kpc"]), float(galaxy_frame["vc_R0_kms"]), float(galaxy_frame["vc_R0_err_kms"]),
+        rotation_curve, vertical_force,
     )
     fits = {}
     for spec in _fit_specs(analysis_b):
-        combined = _combined_model(spec, model, analysis_b, cosmology)
-        prior = cfit.build_prior(
+        combined = _mass_model(spec, model, analysis_b, cosmology)
+        prior = build_prior(
             combined.halo_family, _halo_config(spec, analysis_b)["priors"], combined.baryons.parameter_names,
             _baryon_priors(spec, analysis_b),
         )
-        terms = cfit.make_terms(
+        terms = make_terms(
             spec.constraints, data, boundary_r200=float(model["escape_boundary_r200"]),
             frac_systematic=float(analysis_b["rotation_curve"]["frac_systematic"]),
         )
-        posterior = cfit.CombinedPosterior(combined, prior, terms)
+        posterior = Posterior(combined, prior, terms)
         settings = _sampler_settings(spec, analysis_b["sampler"])
-        result = cfit.run_fit(
+        result = fit_posterior(
             posterior, _start(spec, prior.names, analysis_b), analysis_b["optimizer"], settings,
-            cfit.fit_seed(settings["seed"], spec.name), label=spec.name,
+            fit_seed(settings["seed"], spec.name), label=spec.name,
         )
         flat, flat_lp = _flat(result), np.ravel(result["log_prob"])
         candidates = np.vstack([flat[np.argmax(flat_lp)], result["optimizer"]["x"]])
@@ -588,7 +604,7 @@ def fit_analysis_b(
             "optimizer": result["optimizer"], "seed": result["seed"], "n_burn": result["n_burn"],
             "store_thin": result["store_thin"], "sampler": settings,
             "max_posterior": dict(zip(prior.names, best.tolist())) | {"log_posterior": float(np.max(lp))},
-            "goodness": {t.name: cfit.term_goodness(t, galaxy) for t in terms},
+            "goodness": {t.name: term_goodness(t, galaxy) for t in terms},
         }
         logger.info(
             "halo_mass analysis B %s: max log posterior %.2f, acceptance %.2f, steps / tau %.1f",
@@ -604,8 +620,8 @@ def fit_analysis_b(
     }
 
 
-def _fit_spec(fit: dict[str, Any]) -> cfit.FitSpec:
-    return cfit.FitSpec(fit["family"], fit["baryons"], fit["constraint_set"], tuple(fit["constraints"]))
+def _fit_spec(fit: dict[str, Any]) -> FitSpec:
+    return FitSpec(fit["family"], fit["baryons"], fit["constraint_set"], tuple(fit["constraints"]))
 
 
 def _subsample(flat: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -632,13 +648,13 @@ def summarise_analysis_b(
     rng = np.random.default_rng(int(cfg["seed"]))
     fits, rows = {}, []
     for name, fit in chains["fits"].items():
-        combined = _combined_model(_fit_spec(fit), model, analysis_b, cosmology)
+        combined = _mass_model(_fit_spec(fit), model, analysis_b, cosmology)
         samples = _subsample(_flat(fit).astype(float), int(cfg["max_samples"]), rng)
-        derived = cfit.derived_samples(
+        derived = derived_samples(
             combined, samples, R0_kpc=float(galaxy_frame["R0_kpc"]), boundary_r200=float(model["escape_boundary_r200"]),
             n_nodes=int(cfg["mass_quadrature_nodes"]), n_grid=int(cfg["mass_grid_points"]), chunk=int(cfg["chunk_size"]),
         )
-        estimates = {k: cfit.estimate(v, percentiles) for k, v in derived.items()}
+        estimates = {k: estimate(v, percentiles) for k, v in derived.items()}
         optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
         fits[name] = {
             k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")
@@ -733,11 +749,11 @@ def predict_analysis_b_curves(
     z = float(np.unique(vertical_force["z_kpc"])[0])
     frames = []
     for name, fit in chains["fits"].items():
-        combined = _combined_model(_fit_spec(fit), model, analysis_b, cosmology)
+        combined = _mass_model(_fit_spec(fit), model, analysis_b, cosmology)
         draws = _subsample(_flat(fit).astype(float), int(cfg["n_band_draws"]), rng)
         curves = {
-            "vc_kms": (grids["vc"], cfit.component_vc(combined, draws, grids["vc"])),
-            "kz_kms2_kpc": (grids["kz"], cfit.component_kz(combined, draws, grids["kz"], z)),
+            "vc_kms": (grids["vc"], component_vc(combined, draws, grids["vc"])),
+            "kz_kms2_kpc": (grids["kz"], component_kz(combined, draws, grids["kz"], z)),
             "vesc_kms": (grids["vesc"], {"total": combined.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))}),
         }
         for quantity, (R, components) in curves.items():

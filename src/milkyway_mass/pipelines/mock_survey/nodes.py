@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from milkyway_mass.galaxy.coordinates import galactocentric_frame
-from milkyway_mass.galaxy.potentials.composite import G
 from milkyway_mass.galaxy.mock import (
     TruthGalaxy,
     halo_df,
@@ -25,11 +24,9 @@ from milkyway_mass.galaxy.mock import (
     truth_summary,
     unbound_velocities,
 )
+from milkyway_mass.galaxy.units import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
 
 logger = logging.getLogger(__name__)
-
-#: 2πG × (1 Msun/pc²) in (km/s)²/kpc: the unit of the Bovy & Rix (2013) K_z column.
-KZ_UNIT_KMS2_PER_KPC = 2 * np.pi * G * 1e6
 
 
 def _galaxy(mock: dict, frame: dict, cosmology: dict) -> TruthGalaxy:
@@ -291,7 +288,7 @@ def mock_kz(bovy_rix: pd.DataFrame, mock: dict, frame: dict, cosmology: dict) ->
     """
     galaxy = _galaxy(mock, frame, cosmology)
     rng = np.random.default_rng(mock["seed"] + 21)
-    kz = galaxy.kz(bovy_rix.iloc[:, 2].to_numpy(), mock["kz_height_kpc"]) / KZ_UNIT_KMS2_PER_KPC
+    kz = galaxy.kz(bovy_rix.iloc[:, 2].to_numpy(), mock["kz_height_kpc"]) / KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
     out = bovy_rix.copy()
     out.iloc[:, 6] = kz + bovy_rix.iloc[:, 7].to_numpy() * rng.standard_normal(len(out))
     return out

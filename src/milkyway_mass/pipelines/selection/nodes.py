@@ -16,7 +16,11 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from milkyway_mass.cut_flow import cut_row
-from milkyway_mass.galaxy.potentials.reference import bin_vmin, reference_potentials, vesc_curves
+from milkyway_mass.galaxy.potentials.reference import (
+    bin_vmin,
+    reference_potentials,
+    vesc_curves,
+)
 from milkyway_mass.schemas import CUT_FLOW_COLUMNS
 
 logger = logging.getLogger(__name__)

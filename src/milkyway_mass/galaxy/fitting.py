@@ -1,0 +1,300 @@
+"""One way to fit a posterior: prior, posterior, seeds, start, optimiser, emcee, diagnostics.
+
+Every halo fit goes through here. The posterior is the prior plus a sum of
+constraint terms (``constraints``), vectorised over walkers; emcee only sees the
+callable.
+
+- ``Prior``: a box on all parameters times Gaussians on some.
+- ``Posterior``: ``Prior`` + Σ terms(model.build(θ)).
+- ``run_emcee``: burn-in then kept steps from given or prior-uniform walkers,
+  with ``chain_diagnostics`` (acceptance, integrated autocorrelation time τ).
+- ``fit_posterior``: Nelder–Mead maximum (``maximise``), a ball of walkers around
+  it (``initial_ball``), then ``run_emcee``; seeds per fit from ``fit_seed``.
+- ``estimate``: median and interval of samples.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import emcee
+import numpy as np
+from scipy.optimize import minimize
+
+__all__ = [
+    "Posterior",
+    "Prior",
+    "chain_diagnostics",
+    "estimate",
+    "fit_posterior",
+    "fit_seed",
+    "initial_ball",
+    "maximise",
+    "parse_box",
+    "run_emcee",
+]
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Box prior on all parameters times Gaussians on some (``mean``/``sigma`` NaN = flat).
+
+    ``log_prob`` is -inf outside the box and omits the normalisation."""
+
+    names: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    mean: np.ndarray
+    sigma: np.ndarray
+
+    @classmethod
+    def box(cls, names: Sequence[str], config: Mapping[str, Sequence[float]], where: str = "priors") -> Prior:
+        """Flat prior from ``{name: [low, high]}``; the keys must be exactly ``names``."""
+        missing, extra = set(names) - set(config), set(config) - set(names)
+        if missing or extra:
+            raise ValueError(
+                f"{where} must give [low, high] for exactly {tuple(names)}; "
+                f"missing {sorted(missing)}, unexpected {sorted(extra)}"
+            )
+        lower, upper = np.array([parse_box(n, config[n], where) for n in names], dtype=float).reshape(-1, 2).T
+        flat = np.full(len(names), np.nan)
+        return cls(tuple(names), lower, upper, flat, flat.copy())
+
+    def log_prob(self, theta):
+        theta = np.atleast_2d(theta)
+        inside = np.all((theta >= self.lower) & (theta <= self.upper), axis=-1)
+        gaussian = np.isfinite(self.sigma)
+        z = (theta[:, gaussian] - self.mean[gaussian]) / self.sigma[gaussian]
+        return np.where(inside, -0.5 * np.sum(z**2, axis=-1), -np.inf)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Uniform draws in the box (``run_emcee``'s default start)."""
+        return rng.uniform(self.lower, self.upper, size=(n, len(self.names)))
+
+
+def parse_box(name: str, value, where: str) -> tuple[float, float]:
+    """``[low, high]`` of a prior as floats with low < high; errors name ``where`` and the parameter."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: prior of {name} must be [low, high], got {value!r}") from None
+    if not lo < hi:
+        raise ValueError(f"{where}: prior of {name} needs low < high, got [{lo}, {hi}]")
+    return lo, hi
+
+
+@dataclass(frozen=True, eq=False)
+class Posterior:
+    """log prior + sum of the terms' log likelihoods, vectorised over walkers.
+
+    ``model`` maps parameter vectors θ of shape (W, D) to a galaxy (``build``:
+    ``model.MassModel``); each term maps that galaxy to a log likelihood of shape
+    (W,) (``constraints``). Parameter sets whose halo has no r200 (mean density
+    never reaches the threshold) get -inf."""
+
+    model: Any
+    prior: Prior
+    terms: tuple
+
+    def _valid_model(self, theta):
+        """(model of the valid rows, mask of valid rows) for in-prior ``theta``."""
+        model = self.model.build(theta)
+        valid = np.isfinite(np.broadcast_to(model.halo.r200, (len(theta), 1))[:, 0])
+        if not valid.all() and valid.any():
+            model = self.model.build(theta[valid])
+        return model, valid
+
+    def log_likelihood_terms(self, theta) -> dict[str, np.ndarray]:
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        model, valid = self._valid_model(theta)
+        out = {t.name: np.full(len(theta), -np.inf) for t in self.terms}
+        if valid.any():
+            for t in self.terms:
+                out[t.name][valid] = t.log_likelihood(model)
+        return out
+
+    def __call__(self, theta):
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        log_post = self.prior.log_prob(theta)
+        ok = np.flatnonzero(np.isfinite(log_post))
+        if ok.size:
+            log_post[ok] += sum(self.log_likelihood_terms(theta[ok]).values())
+        return np.where(np.isnan(log_post), -np.inf, log_post)
+
+
+def fit_seed(seed: int, name: str) -> int:
+    """A per-fit seed from the configured seed and the fit's name (stable across grids)."""
+    return int(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]).generate_state(1)[0])
+
+
+def maximise(posterior: Posterior, start: np.ndarray, optimizer: Mapping[str, Any], label: str = "") -> dict[str, Any]:
+    """Nelder–Mead maximum of the posterior from ``start`` (within the prior box),
+    restarted ``restarts`` times from its own result."""
+    start = np.asarray(start, dtype=float)
+    lp0 = float(posterior(start[None, :])[0])
+    if not np.isfinite(lp0):
+        raise ValueError(
+            f"{label}: the optimizer start {dict(zip(posterior.prior.names, start.tolist()))} has zero posterior "
+            "(outside the prior box or invalid halo); change the start in the parameters"
+        )
+
+    def negative(x):
+        value = -posterior(x[None, :])[0]
+        return value if np.isfinite(value) else np.inf
+
+    bounds = list(zip(posterior.prior.lower, posterior.prior.upper))
+    options = {
+        "maxfev": int(optimizer["maxfev"]), "xatol": float(optimizer["xatol"]),
+        "fatol": float(optimizer["fatol"]), "adaptive": bool(optimizer["adaptive"]),
+    }
+    x, n_eval, best = start, 0, -lp0
+    result = None
+    for _ in range(1 + int(optimizer["restarts"])):
+        result = minimize(negative, x, method="Nelder-Mead", bounds=bounds, options=options)
+        n_eval += int(result.nfev)
+        improved = best - result.fun
+        x, best = result.x, min(best, float(result.fun))
+        if improved < float(optimizer["fatol"]):
+            break
+    return {
+        "x": np.asarray(x, dtype=float),
+        "log_posterior": float(-best),
+        "start_log_posterior": lp0,
+        "n_evaluations": n_eval,
+        "success": bool(result.success),
+        "message": str(result.message),
+    }
+
+
+def initial_ball(
+    center: np.ndarray, posterior: Posterior, n_walkers: int, scale: float, rng: np.random.Generator,
+    max_rounds: int = 100,
+) -> np.ndarray:
+    """Walkers at ``center`` + scale x (prior box width) x N(0, 1), reflected into the box;
+    draws with zero posterior are redrawn."""
+    prior = posterior.prior
+    width = prior.upper - prior.lower
+    pos = np.empty((n_walkers, len(center)))
+    todo = np.arange(n_walkers)
+    for _ in range(max_rounds):
+        draw = center + scale * width * rng.standard_normal((todo.size, len(center)))
+        draw = np.where(draw < prior.lower, 2 * prior.lower - draw, draw)
+        draw = np.clip(np.where(draw > prior.upper, 2 * prior.upper - draw, draw), prior.lower, prior.upper)
+        pos[todo] = draw
+        todo = todo[~np.isfinite(posterior(pos[todo]))]
+        if todo.size == 0:
+            return pos
+    raise ValueError(f"could not place {todo.size} walkers with finite posterior near {center.tolist()}")
+
+
+def chain_diagnostics(chain: np.ndarray, acceptance_fraction: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    """Acceptance and integrated autocorrelation time of a chain of shape (steps, walkers, D).
+
+    ``converged`` follows emcee's rule of thumb: steps > 50 * max autocorrelation time.
+    """
+    n_steps, n_walkers, _ = chain.shape
+    tau = emcee.autocorr.integrated_time(chain, tol=0, quiet=True)
+    tau_max = float(np.max(tau))
+    return {
+        "n_walkers": int(n_walkers),
+        "n_steps_kept": int(n_steps),
+        "acceptance_mean": float(np.mean(acceptance_fraction)),
+        "acceptance_min": float(np.min(acceptance_fraction)),
+        "acceptance_max": float(np.max(acceptance_fraction)),
+        "autocorr_time": {n: float(t) for n, t in zip(names, tau)},
+        "steps_over_autocorr_time": float(n_steps / tau_max),
+        "effective_samples": float(n_steps * n_walkers / tau_max),
+        "converged": bool(n_steps > 50 * tau_max),
+    }
+
+
+def run_emcee(
+    log_prob: Callable[[np.ndarray], np.ndarray],
+    prior: Prior,
+    *,
+    n_walkers: int,
+    n_burn: int,
+    n_keep: int,
+    seed: int,
+    progress: bool = True,
+    initial: np.ndarray | None = None,
+    label: str = "",
+) -> dict[str, Any]:
+    """Sample with emcee (vectorised over walkers), walkers started at ``initial``
+    (shape (n_walkers, D)) or, by default, uniformly in the prior box; ``label``
+    prefixes the progress bars.
+
+    Runs ``n_burn`` steps, discards them, then keeps ``n_keep`` steps. Returns the
+    kept chain (n_keep, n_walkers, D), its log posterior, and diagnostics.
+    """
+    n_dim = len(prior.names)
+    for name, value in (("n_walkers", n_walkers), ("n_burn", n_burn), ("n_keep", n_keep)):
+        if int(value) != value or value < 0:
+            raise ValueError(f"sampler {name} must be a non-negative integer, got {value!r}")
+    if n_walkers < 2 * n_dim or n_keep < 1:
+        raise ValueError(f"need n_walkers >= {2 * n_dim} (2 x parameters) and n_keep >= 1; got {n_walkers}, {n_keep}")
+    rng = np.random.default_rng(seed)
+    sampler = emcee.EnsembleSampler(int(n_walkers), n_dim, log_prob, vectorize=True)
+    sampler.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
+    state = prior.sample(rng, int(n_walkers)) if initial is None else np.array(initial, dtype=float)
+    if state.shape != (n_walkers, n_dim):
+        raise ValueError(f"initial walker positions must have shape ({n_walkers}, {n_dim}), got {state.shape}")
+    if n_burn:
+        state = sampler.run_mcmc(state, int(n_burn), progress=progress, progress_kwargs={"desc": f"{label} burn-in".strip()})
+        sampler.reset()
+    sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
+    chain = sampler.get_chain()
+    return {
+        "parameter_names": list(prior.names),
+        "chain": chain,
+        "log_prob": sampler.get_log_prob(),
+        "acceptance_fraction": sampler.acceptance_fraction,
+        "n_burn": int(n_burn),
+        "seed": int(seed),
+        "diagnostics": chain_diagnostics(chain, sampler.acceptance_fraction, prior.names),
+    }
+
+
+def fit_posterior(
+    posterior: Posterior,
+    start: np.ndarray,
+    optimizer: Mapping[str, Any],
+    sampler: Mapping[str, Any],
+    seed: int,
+    label: str = "",
+) -> dict[str, Any]:
+    """Nelder–Mead, then emcee (``n_walkers``, ``n_steps`` of which the first
+    ``burn_fraction`` are discarded) from a ball (``init_scale``) around the maximum.
+
+    Returns ``run_emcee``'s result (chain thinned by ``store_thin`` for storage; the
+    diagnostics use every kept step) plus ``optimizer``.
+    """
+    best = maximise(posterior, start, optimizer, label)
+    n_steps, n_walkers = int(sampler["n_steps"]), int(sampler["n_walkers"])
+    fraction = float(sampler["burn_fraction"])
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"burn_fraction must be in [0, 1), got {fraction}")
+    n_burn = int(round(fraction * n_steps))
+    rng = np.random.default_rng(seed)
+    initial = initial_ball(best["x"], posterior, n_walkers, float(sampler["init_scale"]), rng)
+    result = run_emcee(
+        posterior, posterior.prior, n_walkers=n_walkers, n_burn=n_burn, n_keep=n_steps - n_burn,
+        seed=int(rng.integers(2**32)), progress=bool(sampler["progress"]), initial=initial, label=label,
+    )
+    thin = int(sampler["store_thin"])
+    result["chain"] = result["chain"][::thin]
+    result["log_prob"] = result["log_prob"][::thin]
+    result.update(seed=int(seed), store_thin=thin, optimizer=best | {"x": best["x"].tolist()})
+    return result
+
+
+def estimate(values: np.ndarray, percentiles: Sequence[float]) -> dict[str, float]:
+    """Median and the interval ``percentiles`` (lo, hi) with err_minus / err_plus."""
+    q_lo, med, q_hi = np.percentile(values, [float(percentiles[0]), 50.0, float(percentiles[1])])
+    return {
+        "median": float(med), "lo": float(q_lo), "hi": float(q_hi),
+        "err_minus": float(med - q_lo), "err_plus": float(q_hi - med),
+    }
