@@ -48,7 +48,7 @@ def main(env: str = "base") -> None:
         post = Posterior(model, prior, make_terms(spec.constraints, data, boundary_r200=2.0))
         settings = nodes._sampler_settings(spec, b["sampler"])
         start = nodes._start(spec, prior.names, b)
-        theta = initial_ball(start, post, int(settings["n_walkers"]) // 2, 0.01, np.random.default_rng(1))
+        theta = initial_ball(start, post, int(settings["n_walkers"]) // 2, 0.01 * (prior.upper - prior.lower), np.random.default_rng(1))
         seconds = best_of(lambda: post(theta), repeat=3, number=10)  # noqa: B023
         estimate = 2 * seconds * settings["n_steps"]
         total += estimate

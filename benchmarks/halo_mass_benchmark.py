@@ -18,7 +18,7 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 from timing import best_of
 
-from milkyway_mass.pipelines.halo_mass import nodes
+from milkyway_mass.pipelines.halo_mass import figures, nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -57,8 +57,8 @@ def main() -> None:
     t_fit = time.perf_counter() - t
     t = time.perf_counter()
     summary = nodes.summarise_fit(chain, hm["model"], hm["summary"], frame, cosmo)
-    nodes.plot_corner(chain, hm["figures"])
-    nodes.plot_escape_velocity_curve(chain, hm["model"], hm["figures"], frame, cosmo)
+    figures.plot_corner(chain, hm["figures"])
+    figures.plot_escape_velocity_curve(chain, hm["model"], hm["figures"], frame, cosmo)
     t_post = time.perf_counter() - t
     s = sampler
     print(  # noqa: T201

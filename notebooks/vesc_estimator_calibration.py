@@ -42,10 +42,11 @@ from milkyway_mass.galaxy.tail.fit import (
     SamplerSettings,
     choose_k_range,
     k_range_label,
+    prior_and_start,
     run_fits,
     task_seed,
 )
-from milkyway_mass.galaxy.tail.likelihood import PriorBounds, TailData
+from milkyway_mass.galaxy.tail.likelihood import TailData
 from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -128,10 +129,10 @@ def main(argv=None) -> Path:
                 truth_rows[(variant, seed, int(b["bin"]))] = {"r0_kpc": r0, "v_max_kms": float(v.max()),
                                                              "vesc_true_kms": float(galaxy.vesc(r0)[0])}
                 for ik, (k_range, k0) in enumerate(zip(pri["k_ranges"], ini["k"])):
+                    prior, theta0, scatter = prior_and_start("published", b["v_min"], k_range, k0, pri, ini, sca)
                     tasks.append(FitTask(
                         key=(variant, seed, int(b["bin"]), k_range_label(k_range)), data=data,
-                        bounds=PriorBounds(float(b["v_min"]), pri["vesc_max_kms"], *k_range, *pri["gamma"], *pri["f"]),
-                        theta0=(ini["vesc_kms"], k0, ini["gamma"], ini["f"]), scatter=(sca["vesc_kms"], sca["k"], sca["gamma"], sca["f"]),
+                        prior=prior, theta0=theta0, scatter=scatter,
                         likelihood="published", sigma_out=ev["sigma_out_kms"], sampler=settings,
                         seed=task_seed(smp["seed"], iv, seed, int(b["bin"]), ik)))
     results = run_fits(tasks, n_workers=ev["n_workers"], progress=True)

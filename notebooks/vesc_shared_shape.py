@@ -45,9 +45,11 @@ from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
 from milkyway_mass.galaxy.tail.fit import task_seed
 from milkyway_mass.galaxy.tail.likelihood import (
-    chebyshev_interpolation_matrix,
     log_bound_df_power_exp,
     log_outlier_density,
+)
+from milkyway_mass.galaxy.tail.special import (
+    chebyshev_interpolation_matrix,
     log_power_exp_integral,
 )
 from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits

@@ -33,8 +33,8 @@ from kedro.config import OmegaConfigLoader
 
 from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
-from milkyway_mass.galaxy.tail.fit import maximise_likelihood
-from milkyway_mass.galaxy.tail.likelihood import PriorBounds, TailData, TailLikelihood
+from milkyway_mass.galaxy.tail.fit import maximise_likelihood, tail_prior
+from milkyway_mass.galaxy.tail.likelihood import TailData, TailLikelihood
 from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -51,8 +51,8 @@ def max_likelihood_vesc(v, r, v_min: float, model: str, k_range, sigma_out: floa
     r0 = float(np.median(r))
     data = TailData(v=v, r=r, sigma=np.full(v.size, 1e-3), v_min=np.full(v.size, v_min), r0=r0)
     like = TailLikelihood(data, sigma_out, model)
-    bounds = PriorBounds(v_min, 1000.0, *k_range, 0.0, 1.5, 1e-7, 0.5)
-    best = max((maximise_likelihood(like, bounds, (1.01 * v.max(), k0, 0.3, 1e-5), 4000)
+    prior = tail_prior(model, v_min, k_range, {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.5), "f": (1e-7, 0.5)})
+    best = max((maximise_likelihood(like, prior, (1.01 * v.max(), k0, 0.3, 1e-5), 4000)
                 for k0 in np.linspace(k_range[0] + 0.3, k_range[1] - 0.3, 3)), key=lambda t: t[1])
     return float(best[0][0]), float(best[0][1]), r0
 

@@ -182,7 +182,7 @@ def test_fit_recovers_noise_free_truth_and_is_seeded(nfw_model):
 
 def test_initial_ball_stays_in_the_box(nfw_model):
     post = posterior_for(nfw_model, NFW_BOX, noise_free_data(nfw_model, TRUTH_NFW))
-    ball = initial_ball(np.array([12.5, 1.0]), post, 50, 0.05, np.random.default_rng(1))
+    ball = initial_ball(np.array([12.5, 1.0]), post, 50, 0.05 * (post.prior.upper - post.prior.lower), np.random.default_rng(1))
     assert ball.shape == (50, 2) and np.isfinite(post(ball)).all()
     assert (ball[:, 0] <= 12.5).all() and (ball[:, 1] >= 1.0).all() and np.ptp(ball[:, 0]) > 0
 

@@ -40,19 +40,29 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Prior:
-    """Box prior on all parameters times Gaussians on some (``mean``/``sigma`` NaN = flat).
+    """Box prior on all parameters times Gaussians on some (``mean``/``sigma`` NaN = flat)
+    and 1/θ on the ``log_uniform`` ones (a scale prior, e.g. on v_esc).
 
-    ``log_prob`` is -inf outside the box and omits the normalisation."""
+    ``log_prob`` is -inf outside the box (bounds included) and omits the normalisation."""
 
     names: tuple[str, ...]
     lower: np.ndarray
     upper: np.ndarray
     mean: np.ndarray
     sigma: np.ndarray
+    log_uniform: np.ndarray | None = None
+
+    def __post_init__(self):
+        mask = np.zeros(len(self.names), bool) if self.log_uniform is None else np.asarray(self.log_uniform, bool)
+        object.__setattr__(self, "log_uniform", mask)
+        if np.any(self.lower[mask] <= 0):
+            raise ValueError(f"a 1/θ prior needs a positive lower bound: {dict(zip(self.names, self.lower))}")
 
     @classmethod
-    def box(cls, names: Sequence[str], config: Mapping[str, Sequence[float]], where: str = "priors") -> Prior:
-        """Flat prior from ``{name: [low, high]}``; the keys must be exactly ``names``."""
+    def box(cls, names: Sequence[str], config: Mapping[str, Sequence[float]], where: str = "priors",
+            log_uniform: Sequence[str] = ()) -> Prior:
+        """Flat prior from ``{name: [low, high]}`` (1/θ for the names in ``log_uniform``);
+        the keys must be exactly ``names``."""
         missing, extra = set(names) - set(config), set(config) - set(names)
         if missing or extra:
             raise ValueError(
@@ -61,14 +71,18 @@ class Prior:
             )
         lower, upper = np.array([parse_box(n, config[n], where) for n in names], dtype=float).reshape(-1, 2).T
         flat = np.full(len(names), np.nan)
-        return cls(tuple(names), lower, upper, flat, flat.copy())
+        return cls(tuple(names), lower, upper, flat, flat.copy(), np.isin(list(names), list(log_uniform)))
 
     def log_prob(self, theta):
         theta = np.atleast_2d(theta)
         inside = np.all((theta >= self.lower) & (theta <= self.upper), axis=-1)
         gaussian = np.isfinite(self.sigma)
         z = (theta[:, gaussian] - self.mean[gaussian]) / self.sigma[gaussian]
-        return np.where(inside, -0.5 * np.sum(z**2, axis=-1), -np.inf)
+        log_p = -0.5 * np.sum(z**2, axis=-1)
+        if self.log_uniform.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_p = log_p - np.sum(np.log(theta[:, self.log_uniform]), axis=-1)
+        return np.where(inside, log_p, -np.inf)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Uniform draws in the box (``run_emcee``'s default start)."""
@@ -90,30 +104,28 @@ def parse_box(name: str, value, where: str) -> tuple[float, float]:
 class Posterior:
     """log prior + sum of the terms' log likelihoods, vectorised over walkers.
 
-    ``model`` maps parameter vectors θ of shape (W, D) to a galaxy (``build``:
-    ``model.MassModel``); each term maps that galaxy to a log likelihood of shape
-    (W,) (``constraints``). Parameter sets whose halo has no r200 (mean density
-    never reaches the threshold) get -inf."""
+    Each term has a ``name`` and ``log_likelihood(x)`` returning shape (W,). ``x`` is
+    what ``model.build_valid(θ)`` builds from parameter vectors θ of shape (W, D)
+    (``model.MassModel``: the galaxy; rows it cannot build, e.g. a halo without r200,
+    get -inf), or θ itself when ``model`` is None (e.g. a tail likelihood)."""
 
     model: Any
     prior: Prior
     terms: tuple
 
-    def _valid_model(self, theta):
-        """(model of the valid rows, mask of valid rows) for in-prior ``theta``."""
-        model = self.model.build(theta)
-        valid = np.isfinite(np.broadcast_to(model.halo.r200, (len(theta), 1))[:, 0])
-        if not valid.all() and valid.any():
-            model = self.model.build(theta[valid])
-        return model, valid
+    def _build(self, theta):
+        """(what the terms score, mask of the rows it holds) for in-prior ``theta``."""
+        if self.model is None:
+            return theta, np.ones(len(theta), bool)
+        return self.model.build_valid(theta)
 
     def log_likelihood_terms(self, theta) -> dict[str, np.ndarray]:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        model, valid = self._valid_model(theta)
+        built, valid = self._build(theta)
         out = {t.name: np.full(len(theta), -np.inf) for t in self.terms}
         if valid.any():
             for t in self.terms:
-                out[t.name][valid] = t.log_likelihood(model)
+                out[t.name][valid] = t.log_likelihood(built)
         return out
 
     def __call__(self, theta):
@@ -170,17 +182,20 @@ def maximise(posterior: Posterior, start: np.ndarray, optimizer: Mapping[str, An
 
 
 def initial_ball(
-    center: np.ndarray, posterior: Posterior, n_walkers: int, scale: float, rng: np.random.Generator,
-    max_rounds: int = 100,
+    center, posterior: Posterior, n_walkers: int, widths, rng: np.random.Generator, max_rounds: int = 100,
 ) -> np.ndarray:
-    """Walkers at ``center`` + scale x (prior box width) x N(0, 1), reflected into the box;
-    draws with zero posterior are redrawn."""
+    """Walkers at ``center`` (moved into the prior box) + ``widths`` x N(0, 1) per parameter,
+    reflected into the box; draws with zero posterior are redrawn."""
     prior = posterior.prior
-    width = prior.upper - prior.lower
+    center = np.clip(np.asarray(center, dtype=float), prior.lower, prior.upper)
+    widths = np.asarray(widths, dtype=float)
+    if not center.shape == widths.shape == prior.lower.shape:
+        raise ValueError(f"initial_ball: center {center.shape}, widths {widths.shape} and the prior box "
+                         f"{prior.lower.shape} need one entry per parameter {prior.names}")
     pos = np.empty((n_walkers, len(center)))
     todo = np.arange(n_walkers)
     for _ in range(max_rounds):
-        draw = center + scale * width * rng.standard_normal((todo.size, len(center)))
+        draw = center + widths * rng.standard_normal((todo.size, len(center)))
         draw = np.where(draw < prior.lower, 2 * prior.lower - draw, draw)
         draw = np.clip(np.where(draw > prior.upper, 2 * prior.upper - draw, draw), prior.lower, prior.upper)
         pos[todo] = draw
@@ -190,10 +205,11 @@ def initial_ball(
     raise ValueError(f"could not place {todo.size} walkers with finite posterior near {center.tolist()}")
 
 
-def chain_diagnostics(chain: np.ndarray, acceptance_fraction: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
-    """Acceptance and integrated autocorrelation time of a chain of shape (steps, walkers, D).
+def chain_diagnostics(chain: np.ndarray, acceptance_fraction: np.ndarray, names: Sequence[str],
+                      n_tau: float = 50.0) -> dict[str, Any]:
+    """Acceptance and integrated autocorrelation time τ of a chain of shape (steps, walkers, D).
 
-    ``converged`` follows emcee's rule of thumb: steps > 50 * max autocorrelation time.
+    ``converged``: steps > ``n_tau`` × max τ (emcee's rule of thumb is 50).
     """
     n_steps, n_walkers, _ = chain.shape
     tau = emcee.autocorr.integrated_time(chain, tol=0, quiet=True)
@@ -207,7 +223,8 @@ def chain_diagnostics(chain: np.ndarray, acceptance_fraction: np.ndarray, names:
         "autocorr_time": {n: float(t) for n, t in zip(names, tau)},
         "steps_over_autocorr_time": float(n_steps / tau_max),
         "effective_samples": float(n_steps * n_walkers / tau_max),
-        "converged": bool(n_steps > 50 * tau_max),
+        "n_tau_required": float(n_tau * tau_max),
+        "converged": bool(n_steps > n_tau * tau_max),
     }
 
 
@@ -222,13 +239,17 @@ def run_emcee(
     progress: bool = True,
     initial: np.ndarray | None = None,
     label: str = "",
+    keep_burn_in: bool = False,
+    n_tau: float = 50.0,
 ) -> dict[str, Any]:
     """Sample with emcee (vectorised over walkers), walkers started at ``initial``
     (shape (n_walkers, D)) or, by default, uniformly in the prior box; ``label``
     prefixes the progress bars.
 
-    Runs ``n_burn`` steps, discards them, then keeps ``n_keep`` steps. Returns the
-    kept chain (n_keep, n_walkers, D), its log posterior, and diagnostics.
+    Runs ``n_burn`` steps, then ``n_keep`` steps. Returns the chain, its log posterior
+    and the diagnostics of the kept steps (``chain_diagnostics`` with ``n_tau``). The
+    chain is the kept steps (n_keep, n_walkers, D), or with ``keep_burn_in`` every
+    step (n_burn + n_keep, n_walkers, D; acceptance then counts every step).
     """
     n_dim = len(prior.names)
     for name, value in (("n_walkers", n_walkers), ("n_burn", n_burn), ("n_keep", n_keep)):
@@ -242,11 +263,16 @@ def run_emcee(
     state = prior.sample(rng, int(n_walkers)) if initial is None else np.array(initial, dtype=float)
     if state.shape != (n_walkers, n_dim):
         raise ValueError(f"initial walker positions must have shape ({n_walkers}, {n_dim}), got {state.shape}")
-    if n_burn:
-        state = sampler.run_mcmc(state, int(n_burn), progress=progress, progress_kwargs={"desc": f"{label} burn-in".strip()})
-        sampler.reset()
-    sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
+    if keep_burn_in:
+        sampler.run_mcmc(state, int(n_burn + n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
+    else:
+        if n_burn:
+            state = sampler.run_mcmc(state, int(n_burn), progress=progress,
+                                     progress_kwargs={"desc": f"{label} burn-in".strip()})
+            sampler.reset()
+        sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
     chain = sampler.get_chain()
+    kept = chain[int(n_burn):] if keep_burn_in else chain
     return {
         "parameter_names": list(prior.names),
         "chain": chain,
@@ -254,7 +280,7 @@ def run_emcee(
         "acceptance_fraction": sampler.acceptance_fraction,
         "n_burn": int(n_burn),
         "seed": int(seed),
-        "diagnostics": chain_diagnostics(chain, sampler.acceptance_fraction, prior.names),
+        "diagnostics": chain_diagnostics(kept, sampler.acceptance_fraction, prior.names, n_tau),
     }
 
 
@@ -270,7 +296,9 @@ def fit_posterior(
     ``burn_fraction`` are discarded) from a ball (``init_scale``) around the maximum.
 
     Returns ``run_emcee``'s result (chain thinned by ``store_thin`` for storage; the
-    diagnostics use every kept step) plus ``optimizer``.
+    diagnostics use every kept step) plus ``optimizer`` and ``max_posterior``: the
+    better of the stored chain's best sample and the optimiser's result (``x``,
+    ``log_posterior``).
     """
     best = maximise(posterior, start, optimizer, label)
     n_steps, n_walkers = int(sampler["n_steps"]), int(sampler["n_walkers"])
@@ -279,7 +307,8 @@ def fit_posterior(
         raise ValueError(f"burn_fraction must be in [0, 1), got {fraction}")
     n_burn = int(round(fraction * n_steps))
     rng = np.random.default_rng(seed)
-    initial = initial_ball(best["x"], posterior, n_walkers, float(sampler["init_scale"]), rng)
+    width = posterior.prior.upper - posterior.prior.lower
+    initial = initial_ball(best["x"], posterior, n_walkers, float(sampler["init_scale"]) * width, rng)
     result = run_emcee(
         posterior, posterior.prior, n_walkers=n_walkers, n_burn=n_burn, n_keep=n_steps - n_burn,
         seed=int(rng.integers(2**32)), progress=bool(sampler["progress"]), initial=initial, label=label,
@@ -287,7 +316,13 @@ def fit_posterior(
     thin = int(sampler["store_thin"])
     result["chain"] = result["chain"][::thin]
     result["log_prob"] = result["log_prob"][::thin]
-    result.update(seed=int(seed), store_thin=thin, optimizer=best | {"x": best["x"].tolist()})
+    flat = result["chain"].reshape(-1, result["chain"].shape[-1])
+    candidates = np.vstack([flat[np.argmax(np.ravel(result["log_prob"]))], best["x"]])
+    lp = posterior(candidates)
+    result.update(
+        seed=int(seed), store_thin=thin, optimizer=best | {"x": best["x"].tolist()},
+        max_posterior={"x": candidates[int(np.argmax(lp))], "log_posterior": float(np.max(lp))},
+    )
     return result
 
 

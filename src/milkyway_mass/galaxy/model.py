@@ -199,6 +199,16 @@ class MassModel:
         halo = parts.pop("halo")
         return GalaxyModel(tuple(parts.values()), halo)
 
+    def build_valid(self, theta) -> tuple[GalaxyModel, np.ndarray]:
+        """(galaxy of the valid rows, mask of the valid rows of ``theta``): a row is valid if
+        its halo has an r200 (its mean density reaches the threshold)."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        galaxy = self.build(theta)
+        valid = np.isfinite(np.broadcast_to(galaxy.halo.r200, (len(theta), 1))[:, 0])
+        if not valid.all() and valid.any():
+            galaxy = self.build(theta[valid])
+        return galaxy, valid
+
     def baryon_mass_within(self, theta, r_kpc, n_nodes: int = 256, n_grid: int = 256) -> np.ndarray:
         """Baryon mass inside the spheres r_kpc (shape (W,)) [Msun].
 

@@ -9,15 +9,15 @@ from milkyway_mass.galaxy.tail.fit import (
     SamplerSettings,
     aic,
     choose_k_range,
-    initial_walkers,
+    fit_bin,
     k_range_label,
     maximise_likelihood,
     prior_and_start,
-    run_fit,
     run_fits,
+    tail_prior,
     task_seed,
 )
-from milkyway_mass.galaxy.tail.likelihood import PriorBounds, TailData, TailLikelihood
+from milkyway_mass.galaxy.tail.likelihood import TailData, TailLikelihood
 
 V_MIN = 300.0
 FAST = SamplerSettings(n_walkers=24, n_burn=400, n_keep=400, polish_max_iter=1500)
@@ -33,11 +33,15 @@ def power_law_bin(n, vesc0=520.0, k=2.0, gamma=0.4, r_range=(8.0, 12.0), sigma=1
     return v, r, np.full(n, sigma), r0
 
 
+def _prior(kind="published", k_range=(0.1, 3.7), f_range=(1e-6, 1.0), v_min=V_MIN):
+    return tail_prior(kind, v_min, k_range, {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.0), "f": f_range})
+
+
 def make_task(v, r, sigma, r0, k_range=(0.1, 3.7), k0=3.0, f_range=(1e-6, 1.0), kind="published", seed=1,
               sampler=FAST):
     data = TailData(v=v, r=r, sigma=sigma, v_min=np.full(v.size, V_MIN), r0=r0)
-    bounds = PriorBounds(V_MIN, 1000.0, *k_range, 0.0, 1.0, *f_range)
-    return FitTask(key=("bin1", 0, k_range_label(k_range)), data=data, bounds=bounds, theta0=(500.0, k0, 0.1, 1e-5),
+    prior = _prior(kind, k_range, f_range)
+    return FitTask(key=("bin1", 0, k_range_label(k_range)), data=data, prior=prior, theta0=(500.0, k0, 0.1, 1e-5),
                    scatter=(5.0, 0.05, 0.01, 1e-6), likelihood=kind, sigma_out=1000.0, sampler=sampler, seed=seed)
 
 
@@ -47,7 +51,7 @@ def kept(result):
 
 def test_power_law_sample_is_recovered():
     v, r, sigma, r0 = power_law_bin(800, vesc0=520.0, k=1.8, gamma=0.4, seed=3)
-    res = run_fit(make_task(v, r, sigma, r0))
+    res = fit_bin(make_task(v, r, sigma, r0))
     s = kept(res)
     p16, p50, p84 = np.percentile(s, [16, 50, 84], axis=0)
     half = 0.5 * (p84 - p16)
@@ -79,13 +83,13 @@ def df_consistent_bin(n, vesc0=520.0, k=2.0, gamma=0.4, r_range=(8.0, 12.0), see
 
 def test_df_consistent_sample_is_recovered_where_published_form_is_biased():
     v, r, sigma, r0 = df_consistent_bin(1500, vesc0=520.0, k=2.5, gamma=0.4, seed=4)
-    res = run_fit(make_task(v, r, sigma, r0, k_range=(0.0, 6.0), k0=2.0, kind="df_consistent", seed=5))
+    res = fit_bin(make_task(v, r, sigma, r0, k_range=(0.0, 6.0), k0=2.0, kind="df_consistent", seed=5))
     s = kept(res)
     p16, p50, p84 = np.percentile(s, [16, 50, 84], axis=0)
     half = 0.5 * (p84 - p16)
     assert abs(p50[0] - 520.0) < 2.5 * half[0] and half[0] < 20.0
     assert abs(p50[1] - 2.5) < 2.5 * half[1]
-    pub = kept(run_fit(make_task(v, r, sigma, r0, k_range=(0.1, 3.7), k0=3.0, kind="published", seed=5)))
+    pub = kept(fit_bin(make_task(v, r, sigma, r0, k_range=(0.1, 3.7), k0=3.0, kind="published", seed=5)))
     p16p, p50p, p84p = np.percentile(pub[:, 0], [16, 50, 84])
     assert abs(p50p - 520.0) > 3 * 0.5 * (p84p - p16p)  # the same stars mislead the published form
 
@@ -110,16 +114,17 @@ def power_exp_bin(n, vesc0=480.0, k=1.5, b=5.0, gamma=0.4, r_range=(8.0, 12.0), 
 def test_df_power_exp_sample_is_recovered():
     v, r, sigma, r0 = power_exp_bin(2000, vesc0=480.0, k=1.5, b=5.0, gamma=0.4, seed=6)
     data = TailData(v=v, r=r, sigma=sigma, v_min=np.full(v.size, V_MIN), r0=r0)
-    bounds, theta0, scatter = prior_and_start(
+    prior, theta0, scatter = prior_and_start(
         "df_power_exp", V_MIN, (0.0, 6.0), 2.0,
         {"vesc_max_kms": 1000.0, "gamma": [0.0, 1.0], "f": [1e-6, 1.0], "b": [-5.0, 20.0]},
         {"vesc_kms": 500.0, "gamma": 0.1, "f": 1e-5, "b": 1.0},
         {"vesc_kms": 5.0, "k": 0.05, "gamma": 0.01, "f": 1e-6, "b": 0.1})
-    assert theta0 == (500.0, 2.0, 0.1, 1e-5, 1.0) and bounds.upper[-1] == 20.0
-    task = FitTask(key=("bin1", 0, "k0-6"), data=data, bounds=bounds, theta0=theta0, scatter=scatter,
+    assert theta0 == (500.0, 2.0, 0.1, 1e-5, 1.0) and prior.upper[-1] == 20.0
+    assert prior.names == ("v_esc", "k", "gamma", "f", "b") and prior.log_uniform.tolist() == [True] + [False] * 4
+    task = FitTask(key=("bin1", 0, "k0-6"), data=data, prior=prior, theta0=theta0, scatter=scatter,
                    likelihood="df_power_exp", sigma_out=1000.0,
                    sampler=SamplerSettings(n_walkers=24, n_burn=600, n_keep=600, polish_max_iter=1500), seed=3)
-    res = run_fit(task)
+    res = fit_bin(task)
     assert res["parameter_names"] == ("v_esc", "k", "gamma", "f", "b") and res["chain"].shape[-1] == 5
     assert res["aic"] == pytest.approx(10.0 - 2.0 * res["ln_l_max"])
     s = res["chain"][res["n_burn_stored"]:].reshape(-1, 5).astype(float)
@@ -144,13 +149,13 @@ def test_outlier_term_absorbs_unbound_stars():
     v = np.concatenate([v, rng.uniform(560.0, 700.0, n_out)])
     r = np.concatenate([r, rng.uniform(8.0, 12.0, n_out)])
     sigma = np.full(v.size, 10.0)
-    res = run_fit(make_task(v, r, sigma, r0))
+    res = fit_bin(make_task(v, r, sigma, r0))
     p16, p50, p84 = np.percentile(kept(res), [16, 50, 84], axis=0)
     assert abs(p50[0] - 500.0) < max(3 * 0.5 * (p84[0] - p16[0]), 15.0)
     assert 0.02 < p50[3] < 0.1  # injected fraction 30/630 = 0.048
     # without the outlier term (f pinned near 0) the fit must stretch v_esc over the unbound stars
     pinned = make_task(v, r, sigma, r0, f_range=(1e-6, 2e-6))
-    theta, _ = maximise_likelihood(TailLikelihood(pinned.data, 1000.0), pinned.bounds,
+    theta, _ = maximise_likelihood(TailLikelihood(pinned.data, 1000.0), pinned.prior,
                                    np.array([700.0, 3.0, 0.1, 1.5e-6]), 3000)
     assert theta[0] > 600.0
 
@@ -160,7 +165,7 @@ def test_model_choice_picks_generating_k_range(k_true, expected):
     v, r, sigma, r0 = power_law_bin(1500, vesc0=500.0, k=k_true, gamma=0.2, seed=21)
     fits = {}
     for k_range, k0 in (((0.1, 2.5), 2.0), ((0.1, 3.7), 3.0)):
-        fits[k_range_label(k_range)] = run_fit(make_task(v, r, sigma, r0, k_range=k_range, k0=k0))
+        fits[k_range_label(k_range)] = fit_bin(make_task(v, r, sigma, r0, k_range=k_range, k0=k0))
     assert choose_k_range(fits, tie_tolerance=0.5) == expected
     lnl = [f["ln_l_max"] for f in fits.values()]
     if k_true > 2.5:
@@ -189,23 +194,27 @@ def test_convolved_fit_is_unbiased_where_published_is_biased_high():
     sel = (v_obs >= V_MIN) & (v_obs < 700.0)
     data = TailData(v=v_obs[sel], r=np.full(sel.sum(), 10.0), sigma=sigma[sel], v_min=np.full(sel.sum(), V_MIN),
                     r0=10.0)
-    bounds = PriorBounds(V_MIN, 1000.0, 0.1, 3.7, 0.0, 1.0, 1e-6, 1.0)
+    prior = _prior()
     best = {}
     for kind in ("published", "convolved"):
         like = TailLikelihood(data, 1000.0, kind)
-        fits = [maximise_likelihood(like, bounds, np.array(start), 4000)
+        fits = [maximise_likelihood(like, prior, np.array(start), 4000)
                 for start in ([500.0, 2.0, 0.1, 1e-3], [620.0, 3.0, 0.1, 1e-2])]
         best[kind] = max(fits, key=lambda f: f[1])[0]
     assert best["published"][0] - vesc > 80.0
     assert abs(best["convolved"][0] - vesc) < 50.0
 
 
-def test_initial_walkers_lie_inside_the_prior():
-    bounds = PriorBounds(450.0, 1000.0, 0.1, 2.5, 0.0, 1.0, 1e-6, 1.0)
-    p0 = initial_walkers((400.0, 2.0, 0.0, 1e-6), (5.0, 0.05, 0.01, 1e-6), bounds, 50, np.random.default_rng(0))
-    assert p0.shape == (50, 4)
-    assert np.all(p0 > bounds.lower) and np.all(p0 < bounds.upper)
-    assert np.ptp(p0, axis=0).min() > 0  # walkers are not degenerate
+def test_tail_prior_is_one_over_vesc_in_the_box():
+    prior = _prior(v_min=450.0, k_range=(0.1, 2.5))
+    theta = np.array([[500.0, 2.0, 0.1, 1e-3], [800.0, 2.0, 0.1, 1e-3], [400.0, 2.0, 0.1, 1e-3], [500.0, 3.0, 0.1, 1e-3]])
+    lp = prior.log_prob(theta)
+    np.testing.assert_allclose(lp[:2], -np.log([500.0, 800.0]))
+    assert np.all(lp[2:] == -np.inf)
+    with pytest.raises(ValueError, match="physical range"):
+        _prior(f_range=(0.0, 1.0))
+    with pytest.raises(ValueError, match="needs low < high"):
+        _prior(k_range=(2.0, 1.0))
 
 
 def test_process_pool_matches_serial_and_is_seeded():

@@ -5,21 +5,23 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import betainc, betaln
 
+from milkyway_mass.galaxy.fitting import Posterior
+from milkyway_mass.galaxy.tail.fit import tail_prior
 from milkyway_mass.galaxy.tail.likelihood import (
-    PriorBounds,
     TailData,
     TailLikelihood,
-    TailPosterior,
-    chebyshev_interpolation_matrix,
     log_bound_convolved,
     log_bound_df_consistent,
     log_bound_df_power_exp,
     log_bound_published,
+    log_outlier_density,
+    parameter_names,
+)
+from milkyway_mass.galaxy.tail.special import (
+    chebyshev_interpolation_matrix,
     log_incomplete_beta,
     log_normal_moment,
-    log_outlier_density,
     log_power_exp_integral,
-    parameter_names,
 )
 
 
@@ -149,15 +151,12 @@ def test_df_power_exp_needs_one_v_min_and_five_parameters():
     assert parameter_names("df_power_exp") == ("v_esc", "k", "gamma", "f", "b")
     data = TailData(v=np.array([310.0, 400.0]), r=np.array([9.0, 11.0]), sigma=np.array([10.0, 10.0]),
                     v_min=np.array([300.0, 300.0]), r0=10.0)
-    four = PriorBounds(300.0, 1000.0, 0.0, 6.0, 0.0, 1.0, 1e-6, 1.0)
-    with pytest.raises(ValueError, match="prior box has 4 ranges"):
-        TailPosterior(TailLikelihood(data, 1000.0, "df_power_exp"), four)
-    with pytest.raises(ValueError, match="both bounds or neither"):
-        PriorBounds(300.0, 1000.0, 0.0, 6.0, 0.0, 1.0, 1e-6, 1.0, b_lo=0.0)
-    five = PriorBounds(300.0, 1000.0, 0.0, 6.0, 0.0, 1.0, 1e-6, 1.0, -5.0, 20.0)
+    priors = {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.0), "f": (1e-6, 1.0), "b": (-5.0, 20.0)}
+    five = tail_prior("df_power_exp", 300.0, (0.0, 6.0), priors)
     assert five.lower.tolist() == [300.0, 0.0, 0.0, 1e-6, -5.0]
-    with pytest.raises(ValueError, match="prior box has 5 ranges"):
-        TailPosterior(TailLikelihood(data, 1000.0, "df_consistent"), five)
+    assert tail_prior("df_consistent", 300.0, (0.0, 6.0), priors).names == ("v_esc", "k", "gamma", "f")
+    with pytest.raises(KeyError, match="'b'"):
+        tail_prior("df_power_exp", 300.0, (0.0, 6.0), {k: v for k, v in priors.items() if k != "b"})
 
 
 def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0, b_rel=3.0):
@@ -273,18 +272,19 @@ def test_published_bound_term_vanishes_above_local_vesc():
     assert np.isfinite(like(np.array([[500.0, 2.0, 0.3, 1e-3]]))[0])  # the outlier term keeps ln L finite
 
 
-def test_posterior_prior_box_and_blob():
+def test_posterior_is_the_prior_plus_the_likelihood():
     data = TailData(v=np.array([310.0, 400.0]), r=np.array([9.0, 11.0]), sigma=np.array([10.0, 10.0]),
                     v_min=np.array([300.0, 300.0]), r0=10.0)
-    bounds = PriorBounds(300.0, 1000.0, 0.1, 2.5, 0.0, 1.0, 1e-6, 1.0)
-    post = TailPosterior(TailLikelihood(data, 1000.0), bounds)
+    like = TailLikelihood(data, 1000.0)
+    post = Posterior(None, tail_prior("published", 300.0, (0.1, 2.5), {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.0),
+                                                                        "f": (1e-6, 1.0)}), (like,))
     theta = np.array([[500.0, 2.0, 0.1, 1e-3], [500.0, 3.0, 0.1, 1e-3], [250.0, 2.0, 0.1, 1e-3],
                       [800.0, 2.0, 0.1, 1e-3]])
     out = post(theta)
-    assert out.shape == (4, 2)
-    assert np.all(out[1:3, 0] == -np.inf)
-    assert np.isfinite(out[[0, 3], 0]).all()
-    np.testing.assert_allclose(out[[0, 3], 0] - out[[0, 3], 1], -np.log([500.0, 800.0]))
+    assert out.shape == (4,)
+    assert np.all(out[1:3] == -np.inf)
+    np.testing.assert_allclose(out[[0, 3]] - like(theta[[0, 3]]), -np.log([500.0, 800.0]))
+    assert set(post.log_likelihood_terms(theta)) == {"tail"}
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

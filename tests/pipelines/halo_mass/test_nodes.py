@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from milkyway_mass.pipelines.halo_mass import nodes
+from milkyway_mass.pipelines.halo_mass import figures, nodes, reports
 from tests.conftest import PROJECT, load_params
 
 TRUTH = np.array([np.log10(9.0e11), 11.0])
@@ -118,7 +118,7 @@ def fitted(upstream, params):
             nodes.scale_curve(curve, factor), hm["model"], hm["priors"], hm["sampler"], p["galaxy_frame"], p["cosmology"]
         )
         summaries[name] = nodes.summarise_fit(chains[name], hm["model"], hm["summary"], p["galaxy_frame"], p["cosmology"])
-    return chains, summaries, nodes.report_halo_mass(summaries["nominal"], summaries["corrected"], hm["published_masses"])
+    return chains, summaries, reports.report_halo_mass(summaries["nominal"], summaries["corrected"], hm["published_masses"])
 
 
 def test_fit_and_summary(fitted, params):
@@ -127,7 +127,7 @@ def test_fit_and_summary(fitted, params):
     assert chains["nominal"]["chain"].shape == (sampler["n_keep"], sampler["n_walkers"], 2)
     assert chains["corrected"]["vesc_scale"] == pytest.approx(1.1)
     s = summaries["nominal"]["estimates"]
-    assert set(s) == set(nodes.QUANTITIES)
+    assert set(s) == set(reports.QUANTITIES)
     for e in s.values():
         assert e["lo"] <= e["median"] <= e["hi"]
         assert e["err_minus"] == pytest.approx(e["median"] - e["lo"])
@@ -166,15 +166,15 @@ def test_report_and_comparison(fitted, params):
     assert summary["variants"]["corrected"] is summaries["corrected"]
     assert "M_total(<r200)" in summary["definitions"]["M_total_r200_msun"]
     assert "| M_total(<r200) [1e12 Msun] |" in markdown and "Deason et al. 2019" in markdown
-    assert markdown.count("\n| ") >= len(nodes.QUANTITIES) + len(published) + 2
+    assert markdown.count("\n| ") >= len(reports.QUANTITIES) + len(published) + 2
 
 
 def test_figures(fitted, params):
     chains, _, _ = fitted
     hm = params["halo_mass"]
-    corner = nodes.plot_corner(chains["nominal"], hm["figures"])
-    assert isinstance(corner, Figure) and len(corner.axes) == 4
-    fig = nodes.plot_escape_velocity_curve(chains["nominal"], hm["model"], hm["figures"], params["galaxy_frame"], params["cosmology"])
+    corner = figures.plot_corner(chains["nominal"], hm["figures"])
+    assert isinstance(corner, Figure) and sum(ax.get_frame_on() for ax in corner.axes) == 3  # lower triangle of 2 x 2
+    fig = figures.plot_escape_velocity_curve(chains["nominal"], hm["model"], hm["figures"], params["galaxy_frame"], params["cosmology"])
     ax = fig.axes[0]
     labels = ax.get_legend_handles_labels()[1]
     assert {"baryons only", "NFW halo only", "total model (max posterior)"} <= set(labels)

@@ -14,7 +14,7 @@ from milkyway_mass.galaxy.model import HALO_FAMILIES, MassModel
 from milkyway_mass.galaxy.potentials.baryons import FixedBaryons
 from milkyway_mass.galaxy.potentials.composite import dphi_dz
 from milkyway_mass.galaxy.units import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
-from milkyway_mass.pipelines.halo_mass import nodes
+from milkyway_mass.pipelines.halo_mass import figures, nodes, reports
 from tests.conftest import load_params
 
 TRUTH = np.array([np.log10(9e11), 12.0])
@@ -127,7 +127,7 @@ def test_summary_table_and_report(fitted):
     fit = summary["fits"]["nfw.fixed.combined"]
     assert {"family", "baryons", "constraint_set", "constraints", "estimates", "diagnostics", "goodness", "max_posterior"} <= set(fit)
     e = fit["estimates"]
-    assert set(nodes.QUANTITIES_B) | {"log10_M200", "M_baryon_r200_msun", "c200"} <= set(e)
+    assert set(reports.QUANTITIES_B) | {"log10_M200", "M_baryon_r200_msun", "c200"} <= set(e)
     for q in e.values():
         assert q["lo"] <= q["median"] <= q["hi"] and q["err_plus"] == pytest.approx(q["hi"] - q["median"])
     assert e["M200_msun"]["median"] == pytest.approx(9e11, rel=0.05)
@@ -151,14 +151,14 @@ def test_curves_and_figures(fitted, analysis_b):
     total = curves[(curves["fit"] == "nfw.fixed.combined") & (curves["quantity"] == "vc_kms") & (curves["component"] == "total")]
     truth = np.interp(fitted["rc"]["R_kpc"], total["R_kpc"], total["median"])
     np.testing.assert_allclose(truth, fitted["rc"]["vc_kms"], rtol=0.02)
-    figures = [
-        nodes.plot_rotation_curve_analysis_b(curves, fitted["rc"], fitted["summary"], analysis_b),
-        nodes.plot_vertical_force_analysis_b(curves, fitted["kz"], fitted["summary"], analysis_b),
-        nodes.plot_vesc_analysis_b(curves, fitted["curve"], fitted["summary"], analysis_b),
+    figs = [
+        figures.plot_rotation_curve_analysis_b(curves, fitted["rc"], fitted["summary"], analysis_b),
+        figures.plot_vertical_force_analysis_b(curves, fitted["kz"], fitted["summary"], analysis_b),
+        figures.plot_vesc_analysis_b(curves, fitted["curve"], fitted["summary"], analysis_b),
     ]
-    for fig in figures:
+    for fig in figs:
         assert isinstance(fig, Figure)
         visible = [ax for ax in fig.axes if ax.axison]
         assert len(visible) == len(fitted["summary"]["fits"])     # 3 x 2 grid, one panel unused
-    titles = [ax.get_title() for ax in figures[0].axes if ax.axison]
+    titles = [ax.get_title() for ax in figs[0].axes if ax.axison]
     assert "nfw.fixed.vesc\nnot fitted (prediction)" in titles and "nfw.fixed.combined\nfitted" in titles

@@ -4,7 +4,7 @@ For a family of isotropic equilibrium distribution functions (DFs) in a
 reference potential, many realisations of each radial bin's high-velocity halo
 sample are drawn, optionally observed with the survey's speed errors, selected
 as the survey is (v_min ≤ v < v_max), and fitted exactly as ``escape_velocity``
-fits a bin (:func:`milkyway_mass.galaxy.tail.fit.run_fit`, the configured k ranges and
+fits a bin (:func:`milkyway_mass.galaxy.tail.fit.fit_bin`, the configured k ranges and
 model choice). Comparing each posterior with the true v_esc(r0) gives, per
 estimator × bin × DF, the bias, the scatter, how often the 68 % and 95 %
 intervals contain the truth (coverage), the largest pull and the rank of the
@@ -49,7 +49,7 @@ from milkyway_mass.galaxy.tail.fit import (
     choose_k_range,
     k_range_label,
     prior_and_start,
-    run_fit,
+    fit_bin,
     task_seed,
 )
 from milkyway_mass.galaxy.tail.likelihood import TailData
@@ -245,11 +245,11 @@ def build_jobs(galaxy: TruthGalaxy, dfs: dict, bins: pd.DataFrame, survey_stars:
                     for est in estimators:
                         tasks = []
                         for ik, (kr, k0) in enumerate(zip(est.k_ranges, est.k_init)):
-                            bounds, theta0, scatter = prior_and_start(est.likelihood, b["v_min"], kr, k0, fit,
+                            prior, theta0, scatter = prior_and_start(est.likelihood, b["v_min"], kr, k0, fit,
                                                                       fit["init"], fit["init_scatter"])
                             tasks.append(FitTask(
                                 key=(est.name, errors, df_name, b["binning"], int(b["bin"]), real, k_range_label(kr)),
-                                data=data, bounds=bounds, theta0=theta0, scatter=scatter, likelihood=est.likelihood,
+                                data=data, prior=prior, theta0=theta0, scatter=scatter, likelihood=est.likelihood,
                                 sigma_out=fit["sigma_out_kms"], sampler=sampler,
                                 seed=task_seed(seed, i_df, i_bin, i_err, real, ik)))
                         jobs.append(CalibrationJob(key=(est.name, errors, df_name, b["binning"], int(b["bin"]), real),
@@ -267,7 +267,7 @@ def fit_realisation(job: CalibrationJob) -> dict:
     convergence of the chosen fit, and the run time [s].
     """
     t0 = time.perf_counter()
-    fits = {label: run_fit(task) for label, task in zip(job.labels, job.tasks)}
+    fits = {label: fit_bin(task) for label, task in zip(job.labels, job.tasks)}
     chosen = choose_k_range(fits, job.tie_tolerance)
     fit = fits[chosen]
     kept = fit["chain"][fit["n_burn_stored"]:].reshape(-1, fit["chain"].shape[-1])[:, 0].astype(float)

@@ -17,17 +17,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
-import emcee
 import numpy as np
 from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
+from milkyway_mass.galaxy.fitting import Posterior, Prior, initial_ball, run_emcee
 from milkyway_mass.galaxy.tail.likelihood import (
     PARAMETER_NAMES,
-    PriorBounds,
     TailData,
     TailLikelihood,
-    TailPosterior,
     parameter_names,
 )
 
@@ -60,7 +58,7 @@ class FitTask:
 
     key: tuple
     data: TailData
-    bounds: PriorBounds
+    prior: Prior
     theta0: tuple
     scatter: tuple
     likelihood: str
@@ -85,9 +83,22 @@ def aic(ln_l_max: float, n_params: int) -> float:
     return 2.0 * n_params - 2.0 * ln_l_max
 
 
+def tail_prior(likelihood: str, v_min: float, k_range, priors: dict) -> Prior:
+    """The §4 prior of one fit: v_esc(r0) ∝ 1/v_esc on [v_min, vesc_max_kms] [km/s]; k on
+    ``k_range``, γ and f (and b where the likelihood has it) uniform on their ranges."""
+    names = parameter_names(likelihood)
+    ranges = {"v_esc": (float(v_min), priors["vesc_max_kms"]), "k": k_range, "gamma": priors["gamma"], "f": priors["f"]}
+    ranges |= {n: priors[n] for n in names if n not in PARAMETER_NAMES}
+    prior = Prior.box(names, ranges, where=f"{likelihood} tail fit", log_uniform=("v_esc",))
+    lo, hi = dict(zip(names, prior.lower)), dict(zip(names, prior.upper))
+    if lo["k"] < 0 or lo["f"] <= 0 or hi["f"] > 1:
+        raise ValueError(f"tail prior outside the physical range (k >= 0, 0 < f <= 1): k {list(k_range)}, f {priors['f']}")
+    return prior
+
+
 def prior_and_start(likelihood: str, v_min: float, k_range, k_init: float, priors: dict, init: dict,
-                    scatter: dict) -> tuple[PriorBounds, tuple, tuple]:
-    """Prior box, start θ0 and start scatter of one fit, from ``escape_velocity``-style settings.
+                    scatter: dict) -> tuple[Prior, tuple, tuple]:
+    """Prior, start θ0 and start scatter of one fit, from ``escape_velocity``-style settings.
 
     ``priors`` has vesc_max_kms, gamma, f [lo, hi] (and b for likelihoods with b);
     ``init`` and ``scatter`` have vesc_kms, gamma, f (and b); scatter also k. The
@@ -99,33 +110,18 @@ def prior_and_start(likelihood: str, v_min: float, k_range, k_init: float, prior
         missing = [n for n in extra if n not in settings]
         if missing:
             raise ValueError(f"{likelihood} likelihood needs escape_velocity.{what}.{missing[0]}")
-    bounds = PriorBounds(float(v_min), priors["vesc_max_kms"], *k_range, *priors["gamma"], *priors["f"],
-                         *(priors["b"] if extra else (None, None)))
     theta0 = (init["vesc_kms"], k_init, init["gamma"], init["f"], *(init[n] for n in extra))
     widths = (scatter["vesc_kms"], scatter["k"], scatter["gamma"], scatter["f"], *(scatter[n] for n in extra))
-    return bounds, theta0, widths
+    return tail_prior(likelihood, v_min, k_range, priors), theta0, widths
 
 
-def initial_walkers(theta0, scatter, bounds: PriorBounds, n_walkers: int, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian ball around θ0 with per-parameter widths, folded into the prior box; shape (W, n_params)."""
-    lo, hi = bounds.lower, bounds.upper
-    if not len(theta0) == len(scatter) == lo.size:
-        raise ValueError(f"initial_walkers: theta0 ({len(theta0)}), scatter ({len(scatter)}) and the prior box "
-                         f"({lo.size}) must have one entry per parameter")
-    margin = 1e-6 * (hi - lo)
-    start = np.clip(np.asarray(theta0, dtype=float), lo + margin, hi - margin)
-    ball = start + np.asarray(scatter, dtype=float) * rng.standard_normal((n_walkers, lo.size))
-    ball = np.where(ball < lo, 2 * lo - ball, ball)
-    ball = np.where(ball > hi, 2 * hi - ball, ball)
-    return np.clip(ball, lo + margin, hi - margin)
-
-
-def maximise_likelihood(likelihood: TailLikelihood, bounds: PriorBounds, start, max_iter: int):
-    """Bounded Nelder–Mead maximum of ln L from ``start``; returns (θ, ln L).
+def maximise_likelihood(likelihood: TailLikelihood, prior: Prior, start, max_iter: int):
+    """Bounded Nelder–Mead maximum of ln L (not the posterior: L_max of the AIC) within
+    the prior box from ``start``; returns (θ, ln L).
 
     Works in coordinates scaled to the prior box, with f on a log scale.
     """
-    lo, hi = bounds.lower.copy(), bounds.upper.copy()
+    lo, hi = prior.lower.copy(), prior.upper.copy()
     lo[3], hi[3] = np.log(lo[3]), np.log(hi[3])
 
     def to_unit(theta):
@@ -147,42 +143,42 @@ def maximise_likelihood(likelihood: TailLikelihood, bounds: PriorBounds, start, 
     return from_unit(res.x), -float(res.fun)
 
 
-def run_fit(task: FitTask, progress: bool = False) -> dict:
-    """Sample one bin with one k range; returns the chain (float32) and its diagnostics.
+def fit_bin(task: FitTask, progress: bool = False) -> dict:
+    """Sample one bin with one k range through ``fitting`` (the tail likelihood as the only
+    term, a ball around θ0, emcee keeping the burn-in); returns the chain (float32) and its
+    diagnostics.
 
     Keys: chain (n_stored, W, P), log_prob (n_stored, W), n_burn_stored,
     store_every, acceptance_fraction, tau (P,), converged, n_tau_required,
-    ln_l_max, theta_max (P,), aic, runtime_s, parameter_names (P), plus the
-    task's key, k_range, likelihood, seed and n_stars.
+    ln_l_max (over every step, optionally polished by ``maximise_likelihood``),
+    theta_max (P,), aic, runtime_s, parameter_names (P), plus the task's key,
+    k_range, likelihood, seed and n_stars.
     """
     t_start = time.perf_counter()
     s = task.sampler
     rng = np.random.default_rng(task.seed)
     like = TailLikelihood(task.data, task.sigma_out, task.likelihood)
-    post = TailPosterior(like, task.bounds)
-    p0 = initial_walkers(task.theta0, task.scatter, task.bounds, s.n_walkers, rng)
-    if s.n_walkers < 2 * p0.shape[1]:
-        raise ValueError(f"{task.likelihood} likelihood has {p0.shape[1]} parameters: n_walkers must be >= "
-                         f"{2 * p0.shape[1]}, got {s.n_walkers}")
-    sampler = emcee.EnsembleSampler(s.n_walkers, p0.shape[1], post, vectorize=True)
-    sampler.random_state = np.random.RandomState(task.seed).get_state()
-    sampler.run_mcmc(p0, s.n_burn + s.n_keep, progress=progress)
-
-    chain = sampler.get_chain()
-    log_prob = sampler.get_log_prob()
-    ln_l = sampler.get_blobs()
-    kept = chain[s.n_burn:]
-    tau = emcee.autocorr.integrated_time(kept, tol=0, quiet=True)
+    if task.prior.names != like.parameter_names:
+        raise ValueError(f"{task.likelihood} likelihood has parameters {like.parameter_names}; the prior has {task.prior.names}")
+    n_params = len(like.parameter_names)
+    if s.n_walkers < 2 * n_params:
+        raise ValueError(f"{task.likelihood} likelihood has {n_params} parameters: n_walkers must be >= "
+                         f"{2 * n_params}, got {s.n_walkers}")
+    post = Posterior(None, task.prior, (like,))
+    p0 = initial_ball(task.theta0, post, s.n_walkers, task.scatter, rng)
+    result = run_emcee(post, task.prior, n_walkers=s.n_walkers, n_burn=s.n_burn, n_keep=s.n_keep,
+                       seed=int(rng.integers(2**32)), progress=progress, initial=p0, keep_burn_in=True, n_tau=s.n_tau)
+    chain, log_prob, diag = result["chain"], result["log_prob"], result["diagnostics"]
+    ln_l = log_prob - task.prior.log_prob(chain.reshape(-1, n_params)).reshape(log_prob.shape)
     best = np.unravel_index(np.argmax(ln_l), ln_l.shape)
     theta_max, ln_l_max = chain[best], float(ln_l[best])
     if s.polish:
-        theta_pol, ln_l_pol = maximise_likelihood(like, task.bounds, theta_max, s.polish_max_iter)
+        theta_pol, ln_l_pol = maximise_likelihood(like, task.prior, theta_max, s.polish_max_iter)
         if ln_l_pol > ln_l_max:
             theta_max, ln_l_max = theta_pol, ln_l_pol
-    n_tau_required = s.n_tau * float(np.max(tau))
     return {
         "key": task.key,
-        "k_range": (float(task.bounds.k_lo), float(task.bounds.k_hi)),
+        "k_range": (float(task.prior.lower[1]), float(task.prior.upper[1])),
         "likelihood": task.likelihood,
         "seed": task.seed,
         "n_stars": task.data.n,
@@ -191,20 +187,20 @@ def run_fit(task: FitTask, progress: bool = False) -> dict:
         "log_prob": log_prob[:: s.store_every].astype(np.float32),
         "n_burn_stored": -(-s.n_burn // s.store_every),
         "store_every": s.store_every,
-        "acceptance_fraction": float(np.mean(sampler.acceptance_fraction)),
-        "tau": tau,
-        "n_tau_required": n_tau_required,
-        "converged": bool(s.n_keep > n_tau_required),
+        "acceptance_fraction": diag["acceptance_mean"],
+        "tau": np.array(list(diag["autocorr_time"].values())),
+        "n_tau_required": diag["n_tau_required"],
+        "converged": diag["converged"],
         "ln_l_max": ln_l_max,
         "theta_max": np.asarray(theta_max, dtype=float),
-        "aic": aic(ln_l_max, p0.shape[1]),
+        "aic": aic(ln_l_max, n_params),
         "runtime_s": time.perf_counter() - t_start,
     }
 
 
-def _run_fit_checked(task: FitTask) -> dict:
+def _fit_bin_checked(task: FitTask) -> dict:
     try:
-        return run_fit(task)
+        return fit_bin(task)
     except Exception as exc:
         raise RuntimeError(f"tail fit {task.key} failed: {exc}") from exc
 
@@ -223,12 +219,12 @@ def run_fits(tasks: list[FitTask], n_workers: int = 2, progress: bool = True) ->
     bar = tqdm(total=len(ordered), desc="tail fits", unit="fit", disable=not progress)
     if n_workers <= 1 or len(ordered) == 1:
         for task in ordered:
-            results[task.key] = _run_fit_checked(task)
+            results[task.key] = _fit_bin_checked(task)
             bar.update()
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(n_workers, len(ordered)), mp_context=ctx) as pool:
-            futures = {pool.submit(_run_fit_checked, task): task.key for task in ordered}
+            futures = {pool.submit(_fit_bin_checked, task): task.key for task in ordered}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
                 bar.update()

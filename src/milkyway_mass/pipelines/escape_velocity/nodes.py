@@ -12,7 +12,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from milkyway_mass.galaxy.tail.fit import (
     FitTask,
@@ -26,7 +25,6 @@ from milkyway_mass.galaxy.tail.fit import (
 from milkyway_mass.galaxy.tail.likelihood import (
     PARAMETER_NAMES,
     TailData,
-    TailLikelihood,
     parameter_names,
 )
 from milkyway_mass.schemas import require_columns
@@ -40,7 +38,6 @@ SAMPLE_COLUMNS = ("binning", "bin", "r0", *PARAMETER_NAMES)
 SUMMARY_PARAMS = ("k", "gamma", "f")
 PRIOR_EDGE_WIDTH = 0.05  # outer fraction of a prior range counted as its edge
 PRIOR_EDGE_MASS = 0.10   # posterior mass there (twice a flat posterior's) that marks a prior-truncated posterior
-CORNER_LABELS = {"v_esc": r"$v_{\rm esc}(r_0)$", "k": "$k$", "gamma": r"$\gamma$", "f": "$f$", "b": "$b$"}
 VESC_AT_SUN_METHOD = (
     "interpolated: linear interpolation in r between the two fitted bins whose r0 bracket R0, applied to "
     "independent draws from the two posteriors; in_bin_model: v_esc(r0)*(R0/r0)^(-gamma/2) of the bin "
@@ -108,9 +105,9 @@ def _fit_tasks(stars: pd.DataFrame, bins: pd.DataFrame, binning: str, params: di
         status[b] = "ok"
         data = bin_data(stars, row, f"selected_stars_{binning}")
         for i, (k_range, k0) in enumerate(zip(pri["k_ranges"], ini["k"])):
-            bounds, theta0, scatter = prior_and_start(params["likelihood"], row["v_min"], k_range, k0, pri, ini, sca)
+            prior, theta0, scatter = prior_and_start(params["likelihood"], row["v_min"], k_range, k0, pri, ini, sca)
             tasks.append(FitTask(
-                key=(binning, b, k_range_label(k_range)), data=data, bounds=bounds, theta0=theta0, scatter=scatter,
+                key=(binning, b, k_range_label(k_range)), data=data, prior=prior, theta0=theta0, scatter=scatter,
                 likelihood=params["likelihood"], sigma_out=params["sigma_out_kms"], sampler=settings,
                 seed=task_seed(smp["seed"], BINNINGS.index(binning), b, i),
             ))
@@ -123,7 +120,7 @@ def fit_escape_velocity(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radi
 
     Each output: ``{"binning", "likelihood", "k_ranges" (labels), "bins" (list of
     row dicts: bin, r_lo, r_hi, r0, v_min, n_stars, status), "fits" ({(bin, label):
-    fit result, see tail_fit.run_fit}), "chosen" ({bin: label})}``.
+    fit result, see galaxy.tail.fit.fit_bin}), "chosen" ({bin: label})}``.
     """
     labels = [k_range_label(k) for k in params["priors"]["k_ranges"]]
     tasks, meta = [], {}
@@ -152,7 +149,7 @@ def fit_escape_velocity(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radi
     return out[0], out[1]
 
 
-def _kept_samples(fit: dict) -> np.ndarray:
+def kept_samples(fit: dict) -> np.ndarray:
     """Post-burn-in samples of one fit, flattened to (n, n_params)."""
     return fit["chain"][fit["n_burn_stored"]:].reshape(-1, fit["chain"].shape[-1])
 
@@ -189,7 +186,7 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
         row["k_range"] = chosen
         if chosen is not None:
             fit = chains["fits"][(b, chosen)]
-            kept = _kept_samples(fit)[::thin]
+            kept = kept_samples(fit)[::thin]
             p16, p50, p84 = np.percentile(kept, [16, 50, 84], axis=0)
             row.update(vesc_median=p50[0], vesc_err_minus=p50[0] - p16[0], vesc_err_plus=p84[0] - p50[0])
             names = fit["parameter_names"]
@@ -285,133 +282,3 @@ def escape_velocity_at_sun(samples_bin1: pd.DataFrame, samples_bin2: pd.DataFram
     for binning, samples, table in zip(BINNINGS, (samples_bin1, samples_bin2), (table_bin1, table_bin2)):
         out[binning] = _vesc_at_sun_one(samples, table, r_sun, cfg["n_draws"], rng)
     return out
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def _panel_grid(n: int, ncols: int, size=(3.2, 2.6)):
-    nrows = max(1, -(-n // ncols))
-    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes
-
-
-def plot_tail_fits(stars: pd.DataFrame, chains: dict, params: dict) -> Figure:
-    """Per bin: histogram of v_GC with the best-fit (L_max) bound, outlier and total models and their 68 % bands.
-
-    Model curves are Σ_i p_i(v) × bin width (expected counts per histogram bin).
-    """
-    cfg = params["figures"]
-    rng = np.random.default_rng(cfg["seed"])
-    bins = chains["bins"]
-    fig, axes = _panel_grid(len(bins), cfg["ncols"])
-    for ax, meta in zip(axes, bins):
-        sel = stars[stars["bin"] == meta["bin"]]
-        edges = np.arange(meta["v_min"], cfg["v_max_kms"] + cfg["hist_bin_kms"], cfg["hist_bin_kms"])
-        ax.hist(sel["v_gc"], bins=edges, histtype="stepfilled", color="0.8", edgecolor="0.4", label="stars")
-        ax.set_title(f"{meta['r_lo']:g}-{meta['r_hi']:g} kpc, N={meta['n_stars']}", fontsize=9)
-        chosen = chains["chosen"].get(meta["bin"])
-        if chosen is None:
-            ax.text(0.5, 0.5, meta["status"], transform=ax.transAxes, ha="center", va="center", fontsize=7, wrap=True)
-            continue
-        fit = chains["fits"][(meta["bin"], chosen)]
-        like = TailLikelihood(bin_data(stars, {**meta, "binning": chains["binning"]}), params["sigma_out_kms"],
-                              chains["likelihood"])
-        grid = np.linspace(meta["v_min"], cfg["v_max_kms"], cfg["grid_points"])
-        width = cfg["hist_bin_kms"]
-        bound, outlier = like.model_curves(fit["theta_max"], grid)
-        kept = _kept_samples(fit)
-        draws = kept[rng.integers(0, len(kept), cfg["band_draws"])].astype(float)
-        curves = [like.model_curves(chunk, grid) for chunk in np.array_split(draws, max(1, len(draws) // 20))]
-        band_b = np.concatenate([c[0] for c in curves])
-        band_o = np.concatenate([c[1] for c in curves])
-        for best, band, style, label in ((bound + outlier, band_b + band_o, "C0-", "total"),
-                                         (bound, band_b, "C1--", "bound"), (outlier, band_o, "C2:", "outlier")):
-            lo, hi = np.percentile(band * width, [16, 84], axis=0)
-            ax.fill_between(grid, lo, hi, color=style[:2], alpha=0.25, lw=0)
-            ax.plot(grid, best[0] * width, style, label=f"{label} (68 % band)")
-        ax.axvline(fit["theta_max"][0], color="C3", lw=0.8)
-        ax.set_xlim(meta["v_min"], cfg["v_max_kms"])
-    for ax in axes[: len(bins)]:
-        ax.set_xlabel(r"$v_{\rm GC}$ [km/s]", fontsize=8)
-        ax.set_ylabel(f"stars / {cfg['hist_bin_kms']:g} km/s", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=6)
-    fig.suptitle(f"Tail fits, {chains['binning']} ({chains['likelihood']} likelihood)")
-    return fig
-
-
-def _credible_levels(h: np.ndarray, masses=(0.95, 0.68)) -> list[float]:
-    flat = np.sort(h.ravel())[::-1]
-    cum = np.cumsum(flat) / flat.sum()
-    levels = [flat[min(np.searchsorted(cum, m), flat.size - 1)] for m in masses]
-    return sorted(set(levels))
-
-
-def plot_corner(chains: dict, params: dict) -> Figure:
-    """Corner plot of (v_esc, k, γ, f, and b if fitted) for the configured bins (chosen k range), overlaid; 68/95 % contours."""
-    cfg = params["figures"]
-    wanted = [b for b in cfg["corner_bins"] if b in chains["chosen"]]
-    labels = [CORNER_LABELS[name] for name in parameter_names(chains["likelihood"])]
-    n = len(labels)
-    fig = Figure(figsize=(2.2 * n, 2.2 * n), layout="constrained")
-    axes = fig.subplots(n, n, squeeze=False)
-    samples = {b: _kept_samples(chains["fits"][(b, chains["chosen"][b])]) for b in wanted}
-    meta = {m["bin"]: m for m in chains["bins"]}
-    for i in range(n):
-        for j in range(n):
-            ax = axes[i, j]
-            if j > i:
-                ax.set_visible(False)
-                continue
-            for c, (b, s) in enumerate(samples.items()):
-                color = f"C{c}"
-                if i == j:
-                    ax.hist(s[:, i], bins=cfg["corner_hist_bins"], density=True, histtype="step", color=color,
-                            label=f"bin {b}: r0={meta[b]['r0']:.1f} kpc")
-                else:
-                    h, xe, ye = np.histogram2d(s[:, j], s[:, i], bins=cfg["corner_hist_bins"])
-                    xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
-                    ax.contour(xc, yc, h.T, levels=_credible_levels(h), colors=color, linewidths=0.8)
-            if i == n - 1:
-                ax.set_xlabel(labels[j])
-            if j == 0 and i > 0:
-                ax.set_ylabel(labels[i])
-            ax.tick_params(labelsize=7)
-    if samples:
-        axes[0, 0].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.05, 1.0))
-    else:
-        axes[0, 0].text(0.5, 0.5, f"none of bins {cfg['corner_bins']} was fitted", ha="center", transform=axes[0, 0].transAxes)
-    fig.suptitle(f"Posterior of the chosen fits, {chains['binning']} ({chains['likelihood']} likelihood)")
-    return fig
-
-
-def plot_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, vesc_at_sun: dict, galaxy_frame: dict,
-                    params: dict) -> Figure:
-    """The v_esc(r0) curve of both binnings (68 % intervals), v_esc at R0 and the published reference points."""
-    cfg = params["figures"]
-    fig = Figure(figsize=(7.0, 4.5), layout="constrained")
-    ax = fig.subplots()
-    r_sun = float(galaxy_frame["R0_kpc"])
-    for c, (binning, table) in enumerate(zip(BINNINGS, (table_bin1, table_bin2))):
-        ok = table[table["status"] == "ok"]
-        ax.errorbar(ok["r0"], ok["vesc_median"], yerr=[ok["vesc_err_minus"], ok["vesc_err_plus"]], fmt="o-",
-                    ms=4, color=f"C{c}", capsize=2, label=f"this run, {binning}")
-        sun = vesc_at_sun.get(binning, {}).get("interpolated", {})
-        if sun.get("status") == "ok":
-            ax.errorbar([r_sun], [sun["median"]], yerr=[[sun["err_minus"]], [sun["err_plus"]]], fmt="*", ms=11,
-                        color=f"C{c}", mec="k", capsize=2, label=f"{binning} at R0")
-    markers = iter("sDv^<>ph")
-    for ref in cfg["reference_points"]:
-        r = np.array([r_sun if x == "R0" else float(x) for x in ref["r_kpc"]])
-        ax.errorbar(r, ref["vesc_kms"], yerr=[ref["err_minus_kms"], ref["err_plus_kms"]], fmt=next(markers), ms=5,
-                    color="0.3", mfc="none", capsize=2, label=ref["label"])
-    ax.axvline(r_sun, color="0.7", lw=0.8, ls=":")
-    ax.set_xlabel(r"$r_{\rm GC}$ [kpc]")
-    ax.set_ylabel(r"$v_{\rm esc}$ [km/s]")
-    ax.legend(fontsize=8)
-    ax.set_title(f"Escape-velocity curve ({params['likelihood']} likelihood)")
-    return fig

@@ -2,13 +2,11 @@
 
 from kedro.pipeline import Pipeline, node
 
+from .figures import plot_corner, plot_tail_fits, plot_vesc_curve
 from .nodes import (
     BINNINGS,
     escape_velocity_at_sun,
     fit_escape_velocity,
-    plot_corner,
-    plot_tail_fits,
-    plot_vesc_curve,
     summarise_escape_velocity,
 )
 

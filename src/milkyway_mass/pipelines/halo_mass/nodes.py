@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from milkyway_mass.galaxy.constraints.data import (
     kz_from_table,
@@ -54,9 +52,10 @@ from milkyway_mass.galaxy.model import (
     fit_grid,
 )
 from milkyway_mass.galaxy.potentials.baryons import build_baryons
-from milkyway_mass.galaxy.potentials.composite import escape_speed
 from milkyway_mass.galaxy.units import Cosmology
 from milkyway_mass.schemas import require_columns
+
+from .reports import DEFINITIONS_B, QUANTITIES, QUANTITIES_B, analysis_b_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -64,27 +63,6 @@ SAMPLES_COLUMNS = ("bin", "r0", "v_esc")
 TABLE_COLUMNS = ("bin", "r0", "status")
 PUBLISHED_COLUMNS = ("r_gc_kpc", "vesc_kms", "err_plus_kms", "err_minus_kms")
 CALIBRATED_COLUMNS = ("vesc_median", "vesc_err_minus", "vesc_err_plus")
-
-#: Summary quantities: key in the summary -> (label in the Markdown table, format).
-QUANTITIES = {
-    "log10_M200": ("log10 M200 [Msun]", "{:.3f}"),
-    "M200_msun": ("M200 [1e12 Msun]", "{:.3f}"),
-    "c200": ("c200", "{:.2f}"),
-    "r200_kpc": ("r200 [kpc]", "{:.1f}"),
-    "M_baryon_r200_msun": ("M_baryon(<r200) [1e12 Msun]", "{:.4f}"),
-    "M_total_r200_msun": ("M_total(<r200) [1e12 Msun]", "{:.3f}"),
-    "vesc_R0_kms": ("v_esc(R0) [km/s]", "{:.1f}"),
-    "vc_R0_kms": ("v_c(R0) [km/s]", "{:.1f}"),
-}
-
-TOTAL_MASS_DEFINITION = (
-    "M_total(<r200) = M200 (the NFW mass inside r200) + the baryon mass inside the sphere "
-    "of radius r200; Plummer bulge analytic, Miyamoto-Nagai disks by Gauss's theorem "
-    "(flux of the exact potential gradient through the sphere, Gauss-Legendre in cos theta). "
-    "Disk mass beyond r200 is not counted."
-)
-
-
 
 def build_measured_curve(
     vesc_samples: pd.DataFrame, vesc_table: pd.DataFrame, curve: dict[str, Any]
@@ -214,18 +192,30 @@ def fit_halo_mass(
     return result
 
 
-def _flat(chain: dict[str, Any]) -> np.ndarray:
+def flat_samples(chain: dict[str, Any]) -> np.ndarray:
+    """The chain's samples as one array of shape (steps x walkers, parameters)."""
     c = np.asarray(chain["chain"])
     return c.reshape(-1, c.shape[-1])
 
 
-def _analysis_a_model(chain: dict[str, Any], model: dict[str, Any], cosmology: dict[str, Any]) -> MassModel:
+def analysis_a_model(chain: dict[str, Any], model: dict[str, Any], cosmology: dict[str, Any]) -> MassModel:
     """Analysis A's mass model (``model.halo_family`` + the fixed ``model.baryons``), checked against the chain."""
     mm = mass_model(model["halo_family"], "fixed", model, {}, cosmology)
     if tuple(chain["parameter_names"]) != mm.parameter_names:
         raise ValueError(f"the chain samples {chain['parameter_names']}; the {model['halo_family']} halo needs "
                          f"{list(mm.parameter_names)}")
     return mm
+
+
+def _estimates(mm: MassModel, samples: np.ndarray, model: dict[str, Any], summary: dict[str, Any],
+               galaxy_frame: dict[str, Any], chunk: int = 1000) -> dict[str, dict[str, float]]:
+    """Median and ``summary.interval_percentiles`` interval of every quantity of ``derived_samples``."""
+    derived = derived_samples(
+        mm, samples, R0_kpc=float(galaxy_frame["R0_kpc"]), boundary_r200=float(model["escape_boundary_r200"]),
+        n_nodes=int(summary["mass_quadrature_nodes"]), n_grid=int(summary["mass_grid_points"]), chunk=chunk,
+    )
+    percentiles = [float(p) for p in summary["interval_percentiles"]]
+    return {key: estimate(values, percentiles) for key, values in derived.items()}
 
 
 def summarise_fit(
@@ -239,19 +229,12 @@ def summarise_fit(
 
     Keys: log10_M200, M200_msun, c200, r200_kpc, M_baryon_r200_msun, M_total_r200_msun
     (see ``TOTAL_MASS_DEFINITION``), vesc_R0_kms and vc_R0_kms (model at R = R0, z = 0),
-    computed by ``combined_fit.derived_samples`` as for Analysis B, plus the
+    computed by ``galaxy.model.derived_samples`` as for Analysis B, plus the
     maximum-posterior sample and the MCMC diagnostics.
     """
     lo, hi = (float(p) for p in summary["interval_percentiles"])
-    derived = derived_samples(
-        _analysis_a_model(chain, model, cosmology),
-        _flat(chain),
-        R0_kpc=float(galaxy_frame["R0_kpc"]),
-        boundary_r200=float(model["escape_boundary_r200"]),
-        n_nodes=int(summary["mass_quadrature_nodes"]),
-        n_grid=int(summary["mass_grid_points"]),
-    )
-    estimates = {key: estimate(derived[key], (lo, hi)) for key in QUANTITIES}
+    estimates = _estimates(analysis_a_model(chain, model, cosmology), flat_samples(chain), model, summary, galaxy_frame)
+    estimates = {key: estimates[key] for key in QUANTITIES}
     best = np.unravel_index(np.argmax(chain["log_prob"]), np.shape(chain["log_prob"]))
     return {
         "curve_source": chain["curve_source"],
@@ -267,222 +250,7 @@ def summarise_fit(
     }
 
 
-def _fmt(estimate: dict[str, float], fmt: str, scale: float = 1.0) -> str:
-    m, p, n = (estimate[k] / scale for k in ("median", "err_plus", "err_minus"))
-    return f"{fmt.format(m)} +{fmt.format(p)} / -{fmt.format(n)}"
-
-
-def report_halo_mass(
-    nominal: dict[str, Any], corrected: dict[str, Any], published_masses: list[dict[str, Any]]
-) -> tuple[dict[str, Any], str, pd.DataFrame]:
-    """Combine both variants into the JSON summary, a Markdown report and the mass comparison table.
-
-    The comparison lists the published escape-velocity masses (``published_masses``,
-    1e12 Msun) beside this run's M_total(<r200) for both curves.
-    """
-    variants = {"nominal": nominal, "corrected": corrected}
-    rows = [
-        {
-            "study": m["study"],
-            "mass_1e12_msun": float(m["mass_1e12_msun"]),
-            "err_plus_1e12_msun": float(m["err_plus_1e12_msun"]),
-            "err_minus_1e12_msun": float(m["err_minus_1e12_msun"]),
-            "note": m.get("note", ""),
-        }
-        for m in published_masses
-    ]
-    for name, v in variants.items():
-        e = v["estimates"]["M_total_r200_msun"]
-        rows.append(
-            {
-                "study": f"this run ({name} curve, v_esc x {v['vesc_scale']:.2f})",
-                "mass_1e12_msun": e["median"] / 1e12,
-                "err_plus_1e12_msun": e["err_plus"] / 1e12,
-                "err_minus_1e12_msun": e["err_minus"] / 1e12,
-                "note": f"M_total(<r200), {v['curve_source']} curve",
-            }
-        )
-    comparison = pd.DataFrame(rows)
-
-    lo, hi = nominal["interval_percentiles"]
-    lines = [
-        f"# Halo mass from the escape-velocity curve ({nominal['curve_source']} curve)",
-        "",
-        f"Median and {lo:g}-{hi:g} percentile interval; NFW halo + fixed baryons, escape boundary "
-        f"{nominal['escape_boundary_r200']:g} r200, v_esc of each bin at (R = r0, z = 0).",
-        "",
-        "| quantity | " + " | ".join(f"{n} (v_esc x {v['vesc_scale']:.2f})" for n, v in variants.items()) + " |",
-        "|---|" + "---|" * len(variants),
-    ]
-    for key, (label, fmt) in QUANTITIES.items():
-        scale = 1e12 if key.endswith("_msun") else 1.0
-        lines.append(f"| {label} | " + " | ".join(_fmt(v["estimates"][key], fmt, scale) for v in variants.values()) + " |")
-    lines += ["", "MCMC diagnostics:", "", "| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
-    for key in ("n_walkers", "n_steps_kept", "acceptance_mean", "steps_over_autocorr_time", "effective_samples", "converged"):
-        lines.append(f"| {key} | " + " | ".join(_cell(v["diagnostics"][key]) for v in variants.values()) + " |")
-    lines.append(
-        "| autocorr_time | "
-        + " | ".join(", ".join(f"{k} {t:.1f}" for k, t in v["diagnostics"]["autocorr_time"].items()) for v in variants.values())
-        + " |"
-    )
-    lines += ["", TOTAL_MASS_DEFINITION, "", "Comparison with published escape-velocity masses [1e12 Msun]:", ""]
-    lines += ["| study | mass | note |", "|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {r['study']} | {r['mass_1e12_msun']:.2f} +{r['err_plus_1e12_msun']:.2f} / -{r['err_minus_1e12_msun']:.2f} | {r['note']} |"
-        )
-    summary = {
-        "curve_source": nominal["curve_source"],
-        "definitions": {
-            "interval": f"median and {lo:g}-{hi:g} percentiles of the posterior",
-            "M_total_r200_msun": TOTAL_MASS_DEFINITION,
-            "vesc_R0_kms": "model escape speed at (R = R0, z = 0) to the escape boundary",
-        },
-        "variants": variants,
-        "comparison": rows,
-    }
-    return summary, "\n".join(lines) + "\n", comparison
-
-
-def _cell(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.3g}"
-
-
-def _credible_levels(hist: np.ndarray, fractions) -> list[float]:
-    """Histogram levels enclosing the given probability fractions (highest density first)."""
-    flat = np.sort(hist.ravel())[::-1]
-    cum = np.cumsum(flat) / flat.sum()
-    return sorted({float(flat[min(np.searchsorted(cum, f), flat.size - 1)]) for f in fractions})
-
-
-def plot_corner(chain: dict[str, Any], figures: dict[str, Any]) -> Figure:
-    """Corner plot of the sampled parameters: 1-d histograms and 2-d credible contours (68 %, 95 %)."""
-    flat = _flat(chain)
-    names = chain["parameter_names"]
-    n = len(names)
-    bins = int(figures["corner_bins"])
-    fig = Figure(figsize=(2.8 * n, 2.8 * n))
-    axes = fig.subplots(n, n, squeeze=False)
-    for i in range(n):
-        for j in range(n):
-            ax = axes[i, j]
-            if j > i:
-                ax.set_axis_off()
-                continue
-            if i == j:
-                ax.hist(flat[:, i], bins=bins, histtype="step", color="k")
-                for q, ls in zip(np.percentile(flat[:, i], [16, 50, 84]), ("--", "-", "--")):
-                    ax.axvline(q, color="C0", ls=ls, lw=1)
-                ax.set_yticks([])
-                med, lo, hi = np.percentile(flat[:, i], [50, 16, 84])
-                ax.set_title(f"{names[i]} = {med:.4g} +{hi - med:.2g} / -{med - lo:.2g}", fontsize=9)
-            else:
-                h, xe, ye = np.histogram2d(flat[:, j], flat[:, i], bins=bins)
-                ax.hist2d(flat[:, j], flat[:, i], bins=[xe, ye], cmap="Greys")
-                levels = _credible_levels(h, [0.95, 0.68])
-                if len(levels) == 2:
-                    ax.contour(0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1]), h.T, levels=levels, colors="C0")
-            if i == n - 1:
-                ax.set_xlabel(names[j])
-            if j == 0 and i > 0:
-                ax.set_ylabel(names[i])
-    fig.suptitle(f"{chain['curve_source']} curve, v_esc x {chain['vesc_scale']:.2f}")
-    fig.tight_layout()
-    return fig
-
-
-def plot_escape_velocity_curve(
-    chain: dict[str, Any],
-    model: dict[str, Any],
-    figures: dict[str, Any],
-    galaxy_frame: dict[str, Any],
-    cosmology: dict[str, Any],
-) -> Figure:
-    """Escape-velocity curve like Wu et al. (2025) Fig. 4.
-
-    Measurements: 68 % boxes and 95 % whiskers (whiskers only where the curve
-    gives them); the maximum-posterior total model with the band of
-    ``figures.band_percentiles`` over ``figures.n_band_draws`` posterior draws; and
-    the baryon-only and NFW-only escape speeds of the maximum-posterior model (same
-    boundary). All in the plane, z = 0.
-    """
-    spec = _analysis_a_model(chain, model, cosmology)
-    boundary_r200 = float(model["escape_boundary_r200"])
-    r = np.linspace(float(figures["r_min_kpc"]), float(figures["r_max_kpc"]), int(figures["n_radii"]))
-    flat = _flat(chain)
-    rng = np.random.default_rng(int(figures["seed"]))
-    draws = flat[rng.choice(len(flat), size=min(int(figures["n_band_draws"]), len(flat)), replace=False)]
-    band = np.percentile(spec.build(draws).escape_speed(r, 0.0, boundary_r200), figures["band_percentiles"], axis=0)
-    best_index = np.unravel_index(np.argmax(chain["log_prob"]), np.shape(chain["log_prob"]))
-    best = spec.build(chain["chain"][best_index][None, :])
-    boundary = best.boundary_kpc(boundary_r200)
-    total = best.escape_speed(r, 0.0, boundary_r200)[0]
-    baryons = escape_speed(best.baryons, r, 0.0, boundary)[0]
-    halo = escape_speed((best.halo,), r, 0.0, boundary)[0]
-
-    fig = Figure(figsize=(7.0, 4.8))
-    ax = fig.subplots()
-    ax.fill_between(r, band[0], band[1], color="C0", alpha=0.3, lw=0, label="total model, posterior band")
-    ax.plot(r, total, color="C0", lw=2, label="total model (max posterior)")
-    ax.plot(r, baryons, color="C2", ls="--", label="baryons only")
-    ax.plot(r, halo, color="C3", ls=":", label="NFW halo only")
-    t = pd.DataFrame(chain["curve_table"])
-    width = float(figures["box_width_kpc"])
-    for row in t.itertuples():
-        if np.isfinite(row.vesc_lo95) and np.isfinite(row.vesc_hi95):
-            ax.plot([row.r0, row.r0], [row.vesc_lo95, row.vesc_hi95], color="k", lw=1)
-        ax.add_patch(
-            Rectangle(
-                (row.r0 - width / 2, row.vesc_lo68), width, row.vesc_hi68 - row.vesc_lo68,
-                facecolor="none", edgecolor="k", lw=1,
-            )
-        )
-        ax.plot([row.r0 - width / 2, row.r0 + width / 2], [row.vesc_median] * 2, color="k", lw=1.5)
-    whiskers = "95 % whiskers" if np.isfinite(t["vesc_lo95"]).any() else "no 95 % given"
-    ax.plot([], [], color="k", lw=1, label=f"{chain['curve_source']} v_esc: 68 % boxes, {whiskers}")
-    ax.axvline(float(galaxy_frame["R0_kpc"]), color="0.6", lw=0.8, ls="-.")
-    ax.set_xlabel("r [kpc] (model in the plane, z = 0)")
-    ax.set_ylabel("v_esc [km/s]")
-    ax.set_title(f"{chain['curve_source']} curve, v_esc x {chain['vesc_scale']:.2f}; boundary {boundary_r200:g} r200")
-    ax.set_xlim(r[0], r[-1])
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 # --- Analysis B (METHOD.md §6) -----------------------------------------------------
-
-#: Analysis B headline quantities: key in ``estimates`` -> (Markdown label, format, display scale).
-QUANTITIES_B = {
-    "M200_msun": ("M200 [1e12 Msun]", "{:.3f}", 1e12),
-    "r200_kpc": ("r200 [kpc]", "{:.1f}", 1.0),
-    "M_total_r200_msun": ("M_total(<r200) [1e12 Msun]", "{:.3f}", 1e12),
-    "vesc_R0_kms": ("v_esc(R0) [km/s]", "{:.1f}", 1.0),
-    "rho_dm_R0_gev_cm3": ("rho_DM(R0) [GeV/cm3]", "{:.3f}", 1.0),
-    "vc_R0_kms": ("v_c(R0) [km/s]", "{:.1f}", 1.0),
-    "c200": ("c200 = r200 / r_-2", "{:.1f}", 1.0),
-}
-
-#: Line colours of the model components in the Analysis B figures.
-COMPONENT_COLOURS = {"bulge": "C1", "thin_disk": "C2", "thick_disk": "C3", "gas": "C5", "halo": "C4"}
-
-DEFINITIONS_B = {
-    "interval": "median and the interval_percentiles of the posterior samples",
-    "M200_msun": "dark-halo mass inside r200 (mean density 200 rho_crit Om, the published convention)",
-    "M_total_r200_msun": "M200 + baryon mass inside the sphere r200 (fixed baryons: Gauss's theorem; "
-    "McMillan baryons: their total mass, < 1e-10 of it lies beyond 100 kpc)",
-    "vesc_R0_kms": "model escape speed at (R = R0, z = 0) to the boundary escape_boundary_r200 * r200 in the plane",
-    "rho_dm_R0_gev_cm3": "dark-matter density at (R = R0, z = 0) in GeV/cm3",
-    "q": "axis ratio of an oblate halo (families <name>_oblate): density of the spherical profile at "
-    "m^2 = R^2 + z^2/q^2; its r200 is a semi-major axis and M200 = q x the spherical profile's M200",
-    "vc_R0_kms": "model circular speed at (R = R0, z = 0)",
-    "c200": "r200 / r_-2, r_-2 the radius of logarithmic density slope -2 (NFW and Einasto: r_s)",
-    "goodness": "log-likelihood (and chi2 for Gaussian terms) of each constraint at the maximum-posterior sample",
-}
 
 
 def _select_range(table: pd.DataFrame, R_range, min_points, what: str) -> pd.DataFrame:
@@ -576,26 +344,23 @@ def fit_analysis_b(
     )
     fits = {}
     for spec in _fit_specs(analysis_b):
-        combined = _mass_model(spec, model, analysis_b, cosmology)
+        mm = _mass_model(spec, model, analysis_b, cosmology)
         prior = build_prior(
-            combined.halo_family, _halo_config(spec, analysis_b)["priors"], combined.baryons.parameter_names,
+            mm.halo_family, _halo_config(spec, analysis_b)["priors"], mm.baryons.parameter_names,
             _baryon_priors(spec, analysis_b),
         )
         terms = make_terms(
             spec.constraints, data, boundary_r200=float(model["escape_boundary_r200"]),
             frac_systematic=float(analysis_b["rotation_curve"]["frac_systematic"]),
         )
-        posterior = Posterior(combined, prior, terms)
+        posterior = Posterior(mm, prior, terms)
         settings = _sampler_settings(spec, analysis_b["sampler"])
         result = fit_posterior(
             posterior, _start(spec, prior.names, analysis_b), analysis_b["optimizer"], settings,
             fit_seed(settings["seed"], spec.name), label=spec.name,
         )
-        flat, flat_lp = _flat(result), np.ravel(result["log_prob"])
-        candidates = np.vstack([flat[np.argmax(flat_lp)], result["optimizer"]["x"]])
-        lp = posterior(candidates)
-        best = candidates[int(np.argmax(lp))]
-        galaxy = combined.build(best[None, :])
+        best, lp_best = result["max_posterior"]["x"], result["max_posterior"]["log_posterior"]
+        galaxy = mm.build(best[None, :])
         fits[spec.name] = {
             "family": spec.family, "baryons": spec.baryons, "constraint_set": spec.constraint_set,
             "constraints": list(spec.constraints), "parameter_names": list(prior.names),
@@ -603,12 +368,12 @@ def fit_analysis_b(
             "acceptance_fraction": result["acceptance_fraction"], "diagnostics": result["diagnostics"],
             "optimizer": result["optimizer"], "seed": result["seed"], "n_burn": result["n_burn"],
             "store_thin": result["store_thin"], "sampler": settings,
-            "max_posterior": dict(zip(prior.names, best.tolist())) | {"log_posterior": float(np.max(lp))},
+            "max_posterior": dict(zip(prior.names, best.tolist())) | {"log_posterior": lp_best},
             "goodness": {t.name: term_goodness(t, galaxy) for t in terms},
         }
         logger.info(
             "halo_mass analysis B %s: max log posterior %.2f, acceptance %.2f, steps / tau %.1f",
-            spec.name, float(np.max(lp)), result["diagnostics"]["acceptance_mean"],
+            spec.name, lp_best, result["diagnostics"]["acceptance_mean"],
             result["diagnostics"]["steps_over_autocorr_time"],
         )
     return {
@@ -648,13 +413,9 @@ def summarise_analysis_b(
     rng = np.random.default_rng(int(cfg["seed"]))
     fits, rows = {}, []
     for name, fit in chains["fits"].items():
-        combined = _mass_model(_fit_spec(fit), model, analysis_b, cosmology)
-        samples = _subsample(_flat(fit).astype(float), int(cfg["max_samples"]), rng)
-        derived = derived_samples(
-            combined, samples, R0_kpc=float(galaxy_frame["R0_kpc"]), boundary_r200=float(model["escape_boundary_r200"]),
-            n_nodes=int(cfg["mass_quadrature_nodes"]), n_grid=int(cfg["mass_grid_points"]), chunk=int(cfg["chunk_size"]),
-        )
-        estimates = {k: estimate(v, percentiles) for k, v in derived.items()}
+        mm = _mass_model(_fit_spec(fit), model, analysis_b, cosmology)
+        samples = _subsample(flat_samples(fit).astype(float), int(cfg["max_samples"]), rng)
+        estimates = _estimates(mm, samples, model, cfg, galaxy_frame, chunk=int(cfg["chunk_size"]))
         optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
         fits[name] = {
             k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")
@@ -689,42 +450,7 @@ def summarise_analysis_b(
         "definitions": DEFINITIONS_B,
         "fits": fits,
     }
-    return summary, table, _markdown_b(summary)
-
-
-def _markdown_b(summary: dict[str, Any]) -> str:
-    lo, hi = summary["interval_percentiles"]
-    lines = [
-        "# Analysis B: halo fits to the escape-velocity curve, rotation curve and K_z",
-        "",
-        f"Data: {summary['data_label']} (v_esc curve: {summary['vesc_curve_source']}, x {summary['vesc_scale']:.2f}). "
-        f"Median and {lo:g}-{hi:g} percentile interval; escape boundary {summary['escape_boundary_r200']:g} r200.",
-        "",
-        "| halo | baryons | constraints | " + " | ".join(v[0] for v in QUANTITIES_B.values()) + " |",
-        "|---|---|---|" + "---|" * len(QUANTITIES_B),
-    ]
-    for fit in summary["fits"].values():
-        cells = [_fmt(fit["estimates"][k], fmt, scale) for k, (_, fmt, scale) in QUANTITIES_B.items()]
-        halo = fit["family"] + (f" (q = {_fmt(fit['estimates']['q'], '{:.2f}')})" if "q" in fit["estimates"] else "")
-        lines.append(f"| {halo} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Fit quality at the maximum posterior (chi2 / points) and MCMC diagnostics:",
-        "",
-        "| halo | baryons | constraints | rotation curve | K_z | vc(R0) | ln L v_esc curve | acceptance | steps / tau | converged |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for fit in summary["fits"].values():
-        g = fit["goodness"]
-        cells = [
-            f"{g[t]['chi2']:.1f} / {g[t]['n_points']}" if t in g else "-" for t in ("rotation_curve", "vertical_force", "vc_R0")
-        ]
-        cells.append(f"{g['vesc_curve']['log_likelihood']:.1f}" if "vesc_curve" in g else "-")
-        d = fit["diagnostics"]
-        cells += [f"{d['acceptance_mean']:.2f}", f"{d['steps_over_autocorr_time']:.1f}", _cell(d["converged"])]
-        lines.append(f"| {fit['family']} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |")
-    lines += ["", "Definitions:", ""] + [f"- {k}: {v}" for k, v in summary["definitions"].items()]
-    return "\n".join(lines) + "\n"
+    return summary, table, analysis_b_markdown(summary)
 
 
 def predict_analysis_b_curves(
@@ -749,12 +475,12 @@ def predict_analysis_b_curves(
     z = float(np.unique(vertical_force["z_kpc"])[0])
     frames = []
     for name, fit in chains["fits"].items():
-        combined = _mass_model(_fit_spec(fit), model, analysis_b, cosmology)
-        draws = _subsample(_flat(fit).astype(float), int(cfg["n_band_draws"]), rng)
+        mm = _mass_model(_fit_spec(fit), model, analysis_b, cosmology)
+        draws = _subsample(flat_samples(fit).astype(float), int(cfg["n_band_draws"]), rng)
         curves = {
-            "vc_kms": (grids["vc"], component_vc(combined, draws, grids["vc"])),
-            "kz_kms2_kpc": (grids["kz"], component_kz(combined, draws, grids["kz"], z)),
-            "vesc_kms": (grids["vesc"], {"total": combined.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))}),
+            "vc_kms": (grids["vc"], component_vc(mm, draws, grids["vc"])),
+            "kz_kms2_kpc": (grids["kz"], component_kz(mm, draws, grids["kz"], z)),
+            "vesc_kms": (grids["vesc"], {"total": mm.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))}),
         }
         for quantity, (R, components) in curves.items():
             for component, values in components.items():
@@ -765,84 +491,3 @@ def predict_analysis_b_curves(
     return pd.concat(frames, ignore_index=True)
 
 
-def _plot_curve_grid(
-    curves: pd.DataFrame, quantity: str, points: pd.DataFrame, summary: dict[str, Any], constraint: str,
-    ylabel: str, title: str, figures: dict[str, Any],
-) -> Figure:
-    """One panel per fit (rows: baryons x constraint set, columns: halo family): data points
-    (``points``: x, y, err_minus, err_plus), the total model's band and median, and the
-    median of each component."""
-    fits = summary["fits"]
-    families = list(dict.fromkeys(f["family"] for f in fits.values()))
-    rows = list(dict.fromkeys((f["baryons"], f["constraint_set"]) for f in fits.values()))
-    size = [float(v) for v in figures["panel_size_in"]]
-    fig = Figure(figsize=(size[0] * len(families), size[1] * len(rows)))
-    axes = fig.subplots(len(rows), len(families), squeeze=False, sharex=True, sharey=True)
-    used = set()
-    for name, fit in fits.items():
-        ax = axes[rows.index((fit["baryons"], fit["constraint_set"])), families.index(fit["family"])]
-        used.add(id(ax))
-        c = curves[(curves["fit"] == name) & (curves["quantity"] == quantity)]
-        total = c[c["component"] == "total"]
-        ax.fill_between(total["R_kpc"], total["lo"], total["hi"], color="C0", alpha=0.3, lw=0, label="total, 68 % band")
-        ax.plot(total["R_kpc"], total["median"], color="C0", lw=1.8, label="total (median)")
-        for component, part in c.groupby("component", sort=False):
-            if component != "total":
-                color = COMPONENT_COLOURS.get(component, "0.5")
-                ax.plot(part["R_kpc"], part["median"], color=color, ls="--", lw=1, label=component)
-        ax.errorbar(
-            points["x"], points["y"], yerr=[points["err_minus"], points["err_plus"]],
-            fmt="o", ms=2.5, color="k", elinewidth=0.8, label="data",
-        )
-        status = "fitted" if constraint in fit["constraints"] else "not fitted (prediction)"
-        ax.set_title(f"{name}\n{status}", fontsize=8)
-    for ax in axes.ravel():
-        if id(ax) not in used:
-            ax.set_axis_off()
-    for ax in axes[-1]:
-        ax.set_xlabel("R [kpc]")
-    for ax in axes[:, 0]:
-        ax.set_ylabel(ylabel)
-    legend = {}
-    for ax in axes.ravel():
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            legend.setdefault(label, handle)
-    fig.legend(legend.values(), legend.keys(), loc="upper center", ncol=min(len(legend), 8), fontsize=8, bbox_to_anchor=(0.5, 1.0))
-    fig.suptitle(f"{title}; {summary['data_label']}", y=1.03, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    return fig
-
-
-def plot_rotation_curve_analysis_b(
-    curves: pd.DataFrame, rotation_curve: pd.DataFrame, summary: dict[str, Any], analysis_b: dict[str, Any]
-) -> Figure:
-    """Circular speed in the plane of every fit (band, components) against the rotation curve."""
-    points = pd.DataFrame({
-        "x": rotation_curve["R_kpc"], "y": rotation_curve["vc_kms"],
-        "err_minus": rotation_curve["vc_err_down_kms"], "err_plus": rotation_curve["vc_err_up_kms"],
-    })
-    return _plot_curve_grid(curves, "vc_kms", points, summary, "rotation_curve", "v_c [km/s]", "Rotation curve (z = 0)", analysis_b["figures"])
-
-
-def plot_vertical_force_analysis_b(
-    curves: pd.DataFrame, vertical_force: pd.DataFrame, summary: dict[str, Any], analysis_b: dict[str, Any]
-) -> Figure:
-    """K_z at the measured height of every fit (band, components) against the K_z table."""
-    err = vertical_force["kz_err_kms2_kpc"]
-    points = pd.DataFrame({"x": vertical_force["R_kpc"], "y": vertical_force["kz_kms2_kpc"], "err_minus": err, "err_plus": err})
-    z = float(np.unique(vertical_force["z_kpc"])[0])
-    return _plot_curve_grid(
-        curves, "kz_kms2_kpc", points, summary, "vertical_force", "K_z [(km/s)^2/kpc]", f"Vertical force at |z| = {z:g} kpc",
-        analysis_b["figures"],
-    )
-
-
-def plot_vesc_analysis_b(
-    curves: pd.DataFrame, vesc_curve: EscapeVelocityCurve, summary: dict[str, Any], analysis_b: dict[str, Any]
-) -> Figure:
-    """Escape speed in the plane of every fit (band) against the escape-velocity curve (68 % intervals)."""
-    t = vesc_curve.table
-    points = pd.DataFrame({
-        "x": t["r0"], "y": t["vesc_median"], "err_minus": t["vesc_median"] - t["vesc_lo68"], "err_plus": t["vesc_hi68"] - t["vesc_median"],
-    })
-    return _plot_curve_grid(curves, "vesc_kms", points, summary, "vesc_curve", "v_esc [km/s]", "Escape speed (z = 0)", analysis_b["figures"])

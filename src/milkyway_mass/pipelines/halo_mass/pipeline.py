@@ -21,6 +21,13 @@ are the ``halo_mass_b_*`` datasets.
 
 from kedro.pipeline import Pipeline, node
 
+from .figures import (
+    plot_corner,
+    plot_escape_velocity_curve,
+    plot_rotation_curve_analysis_b,
+    plot_vertical_force_analysis_b,
+    plot_vesc_analysis_b,
+)
 from .nodes import (
     build_calibrated_curve,
     build_measured_curve,
@@ -29,17 +36,12 @@ from .nodes import (
     build_vertical_force_constraint,
     fit_analysis_b,
     fit_halo_mass,
-    plot_corner,
-    plot_escape_velocity_curve,
-    plot_rotation_curve_analysis_b,
-    plot_vertical_force_analysis_b,
-    plot_vesc_analysis_b,
     predict_analysis_b_curves,
-    report_halo_mass,
     scale_curve,
     summarise_analysis_b,
     summarise_fit,
 )
+from .reports import report_halo_mass
 
 VARIANTS = ("nominal", "corrected")
 #: Per curve source: the node building the curve and its data inputs.
