@@ -58,6 +58,49 @@ CUT_FLOW_COLUMNS = {
 }
 
 
+#: The two radial binnings of ``selection`` (METHOD.md §3), in the order of every per-binning
+#: input and output (``selected_stars_<binning>``, ``vesc_table_<binning>``, ...).
+BINNINGS = ("bin1", "bin2")
+
+#: ``radial_bins`` (selection → escape_velocity, calibration): one row per bin and binning.
+RADIAL_BIN_COLUMNS = {
+    "binning": "'bin1' or 'bin2'",
+    "bin": "bin number within the binning (1, 2, ...)",
+    "r_lo": "inner edge [kpc]",
+    "r_hi": "outer edge [kpc]",
+    "v_min": "lower speed threshold of the high-velocity sample [km/s]",
+    "r0": "pivot radius of the bin's v_esc, the median r of its stars [kpc]",
+    "n_stars": "selected stars in the bin",
+}
+
+#: The escape-velocity curve as it passes from the tail fit to the halo fit: one name for
+#: v_esc and its 68 % interval from ``vesc_table_<binning>`` (escape_velocity) through
+#: ``vesc_table_calibrated_<binning>`` (calibration) to the curve table of the halo fit.
+VESC_CURVE_COLUMNS = {
+    "bin": "bin number",
+    "r0": "radius at which v_esc is measured [kpc]",
+    "status": "'ok' if the bin was fitted, else why not",
+    "vesc_median": "posterior median of v_esc(r0) [km/s]",
+    "vesc_err_minus": "median minus the 16th percentile [km/s]",
+    "vesc_err_plus": "84th percentile minus the median [km/s]",
+}
+
+#: ``vesc_samples_<binning>`` (escape_velocity → halo_mass): posterior samples of v_esc per bin.
+VESC_SAMPLE_COLUMNS = {
+    "bin": "bin number",
+    "r0": "radius of the bin's v_esc [kpc]",
+    "v_esc": "one posterior sample of v_esc(r0) [km/s]",
+}
+
+#: A published v_esc curve as shipped (``published_vesc_bin1``, Wu et al. 2025 Table A1).
+PUBLISHED_VESC_COLUMNS = {
+    "r_gc_kpc": "radius [kpc]",
+    "vesc_kms": "v_esc [km/s]",
+    "err_plus_kms": "upper 68 % error [km/s]",
+    "err_minus_kms": "lower 68 % error [km/s]",
+}
+
+
 def require_columns(df, columns, name: str) -> None:
     """Raise ``ValueError`` naming ``name`` and the missing columns if ``df`` lacks any of ``columns``."""
     missing = [c for c in columns if c not in df.columns]

@@ -55,8 +55,8 @@ def test_measured_curve_uses_ok_bins_only(upstream, params):
     assert curve.source == "measured"
     assert list(curve.table["bin"]) == list(range(1, len(RADII) + 1))
     np.testing.assert_allclose(curve.r0, RADII)
-    assert (curve.table["vesc_lo95"] < curve.table["vesc_lo68"]).all()
-    assert (curve.table["vesc_hi68"] < curve.table["vesc_hi95"]).all()
+    assert (curve.table["vesc_err95_minus"] > curve.table["vesc_err_minus"]).all()
+    assert (curve.table["vesc_err_plus"] < curve.table["vesc_err95_plus"]).all()
 
 
 def test_measured_curve_bad_inputs_name_the_bin(upstream, params):
@@ -79,8 +79,8 @@ def test_measured_curve_bad_inputs_name_the_bin(upstream, params):
 def test_published_curve_from_the_shipped_table(published, params):
     curve = nodes.build_published_curve(published, params["halo_mass"]["curve"])
     assert curve.source == "published" and len(curve.table) == 12
-    np.testing.assert_allclose(curve.table["vesc_hi68"] - curve.table["vesc_median"], published["err_plus_kms"])
-    np.testing.assert_allclose(curve.table["vesc_median"] - curve.table["vesc_lo68"], published["err_minus_kms"])
+    np.testing.assert_allclose(curve.table["vesc_err_plus"], published["err_plus_kms"])
+    np.testing.assert_allclose(curve.table["vesc_err_minus"], published["err_minus_kms"])
     with pytest.raises(ValueError, match=r"published_curve lacks column\(s\) \['err_minus_kms'\]"):
         nodes.build_published_curve(published.drop(columns="err_minus_kms"), params["halo_mass"]["curve"])
     with pytest.raises(ValueError, match="has 1 usable bin"):
@@ -93,7 +93,7 @@ def test_calibrated_curve_uses_ok_bins_of_the_calibrated_table(params):
                           "vesc_err_plus": [30.0, 26.0, np.nan]})
     curve = nodes.build_calibrated_curve(table, params["halo_mass"]["curve"])
     assert curve.table["r0"].tolist() == [5.0, 15.0]
-    np.testing.assert_allclose(curve.table["vesc_hi68"] - curve.table["vesc_median"], [26.0, 30.0])
+    np.testing.assert_allclose(curve.table["vesc_err_plus"], [26.0, 30.0])
     with pytest.raises(ValueError, match=r"vesc_table_calibrated lacks column\(s\) \['vesc_err_plus'\]"):
         nodes.build_calibrated_curve(table.drop(columns="vesc_err_plus"), params["halo_mass"]["curve"])
 

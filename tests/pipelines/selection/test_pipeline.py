@@ -16,13 +16,13 @@ from milkyway_mass.galaxy.coordinates import galactocentric_frame
 from milkyway_mass.pipelines.kinematics.pipeline import (
     create_pipeline as kinematics_pipeline,
 )
-from milkyway_mass.pipelines.selection.nodes import RADIAL_BIN_COLUMNS
 from milkyway_mass.pipelines.selection.pipeline import (
     create_pipeline as selection_pipeline,
 )
 from milkyway_mass.schemas import (
     CUT_FLOW_COLUMNS,
     GALACTOCENTRIC_COLUMNS,
+    RADIAL_BIN_COLUMNS,
     STARS_6D_COLUMNS,
 )
 
@@ -94,7 +94,7 @@ def test_outputs_follow_the_contracts(run):
     assert list(out["stars_galactocentric"].columns) == list(STARS_6D_COLUMNS) + list(GALACTOCENTRIC_COLUMNS)
     assert len(out["stars_galactocentric"]) == len(stars)
     bins = out["radial_bins"]
-    assert list(bins.columns) == RADIAL_BIN_COLUMNS and len(bins) == 24
+    assert list(bins.columns) == list(RADIAL_BIN_COLUMNS) and len(bins) == 24
     for name in ("bin1", "bin2"):
         sel = out[f"selected_stars_{name}"]
         assert list(sel.columns) == list(out["stars_galactocentric"].columns) + ["binning", "bin", "v_min"]

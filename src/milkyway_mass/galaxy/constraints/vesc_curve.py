@@ -19,9 +19,10 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import gaussian_kde
 
-#: Columns of ``EscapeVelocityCurve.table`` (speeds in km/s, r0 in kpc).
+#: Columns of ``EscapeVelocityCurve.table`` (speeds in km/s, r0 in kpc): the names of
+#: ``schemas.VESC_CURVE_COLUMNS`` plus the 95 % errors (NaN where a curve gives 68 % only).
 CURVE_TABLE_COLUMNS = (
-    "bin", "r0", "vesc_median", "vesc_lo68", "vesc_hi68", "vesc_lo95", "vesc_hi95",
+    "bin", "r0", "vesc_median", "vesc_err_minus", "vesc_err_plus", "vesc_err95_minus", "vesc_err95_plus",
 )
 _SPEED_COLUMNS = CURVE_TABLE_COLUMNS[2:]
 
@@ -183,8 +184,8 @@ def kde_curve(
         h = float(np.sqrt(gaussian_kde(x, bw_method=bandwidth).covariance[0, 0]))
         x0, dx, density = _kde_grid(x, h, points_per_bandwidth, pad_bandwidths)
         grids.append((x0, dx, density, h, x.min(), x.max()))
-        q = np.percentile(x, [50, 16, 84, 2.5, 97.5])
-        rows.append((bin_id, float(r), *q))
+        med, p16, p84, p025, p975 = np.percentile(x, [50, 16, 84, 2.5, 97.5])
+        rows.append((bin_id, float(r), med, med - p16, p84 - med, med - p025, p975 - med))
     n_max = max(g[2].size for g in grids)
     logp = np.full((len(grids), n_max), -np.inf)
     tiny = np.finfo(float).tiny
@@ -213,7 +214,7 @@ def split_normal_curve(
 ) -> EscapeVelocityCurve:
     """Curve from medians with asymmetric 68 % errors [km/s], scored by split-normal densities.
 
-    The table's 95 % columns are NaN: a published table gives 68 % intervals only.
+    The table's 95 % error columns are NaN: a published table gives 68 % intervals only.
     """
     columns = {
         "r0": np.asarray(r0, dtype=float),
@@ -237,10 +238,10 @@ def split_normal_curve(
             "bin": list(bins),
             "r0": columns["r0"],
             "vesc_median": columns["median"],
-            "vesc_lo68": columns["median"] - columns["err_minus"],
-            "vesc_hi68": columns["median"] + columns["err_plus"],
-            "vesc_lo95": np.nan,
-            "vesc_hi95": np.nan,
+            "vesc_err_minus": columns["err_minus"],
+            "vesc_err_plus": columns["err_plus"],
+            "vesc_err95_minus": np.nan,
+            "vesc_err95_plus": np.nan,
         }
     )
     density = SplitNormal(columns["median"], columns["err_minus"], columns["err_plus"])

@@ -47,9 +47,9 @@ from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
     choose_k_range,
+    fit_bin,
     k_range_label,
     prior_and_start,
-    fit_bin,
     task_seed,
 )
 from milkyway_mass.galaxy.tail.likelihood import TailData

@@ -11,8 +11,9 @@ from matplotlib.figure import Figure
 
 from milkyway_mass.galaxy.tail.likelihood import TailLikelihood, parameter_names
 from milkyway_mass.plotting import corner_plot
+from milkyway_mass.schemas import BINNINGS
 
-from .nodes import BINNINGS, bin_data, kept_samples
+from .nodes import bin_data, kept_samples
 
 CORNER_LABELS = {"v_esc": r"$v_{\rm esc}(r_0)$", "k": "$k$", "gamma": r"$\gamma$", "f": "$f$", "b": "$b$"}
 

@@ -27,13 +27,11 @@ from milkyway_mass.galaxy.tail.likelihood import (
     TailData,
     parameter_names,
 )
-from milkyway_mass.schemas import require_columns
+from milkyway_mass.schemas import BINNINGS, RADIAL_BIN_COLUMNS, require_columns
 
 logger = logging.getLogger(__name__)
 
-BINNINGS = ("bin1", "bin2")
 STAR_COLUMNS = ("r_gc", "v_gc", "sigma_v_gc", "binning", "bin", "v_min")
-BIN_COLUMNS = ("binning", "bin", "r_lo", "r_hi", "v_min", "r0")
 SAMPLE_COLUMNS = ("binning", "bin", "r0", *PARAMETER_NAMES)
 SUMMARY_PARAMS = ("k", "gamma", "f")
 PRIOR_EDGE_WIDTH = 0.05  # outer fraction of a prior range counted as its edge
@@ -47,7 +45,7 @@ VESC_AT_SUN_METHOD = (
 
 
 def _bin_rows(radial_bins: pd.DataFrame, binning: str) -> pd.DataFrame:
-    require_columns(radial_bins, BIN_COLUMNS, "radial_bins")
+    require_columns(radial_bins, RADIAL_BIN_COLUMNS, "radial_bins")
     rows = radial_bins[radial_bins["binning"] == binning].sort_values("bin").reset_index(drop=True)
     if rows.empty:
         raise ValueError(f"radial_bins has no rows for binning '{binning}'")

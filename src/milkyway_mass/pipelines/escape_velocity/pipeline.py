@@ -2,9 +2,10 @@
 
 from kedro.pipeline import Pipeline, node
 
+from milkyway_mass.schemas import BINNINGS
+
 from .figures import plot_corner, plot_tail_fits, plot_vesc_curve
 from .nodes import (
-    BINNINGS,
     escape_velocity_at_sun,
     fit_escape_velocity,
     summarise_escape_velocity,

@@ -63,16 +63,17 @@ def plot_escape_velocity_curve(
     t = pd.DataFrame(chain["curve_table"])
     width = float(figures["box_width_kpc"])
     for row in t.itertuples():
-        if np.isfinite(row.vesc_lo95) and np.isfinite(row.vesc_hi95):
-            ax.plot([row.r0, row.r0], [row.vesc_lo95, row.vesc_hi95], color="k", lw=1)
+        if np.isfinite(row.vesc_err95_minus) and np.isfinite(row.vesc_err95_plus):
+            ax.plot([row.r0, row.r0], [row.vesc_median - row.vesc_err95_minus, row.vesc_median + row.vesc_err95_plus],
+                    color="k", lw=1)
         ax.add_patch(
             Rectangle(
-                (row.r0 - width / 2, row.vesc_lo68), width, row.vesc_hi68 - row.vesc_lo68,
+                (row.r0 - width / 2, row.vesc_median - row.vesc_err_minus), width, row.vesc_err_minus + row.vesc_err_plus,
                 facecolor="none", edgecolor="k", lw=1,
             )
         )
         ax.plot([row.r0 - width / 2, row.r0 + width / 2], [row.vesc_median] * 2, color="k", lw=1.5)
-    whiskers = "95 % whiskers" if np.isfinite(t["vesc_lo95"]).any() else "no 95 % given"
+    whiskers = "95 % whiskers" if np.isfinite(t["vesc_err95_minus"]).any() else "no 95 % given"
     ax.plot([], [], color="k", lw=1, label=f"{chain['curve_source']} v_esc: 68 % boxes, {whiskers}")
     ax.axvline(float(galaxy_frame["R0_kpc"]), color="0.6", lw=0.8, ls="-.")
     ax.set_xlabel("r [kpc] (model in the plane, z = 0)")
@@ -165,6 +166,6 @@ def plot_vesc_analysis_b(
     """Escape speed in the plane of every fit (band) against the escape-velocity curve (68 % intervals)."""
     t = vesc_curve.table
     points = pd.DataFrame({
-        "x": t["r0"], "y": t["vesc_median"], "err_minus": t["vesc_median"] - t["vesc_lo68"], "err_plus": t["vesc_hi68"] - t["vesc_median"],
+        "x": t["r0"], "y": t["vesc_median"], "err_minus": t["vesc_err_minus"], "err_plus": t["vesc_err_plus"],
     })
     return _plot_curve_grid(curves, "vesc_kms", points, summary, "vesc_curve", "v_esc [km/s]", "Escape speed (z = 0)", analysis_b["figures"])

@@ -53,16 +53,17 @@ from milkyway_mass.galaxy.model import (
 )
 from milkyway_mass.galaxy.potentials.baryons import build_baryons
 from milkyway_mass.galaxy.units import Cosmology
-from milkyway_mass.schemas import require_columns
+from milkyway_mass.schemas import (
+    PUBLISHED_VESC_COLUMNS,
+    VESC_CURVE_COLUMNS,
+    VESC_SAMPLE_COLUMNS,
+    require_columns,
+)
 
 from .reports import DEFINITIONS_B, QUANTITIES, QUANTITIES_B, analysis_b_markdown
 
 logger = logging.getLogger(__name__)
 
-SAMPLES_COLUMNS = ("bin", "r0", "v_esc")
-TABLE_COLUMNS = ("bin", "r0", "status")
-PUBLISHED_COLUMNS = ("r_gc_kpc", "vesc_kms", "err_plus_kms", "err_minus_kms")
-CALIBRATED_COLUMNS = ("vesc_median", "vesc_err_minus", "vesc_err_plus")
 
 def build_measured_curve(
     vesc_samples: pd.DataFrame, vesc_table: pd.DataFrame, curve: dict[str, Any]
@@ -73,8 +74,8 @@ def build_measured_curve(
     are dropped and counted in the log. An 'ok' bin without samples, with NaN
     samples, or with an r0 differing from the table's is an error naming the bin.
     """
-    require_columns(vesc_samples, SAMPLES_COLUMNS, "vesc_samples")
-    require_columns(vesc_table, TABLE_COLUMNS, "vesc_table")
+    require_columns(vesc_samples, VESC_SAMPLE_COLUMNS, "vesc_samples")
+    require_columns(vesc_table, ("bin", "r0", "status"), "vesc_table")
     ok = vesc_table[vesc_table["status"] == "ok"].sort_values("r0")
     skipped = vesc_samples[~vesc_samples["bin"].isin(ok["bin"])]
     if len(skipped):
@@ -109,7 +110,7 @@ def build_published_curve(published_curve: pd.DataFrame, curve: dict[str, Any]) 
 
     Bins are numbered 1, 2, ... in order of radius.
     """
-    require_columns(published_curve, PUBLISHED_COLUMNS, "published_curve")
+    require_columns(published_curve, PUBLISHED_VESC_COLUMNS, "published_curve")
     table = published_curve.sort_values("r_gc_kpc").reset_index(drop=True)
     return split_normal_curve(
         list(range(1, len(table) + 1)),
@@ -126,7 +127,7 @@ def build_calibrated_curve(calibrated_table: pd.DataFrame, curve: dict[str, Any]
 
     Uses the bins whose ``status`` is 'ok', with their r0, vesc_median and 68 % errors.
     """
-    require_columns(calibrated_table, (*TABLE_COLUMNS, *CALIBRATED_COLUMNS), "vesc_table_calibrated")
+    require_columns(calibrated_table, VESC_CURVE_COLUMNS, "vesc_table_calibrated")
     ok = calibrated_table[calibrated_table["status"] == "ok"].sort_values("r0")
     return split_normal_curve(ok["bin"].tolist(), ok["r0"], ok["vesc_median"], ok["vesc_err_minus"], ok["vesc_err_plus"],
                               min_bins=int(curve["min_bins"]))

@@ -21,12 +21,11 @@ from milkyway_mass.galaxy.potentials.reference import (
     reference_potentials,
     vesc_curves,
 )
-from milkyway_mass.schemas import CUT_FLOW_COLUMNS
+from milkyway_mass.schemas import CUT_FLOW_COLUMNS, RADIAL_BIN_COLUMNS
 
 logger = logging.getLogger(__name__)
 
 CURVE_NAMES = ("low", "mid", "high")
-RADIAL_BIN_COLUMNS = ["binning", "bin", "r_lo", "r_hi", "v_min", "r0", "n_stars"]
 _REQUIRED = ("r_gc", "v_gc", "v_phi", "feh", "sigma_d_frac", "sigma_v_gc")
 
 
@@ -174,12 +173,12 @@ def select_binning(
         binning, halo.sum(), (bound & ~halo).sum(), note,
     ))
     logger.info("selection: %s: %d halo stars, per bin %s", binning, int(halo.sum()), bins["n_stars"].tolist())
-    return candidates, selected, bins[RADIAL_BIN_COLUMNS], pd.DataFrame(rows, columns=list(CUT_FLOW_COLUMNS))
+    return candidates, selected, bins[list(RADIAL_BIN_COLUMNS)], pd.DataFrame(rows, columns=list(CUT_FLOW_COLUMNS))
 
 
 def combine_radial_bins(*bin_tables: pd.DataFrame) -> pd.DataFrame:
     """Stack the per-binning radial-bin tables (columns ``RADIAL_BIN_COLUMNS``)."""
-    return pd.concat(bin_tables, ignore_index=True)[RADIAL_BIN_COLUMNS]
+    return pd.concat(bin_tables, ignore_index=True)[list(RADIAL_BIN_COLUMNS)]
 
 
 def _check_chain(rows: pd.DataFrame, start: int, what: str) -> None:

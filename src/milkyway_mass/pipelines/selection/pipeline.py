@@ -2,6 +2,8 @@
 
 from kedro.pipeline import Pipeline, node
 
+from milkyway_mass.schemas import BINNINGS
+
 from .nodes import (
     apply_quality_cuts,
     assemble_cut_flow,
@@ -14,7 +16,6 @@ from .nodes import (
 )
 
 #: The binnings of ``params:selection.binnings``; dataset names carry them.
-BINNINGS = ("bin1", "bin2")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
