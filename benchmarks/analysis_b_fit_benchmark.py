@@ -27,32 +27,46 @@ from milkyway_mass.pipelines.halo_mass import nodes
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-
 def main(env: str = "base") -> None:
-    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env=env, merge_strategy={"parameters": "soft"})
+    loader = OmegaConfigLoader(
+        str(PROJECT / "conf"), base_env="base", default_run_env=env, merge_strategy={"parameters": "soft"}
+    )
     p = loader["parameters"]
     hm, b = p["halo_mass"], p["halo_mass"]["analysis_b"]
     shared = PROJECT / loader["globals"]["shared_data_dir"]
-    curve = nodes.build_published_curve(pd.read_csv(PROJECT / "data/01_raw/published/published_vesc_bin1.csv"), hm["curve"])
+    curve = nodes.build_published_curve(
+        pd.read_csv(PROJECT / "data/01_raw/published/published_vesc_bin1.csv"), hm["curve"]
+    )
     rc = nodes.build_rotation_curve_constraint(
         pd.read_csv(shared / "mw_rotcurve_eilers2019/Eilers2019-circ-velocity.txt", sep=r"\s+"), b["rotation_curve"]
     )
-    kz = nodes.build_vertical_force_constraint(pd.read_csv(shared / "kz_bovy_rix2013/bovyrix13kzdata.csv", header=None), b["vertical_force"])
+    kz = nodes.build_vertical_force_constraint(
+        pd.read_csv(shared / "kz_bovy_rix2013/bovyrix13kzdata.csv", header=None), b["vertical_force"]
+    )
     frame = p["galaxy_frame"]
     data = ConstraintData(curve, frame["R0_kpc"], frame["vc_R0_kms"], frame["vc_R0_err_kms"], rc, kz)
     total = 0.0
     print(f"{'fit':<28s} {'ms / call':>10s} {'s / 1000 steps':>15s} {'steps':>6s} {'est. s':>7s}")  # noqa: T201
     for spec in nodes._fit_specs(b):
         model = nodes._mass_model(spec, hm["model"], b, p["cosmology"])
-        prior = build_prior(model.halo_family, b["halos"][spec.family]["priors"], model.baryons.parameter_names, nodes._baryon_priors(spec, b))
+        prior = build_prior(
+            model.halo_family,
+            b["halos"][spec.family]["priors"],
+            model.baryons.parameter_names,
+            nodes._baryon_priors(spec, b),
+        )
         post = Posterior(model, prior, make_terms(spec.constraints, data, boundary_r200=2.0))
         settings = nodes._sampler_settings(spec, b["sampler"])
         start = nodes._start(spec, prior.names, b)
-        theta = initial_ball(start, post, int(settings["n_walkers"]) // 2, 0.01 * (prior.upper - prior.lower), np.random.default_rng(1))
+        theta = initial_ball(
+            start, post, int(settings["n_walkers"]) // 2, 0.01 * (prior.upper - prior.lower), np.random.default_rng(1)
+        )
         seconds = best_of(lambda: post(theta), repeat=3, number=10)  # noqa: B023
         estimate = 2 * seconds * settings["n_steps"]
         total += estimate
-        print(f"{spec.name:<28s} {seconds * 1e3:10.2f} {2 * seconds * 1e3:15.1f} {settings['n_steps']:6d} {estimate:7.0f}")  # noqa: T201
+        print(  # noqa: T201
+            f"{spec.name:<28s} {seconds * 1e3:10.2f} {2 * seconds * 1e3:15.1f} {settings['n_steps']:6d} {estimate:7.0f}"
+        )
     print(f"estimated sampling time of the grid (without the optimizer): {total / 60:.1f} min")  # noqa: T201
 
 

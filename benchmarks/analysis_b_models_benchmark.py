@@ -23,9 +23,13 @@ from milkyway_mass.galaxy.potentials.halos import EinastoHalo, NFWHalo, ZhaoHalo
 
 W = 100
 R_VC, R_KZ, R_ESC = np.linspace(5.27, 24.82, 38), np.linspace(4.59, 8.55, 43), np.linspace(4.0, 48.0, 13)
-BEST = {"rho0_bulge_msun_pc3": 98.4, "sigma0_thin_msun_pc2": 896.0, "rd_thin_kpc": 2.5,
-        "sigma0_thick_msun_pc2": 183.0, "rd_thick_kpc": 3.02}
-
+BEST = {
+    "rho0_bulge_msun_pc3": 98.4,
+    "sigma0_thin_msun_pc2": 896.0,
+    "rd_thin_kpc": 2.5,
+    "sigma0_thick_msun_pc2": 183.0,
+    "rd_thick_kpc": 3.02,
+}
 
 
 def _report(label: str, seconds: float) -> None:
@@ -51,6 +55,7 @@ def main() -> None:
         "Einasto": lambda: EinastoHalo(column(1e6, 3e7), column(5, 30), column(2, 8)),
     }
     for name, build in halos.items():
+
         def evaluate(build=build):
             halo = build()
             return halo.circular_speed(R_VC), halo.vertical_force(R_KZ, 1.1), halo.escape_speed(R_ESC)
@@ -69,9 +74,15 @@ def main() -> None:
         "Phi(z=0)": sum(p(x, zeros, use_physical=False) for p in pots) * vo**2,
     }
     parts = list(model.components(BEST).values())
-    ours = {"vc": circular_speed(parts, R), "K_z(1.1 kpc)": dphi_dz(parts, R, 1.1), "Phi(z=0)": potential(parts, R, 0.0)}
+    ours = {
+        "vc": circular_speed(parts, R),
+        "K_z(1.1 kpc)": dphi_dz(parts, R, 1.1),
+        "Phi(z=0)": potential(parts, R, 0.0),
+    }
     for key, value in ref.items():
-        print(f"max |ours / galpy McMillan17 - 1| over R = 4-25 kpc, {key:<13s}: {np.max(np.abs(ours[key] / value - 1)):.1e}")  # noqa: T201
+        print(  # noqa: T201
+            f"max |ours / galpy McMillan17 - 1| over R = 4-25 kpc, {key:<13s}: {np.max(np.abs(ours[key] / value - 1)):.1e}"
+        )
 
 
 if __name__ == "__main__":

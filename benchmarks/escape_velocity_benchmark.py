@@ -33,8 +33,10 @@ from milkyway_mass.pipelines.escape_velocity.nodes import (
 PROJECT = Path(__file__).resolve().parents[1]
 #: Stars per bin of the published Bin-1 curve (Table A1).
 PUBLISHED_COUNTS = (167, 420, 506, 335, 320, 212, 306, 191, 168, 141, 156, 55)
-EDGES = {"bin1": [4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48],
-         "bin2": [4.5, 6.5, 8.5, 10.5, 12.5, 14.5, 16.5, 20.5, 24.5, 28.5, 32.5, 40.5, 48.5]}
+EDGES = {
+    "bin1": [4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48],
+    "bin2": [4.5, 6.5, 8.5, 10.5, 12.5, 14.5, 16.5, 20.5, 24.5, 28.5, 32.5, 40.5, 48.5],
+}
 
 
 def _vesc(r):
@@ -65,10 +67,20 @@ def synthetic_selection(n_bins: int, seed: int = 0):
             r, v, sigma = r[keep], v[keep], sigma[keep]
             out = rng.uniform(size=n) < 0.02
             v[out] = rng.uniform(v_min, 700.0, out.sum())
-            parts.append(pd.DataFrame({"r_gc": r, "v_gc": v, "sigma_v_gc": sigma, "binning": binning, "bin": b,
-                                       "v_min": v_min}))
-            rows.append({"binning": binning, "bin": b, "r_lo": lo, "r_hi": hi, "v_min": v_min,
-                         "r0": float(np.median(r)), "n_stars": n})
+            parts.append(
+                pd.DataFrame({"r_gc": r, "v_gc": v, "sigma_v_gc": sigma, "binning": binning, "bin": b, "v_min": v_min})
+            )
+            rows.append(
+                {
+                    "binning": binning,
+                    "bin": b,
+                    "r_lo": lo,
+                    "r_hi": hi,
+                    "v_min": v_min,
+                    "r0": float(np.median(r)),
+                    "n_stars": n,
+                }
+            )
         stars[binning] = pd.concat(parts, ignore_index=True)
     return stars["bin1"], stars["bin2"], pd.DataFrame(rows)
 
@@ -82,11 +94,17 @@ def likelihood_cost(kind: str, n_stars: int, n_walkers: int = 50, repeat: int = 
     rng = np.random.default_rng(1)
     v = rng.uniform(300, 650, n_stars)
     data = TailData(v=v, r=rng.uniform(8, 12, n_stars), sigma=0.08 * v, v_min=np.full(n_stars, 300.0), r0=10.0)
-    theta = np.column_stack([rng.uniform(480, 600, n_walkers), rng.uniform(0.1, 3.7, n_walkers),
-                             rng.uniform(0, 1, n_walkers), rng.uniform(1e-6, 0.1, n_walkers),
-                             rng.uniform(-5, 15, n_walkers)])
+    theta = np.column_stack(
+        [
+            rng.uniform(480, 600, n_walkers),
+            rng.uniform(0.1, 3.7, n_walkers),
+            rng.uniform(0, 1, n_walkers),
+            rng.uniform(1e-6, 0.1, n_walkers),
+            rng.uniform(-5, 15, n_walkers),
+        ]
+    )
     like = TailLikelihood(data, 1000.0, kind)
-    theta = theta[:, :len(like.parameter_names)]
+    theta = theta[:, : len(like.parameter_names)]
     like(theta)  # builds the tabulated special functions once
     best = np.inf
     for _ in range(repeat):
@@ -128,9 +146,11 @@ def main() -> None:
             params["n_workers"] = args.workers
         smp = params["sampler"]
         n_fits = 2 * args.bins * len(params["priors"]["k_ranges"])
-        say(f"\n{kind}: {n_fits} fits ({args.bins} bins x 2 binnings x {len(params['priors']['k_ranges'])} k ranges, "
-              f"{len(s1) + len(s2)} stars), {smp['n_walkers']} walkers x ({smp['n_burn']} + {smp['n_keep']}) steps, "
-              f"{params['n_workers']} workers")
+        say(
+            f"\n{kind}: {n_fits} fits ({args.bins} bins x 2 binnings x {len(params['priors']['k_ranges'])} k ranges, "
+            f"{len(s1) + len(s2)} stars), {smp['n_walkers']} walkers x ({smp['n_burn']} + {smp['n_keep']}) steps, "
+            f"{params['n_workers']} workers"
+        )
         t = time.perf_counter()
         c1, c2 = fit_escape_velocity(s1, s2, bins, params)
         wall = time.perf_counter() - t
@@ -139,9 +159,11 @@ def main() -> None:
         for chains in (c1, c2):
             _, table = summarise_escape_velocity(chains, params)
             truth = _vesc(table["r0"])
-            say(f"  {chains['binning']}: median v_esc/truth {np.median(table['vesc_median'] / truth):.3f}, "
-                  f"converged {int(table['converged'].sum())}/{len(table)}, max tau {table['tau'].max():.0f}, "
-                  f"acceptance {table['acceptance_fraction'].min():.2f}-{table['acceptance_fraction'].max():.2f}")
+            say(
+                f"  {chains['binning']}: median v_esc/truth {np.median(table['vesc_median'] / truth):.3f}, "
+                f"converged {int(table['converged'].sum())}/{len(table)}, max tau {table['tau'].max():.0f}, "
+                f"acceptance {table['acceptance_fraction'].min():.2f}-{table['acceptance_fraction'].max():.2f}"
+            )
 
 
 if __name__ == "__main__":

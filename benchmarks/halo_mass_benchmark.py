@@ -23,7 +23,6 @@ from milkyway_mass.pipelines.halo_mass import figures, nodes
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-
 def main() -> None:
     params = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="base")["parameters"]
     hm, frame, cosmo = params["halo_mass"], params["galaxy_frame"], params["cosmology"]

@@ -29,16 +29,29 @@ def peak_rss_mb() -> float:
 def synthetic_stars(n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     dist = 10 ** rng.uniform(-1, np.log10(60), n)
-    stars = pd.DataFrame({
-        "obsid": np.arange(n, dtype=np.int64), "source_id": np.arange(n, dtype=np.int64),
-        "ra": rng.uniform(0, 360, n), "dec": np.rad2deg(np.arcsin(rng.uniform(-0.2, 1, n))),
-        "dist": dist, "dist_err": dist * rng.uniform(0.05, 0.3, n), "rv": rng.normal(0, 100, n),
-        "rv_err": rng.uniform(2, 10, n), "pmra": rng.normal(0, 5, n), "pmdec": rng.normal(0, 5, n),
-        "pmra_error": rng.uniform(0.01, 0.1, n), "pmdec_error": rng.uniform(0.01, 0.1, n),
-        "pmra_pmdec_corr": rng.uniform(-0.5, 0.5, n), "parallax": 1 / dist, "parallax_error": rng.uniform(0.01, 0.1, n),
-        "ruwe": rng.uniform(0.9, 1.3, n), "feh": rng.normal(-0.4, 0.5, n), "teff": rng.uniform(4000, 5300, n),
-        "logg": rng.uniform(1, 3.5, n),
-    })
+    stars = pd.DataFrame(
+        {
+            "obsid": np.arange(n, dtype=np.int64),
+            "source_id": np.arange(n, dtype=np.int64),
+            "ra": rng.uniform(0, 360, n),
+            "dec": np.rad2deg(np.arcsin(rng.uniform(-0.2, 1, n))),
+            "dist": dist,
+            "dist_err": dist * rng.uniform(0.05, 0.3, n),
+            "rv": rng.normal(0, 100, n),
+            "rv_err": rng.uniform(2, 10, n),
+            "pmra": rng.normal(0, 5, n),
+            "pmdec": rng.normal(0, 5, n),
+            "pmra_error": rng.uniform(0.01, 0.1, n),
+            "pmdec_error": rng.uniform(0.01, 0.1, n),
+            "pmra_pmdec_corr": rng.uniform(-0.5, 0.5, n),
+            "parallax": 1 / dist,
+            "parallax_error": rng.uniform(0.01, 0.1, n),
+            "ruwe": rng.uniform(0.9, 1.3, n),
+            "feh": rng.normal(-0.4, 0.5, n),
+            "teff": rng.uniform(4000, 5300, n),
+            "logg": rng.uniform(1, 3.5, n),
+        }
+    )
     return stars[list(STARS_6D_COLUMNS)]
 
 
@@ -51,7 +64,9 @@ def main() -> None:
     stars = synthetic_stars(args.stars)
     rss_input = peak_rss_mb()
     start = time.perf_counter()
-    out = compute_galactocentric(stars, FRAME, {"mc_draws": args.draws, "seed": 1, "chunk_size": args.chunk, "progress": True})
+    out = compute_galactocentric(
+        stars, FRAME, {"mc_draws": args.draws, "seed": 1, "chunk_size": args.chunk, "progress": True}
+    )
     wall = time.perf_counter() - start
     print(f"stars: {len(out)}  draws: {args.draws}  chunk: {args.chunk}")  # noqa: T201
     print(f"wall time: {wall:.1f} s  ({wall / len(out) * 1e6:.1f} us per star)")  # noqa: T201

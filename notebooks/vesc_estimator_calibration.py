@@ -53,15 +53,29 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def load_parameters() -> dict:
-    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"})
+    loader = OmegaConfigLoader(
+        str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"}
+    )
     return loader["parameters"]
 
 
-def sample_bin(galaxy: TruthGalaxy, f, r_lo: float, r_hi: float, v_min: float, n: int, radial_slope: float,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def sample_bin(
+    galaxy: TruthGalaxy,
+    f,
+    r_lo: float,
+    r_hi: float,
+    v_min: float,
+    n: int,
+    radial_slope: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` stars with dN/d ln r ∝ r^-radial_slope on [r_lo, r_hi) and speeds v ≥ v_min from p(v | r)."""
     a, b = r_lo**-radial_slope, r_hi**-radial_slope
-    r = (a + rng.uniform(size=n) * (b - a)) ** (-1.0 / radial_slope) if radial_slope else np.exp(rng.uniform(np.log(r_lo), np.log(r_hi), n))
+    r = (
+        (a + rng.uniform(size=n) * (b - a)) ** (-1.0 / radial_slope)
+        if radial_slope
+        else np.exp(rng.uniform(np.log(r_lo), np.log(r_hi), n))
+    )
     return r, sample_speeds(galaxy, f, r, v_min, rng)
 
 
@@ -72,18 +86,35 @@ def tabulate_fits(results: dict, truth_rows: dict, tie_lnl: float) -> tuple[pd.D
         fits = {label: res for (v_, s_, b_, label), res in results.items() if (v_, s_, b_) == (variant, seed, b)}
         label = choose_k_range(fits, tie_lnl)
         fit = fits[label]
-        kept = fit["chain"][fit["n_burn_stored"]:].reshape(-1, fit["chain"].shape[-1])
+        kept = fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])
         lo, med, hi = np.percentile(kept[:, 0], [16, 50, 84])
         err = (med - lo) if med > t["vesc_true_kms"] else (hi - med)
-        rows.append({"variant": variant, "seed": seed, "bin": b, **t, "n_stars": fit["n_stars"], "k_range": label,
-                     "k_median": float(np.median(kept[:, 1])), "vesc_median_kms": med, "err_minus_kms": med - lo,
-                     "err_plus_kms": hi - med, "relative_error": med / t["vesc_true_kms"] - 1.0,
-                     "pull": (med - t["vesc_true_kms"]) / err, "converged": fit["converged"]})
+        rows.append(
+            {
+                "variant": variant,
+                "seed": seed,
+                "bin": b,
+                **t,
+                "n_stars": fit["n_stars"],
+                "k_range": label,
+                "k_median": float(np.median(kept[:, 1])),
+                "vesc_median_kms": med,
+                "err_minus_kms": med - lo,
+                "err_plus_kms": hi - med,
+                "relative_error": med / t["vesc_true_kms"] - 1.0,
+                "pull": (med - t["vesc_true_kms"]) / err,
+                "converged": fit["converged"],
+            }
+        )
     table = pd.DataFrame(rows)
     summary = table.groupby("variant", sort=False).agg(
-        fits=("pull", "size"), mean_pull=("pull", "mean"), rms_pull=("pull", lambda p: float(np.sqrt(np.mean(p**2)))),
-        inside_68=("pull", lambda p: float(np.mean(np.abs(p) <= 1))), max_abs_pull=("pull", lambda p: float(np.abs(p).max())),
-        mean_relative_error=("relative_error", "mean"), rms_relative_error=("relative_error", lambda e: float(np.sqrt(np.mean(e**2)))),
+        fits=("pull", "size"),
+        mean_pull=("pull", "mean"),
+        rms_pull=("pull", lambda p: float(np.sqrt(np.mean(p**2)))),
+        inside_68=("pull", lambda p: float(np.mean(np.abs(p) <= 1))),
+        max_abs_pull=("pull", lambda p: float(np.abs(p).max())),
+        mean_relative_error=("relative_error", "mean"),
+        rms_relative_error=("relative_error", lambda e: float(np.sqrt(np.mean(e**2)))),
         median_sigma_over_vesc=("err_plus_kms", lambda e: float(np.median(e / table.loc[e.index, "vesc_true_kms"]))),
     )
     return table, summary
@@ -103,7 +134,9 @@ def main(argv=None) -> Path:
     params = load_parameters()
     mock, ev, sel = params["mock_survey"], params["escape_velocity"], params["selection"]
     galaxy = TruthGalaxy.from_config(mock["truth"], params["cosmology"], params["galaxy_frame"])
-    bins = build_radial_bin_limits(sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"])["bin1"]
+    bins = build_radial_bin_limits(
+        sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"]
+    )["bin1"]
     published = pd.read_csv(PROJECT / "data" / "01_raw" / "published" / "published_vesc_bin1.csv")
     if len(published) != len(bins):
         raise ValueError(f"published_vesc_bin1.csv has {len(published)} rows for {len(bins)} Bin-1 bins")
@@ -112,9 +145,14 @@ def main(argv=None) -> Path:
         bins = bins[bins["bin"].isin(args.bins)]
 
     smp = ev["sampler"]
-    settings = SamplerSettings(n_walkers=args.walkers or smp["n_walkers"], n_burn=args.burn if args.burn is not None else smp["n_burn"],
-                               n_keep=args.keep or smp["n_keep"], n_tau=smp["n_tau"], polish=smp["polish"],
-                               polish_max_iter=smp["polish_max_iter"])
+    settings = SamplerSettings(
+        n_walkers=args.walkers or smp["n_walkers"],
+        n_burn=args.burn if args.burn is not None else smp["n_burn"],
+        n_keep=args.keep or smp["n_keep"],
+        n_tau=smp["n_tau"],
+        polish=smp["polish"],
+        polish_max_iter=smp["polish_max_iter"],
+    )
     pri, ini, sca = ev["priors"], ev["init"], ev["init_scatter"]
     slope = mock["halo"]["radial_weighting"]["slope"]
     tasks, truth_rows = [], {}
@@ -126,15 +164,26 @@ def main(argv=None) -> Path:
                 r, v = sample_bin(galaxy, f, b["r_lo"], b["r_hi"], b["v_min"], int(b["n_stars"]), slope, rng)
                 r0 = float(np.median(r))
                 data = TailData(v=v, r=r, sigma=np.full(v.size, 1e-3), v_min=np.full(v.size, float(b["v_min"])), r0=r0)
-                truth_rows[(variant, seed, int(b["bin"]))] = {"r0_kpc": r0, "v_max_kms": float(v.max()),
-                                                             "vesc_true_kms": float(galaxy.vesc(r0)[0])}
+                truth_rows[(variant, seed, int(b["bin"]))] = {
+                    "r0_kpc": r0,
+                    "v_max_kms": float(v.max()),
+                    "vesc_true_kms": float(galaxy.vesc(r0)[0]),
+                }
                 for ik, (k_range, k0) in enumerate(zip(pri["k_ranges"], ini["k"])):
                     prior, theta0, scatter = prior_and_start("published", b["v_min"], k_range, k0, pri, ini, sca)
-                    tasks.append(FitTask(
-                        key=(variant, seed, int(b["bin"]), k_range_label(k_range)), data=data,
-                        prior=prior, theta0=theta0, scatter=scatter,
-                        likelihood="published", sigma_out=ev["sigma_out_kms"], sampler=settings,
-                        seed=task_seed(smp["seed"], iv, seed, int(b["bin"]), ik)))
+                    tasks.append(
+                        FitTask(
+                            key=(variant, seed, int(b["bin"]), k_range_label(k_range)),
+                            data=data,
+                            prior=prior,
+                            theta0=theta0,
+                            scatter=scatter,
+                            likelihood="published",
+                            sigma_out=ev["sigma_out_kms"],
+                            sampler=settings,
+                            seed=task_seed(smp["seed"], iv, seed, int(b["bin"]), ik),
+                        )
+                    )
     results = run_fits(tasks, n_workers=ev["n_workers"], progress=True)
 
     table, summary = tabulate_fits(results, truth_rows, ev["model_choice_tie_lnL"])
@@ -145,7 +194,9 @@ def main(argv=None) -> Path:
     (out / "summary.md").write_text(
         f"# Noise-free calibration of the published tail fit\n\nSampler: {settings.n_walkers} walkers, {settings.n_burn} burn-in, "
         f"{settings.n_keep} kept; {args.seeds} seed(s); Bin-1 bins at the published star counts.\n\n"
-        + summary.to_markdown(floatfmt=".3f") + "\n")
+        + summary.to_markdown(floatfmt=".3f")
+        + "\n"
+    )
     print(summary.to_markdown(floatfmt=".3f"))  # noqa: T201
     print(f"written to {out}")  # noqa: T201
     return out

@@ -55,16 +55,18 @@ from milkyway_mass.galaxy.tail.special import (
 from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 
 PROJECT = Path(__file__).resolve().parents[1]
-V_REF = 500.0            # km/s: energy unit of the shape, ε̃ = 2ε / v_ref²
+V_REF = 500.0  # km/s: energy unit of the shape, ε̃ = 2ε / v_ref²
 K_RANGE = (0.0, 6.0)
 BETA_RANGE = (-30.0, 30.0)
 LN_F_RANGE = (np.log(1e-6), 0.0)
 VESC_MAX = 1000.0
-N_NODES = 9              # Chebyshev nodes in ln(r/r0) per bin for the normalisation
+N_NODES = 9  # Chebyshev nodes in ln(r/r0) per bin for the normalisation
 
 
 def load_parameters() -> dict:
-    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"})
+    loader = OmegaConfigLoader(
+        str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"}
+    )
     return loader["parameters"]
 
 
@@ -89,11 +91,15 @@ class SharedShapePosterior:
     def in_prior(self, theta: np.ndarray) -> np.ndarray:
         j, p = self.n_bins, self.n_terms
         vesc = np.exp(theta[:, :j])
-        beta = theta[:, j + 1:j + 1 + p]
-        return (np.all((vesc > self.v_min) & (vesc < VESC_MAX), axis=1)
-                & (theta[:, j] >= K_RANGE[0]) & (theta[:, j] <= K_RANGE[1])
-                & np.all((beta >= BETA_RANGE[0]) & (beta <= BETA_RANGE[1]), axis=1)
-                & (theta[:, -1] >= LN_F_RANGE[0]) & (theta[:, -1] <= LN_F_RANGE[1]))
+        beta = theta[:, j + 1 : j + 1 + p]
+        return (
+            np.all((vesc > self.v_min) & (vesc < VESC_MAX), axis=1)
+            & (theta[:, j] >= K_RANGE[0])
+            & (theta[:, j] <= K_RANGE[1])
+            & np.all((beta >= BETA_RANGE[0]) & (beta <= BETA_RANGE[1]), axis=1)
+            & (theta[:, -1] >= LN_F_RANGE[0])
+            & (theta[:, -1] <= LN_F_RANGE[1])
+        )
 
     def __call__(self, theta):
         theta = np.atleast_2d(theta)
@@ -108,20 +114,23 @@ class SharedShapePosterior:
     def log_likelihood(self, theta: np.ndarray) -> np.ndarray:
         j, p = self.n_bins, self.n_terms
         log_vesc0, k = theta[:, :j], theta[:, j]
-        beta = [theta[:, j + 1 + m:j + 2 + m] for m in range(p)]
+        beta = [theta[:, j + 1 + m : j + 2 + m] for m in range(p)]
         f = np.exp(theta[:, -1:])
         gamma = -2.0 * np.gradient(log_vesc0, self.log_r0, axis=1)
         total = np.zeros(theta.shape[0])
         for i, b in enumerate(self.bins):
             nodes, matrix = self.interp[i]
-            vesc_nodes = np.exp(log_vesc0[:, i:i + 1] - 0.5 * gamma[:, i:i + 1] * nodes[None, :])
+            vesc_nodes = np.exp(log_vesc0[:, i : i + 1] - 0.5 * gamma[:, i : i + 1] * nodes[None, :])
             u_nodes = np.square(vesc_nodes / V_REF)
             y_nodes = np.clip(1.0 - np.square(b["v_min"] / vesc_nodes), 0.0, 1.0)
-            log_h = log_power_exp_integral(k, y_nodes, [b_m * u_nodes ** (m + 1) for m, b_m in enumerate(beta)]) @ matrix.T
-            vesc = np.exp(log_vesc0[:, i:i + 1] - 0.5 * gamma[:, i:i + 1] * self.log_r[i][None, :])
+            log_h = (
+                log_power_exp_integral(k, y_nodes, [b_m * u_nodes ** (m + 1) for m, b_m in enumerate(beta)]) @ matrix.T
+            )
+            vesc = np.exp(log_vesc0[:, i : i + 1] - 0.5 * gamma[:, i : i + 1] * self.log_r[i][None, :])
             u = np.square(vesc / V_REF)
-            log_bound = log_bound_df_power_exp(b["v"][None, :], vesc, k, [b_m * u ** (m + 1) for m, b_m in enumerate(beta)],
-                                               b["v_min"], log_h)
+            log_bound = log_bound_df_power_exp(
+                b["v"][None, :], vesc, k, [b_m * u ** (m + 1) for m, b_m in enumerate(beta)], b["v_min"], log_h
+            )
             with np.errstate(divide="ignore"):
                 total += np.logaddexp(np.log1p(-f) + log_bound, np.log(f) + self.log_out[i][None, :]).sum(axis=1)
         return total
@@ -134,8 +143,16 @@ def draw_bins(galaxy: TruthGalaxy, f, limits: pd.DataFrame, n_stars: int, rng: n
         r = np.exp(rng.uniform(np.log(row["r_lo"]), np.log(row["r_hi"]), n_stars))
         v = sample_speeds(galaxy, f, r, float(row["v_min"]), rng)
         r0 = float(np.median(r))
-        bins.append({"bin": int(row["bin"]), "r": r, "v": v, "v_min": float(row["v_min"]), "r0": r0,
-                     "vesc_true": float(galaxy.vesc(r0)[0])})
+        bins.append(
+            {
+                "bin": int(row["bin"]),
+                "r": r,
+                "v": v,
+                "v_min": float(row["v_min"]),
+                "r0": r0,
+                "vesc_true": float(galaxy.vesc(r0)[0]),
+            }
+        )
     return bins
 
 
@@ -143,7 +160,9 @@ def fit_realisation(job: dict) -> list[dict]:
     """Draw and fit one realisation; one row per bin."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(job["seed"])
-    bins = draw_bins(job["galaxy"], energy_df(job["variant"], job["galaxy"], job["tracer"]), job["limits"], job["stars"], rng)
+    bins = draw_bins(
+        job["galaxy"], energy_df(job["variant"], job["galaxy"], job["tracer"]), job["limits"], job["stars"], rng
+    )
     post = SharedShapePosterior(bins, job["sigma_out"], job["shape_terms"])
     n, p = post.n_bins, post.n_terms
     v_top = np.array([b["v"].max() for b in bins])
@@ -163,28 +182,54 @@ def fit_realisation(job: dict) -> list[dict]:
         p025, p16, p50, p84, p975 = np.percentile(vesc, [2.5, 16, 50, 84, 97.5])
         truth = b["vesc_true"]
         sigma = (p50 - p16) if p50 > truth else (p84 - p50)
-        rows.append({"df": job["df"], "realisation": job["realisation"], "bin": b["bin"], "r0_kpc": b["r0"],
-                     "n_stars": b["v"].size, "vesc_true": truth, "vesc_median": p50, "vesc_p16": p16, "vesc_p84": p84,
-                     "vesc_p2.5": p025, "vesc_p97.5": p975, "bias": p50 / truth - 1.0, "pull": (p50 - truth) / sigma,
-                     "k_median": float(np.median(flat[:, n])),
-                     **{f"beta{m + 1}_median": float(np.median(flat[:, n + 1 + m])) for m in range(p)}, "tau_max": tau,
-                     "chain_over_tau": job["keep"] / tau, "runtime_s": time.perf_counter() - t0})
+        rows.append(
+            {
+                "df": job["df"],
+                "realisation": job["realisation"],
+                "bin": b["bin"],
+                "r0_kpc": b["r0"],
+                "n_stars": b["v"].size,
+                "vesc_true": truth,
+                "vesc_median": p50,
+                "vesc_p16": p16,
+                "vesc_p84": p84,
+                "vesc_p2.5": p025,
+                "vesc_p97.5": p975,
+                "bias": p50 / truth - 1.0,
+                "pull": (p50 - truth) / sigma,
+                "k_median": float(np.median(flat[:, n])),
+                **{f"beta{m + 1}_median": float(np.median(flat[:, n + 1 + m])) for m in range(p)},
+                "tau_max": tau,
+                "chain_over_tau": job["keep"] / tau,
+                "runtime_s": time.perf_counter() - t0,
+            }
+        )
     return rows
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Per DF: mean bias, rms error, 68/95 % coverage, max |pull|, median k, chain length in units of τ."""
-    t = table.assign(in_68=(table["vesc_p16"] <= table["vesc_true"]) & (table["vesc_true"] <= table["vesc_p84"]),
-                     in_95=(table["vesc_p2.5"] <= table["vesc_true"]) & (table["vesc_true"] <= table["vesc_p97.5"]))
+    t = table.assign(
+        in_68=(table["vesc_p16"] <= table["vesc_true"]) & (table["vesc_true"] <= table["vesc_p84"]),
+        in_95=(table["vesc_p2.5"] <= table["vesc_true"]) & (table["vesc_true"] <= table["vesc_p97.5"]),
+    )
     return t.groupby("df", sort=False).agg(
-        fits=("bias", "size"), mean_bias=("bias", "mean"), rms_error=("bias", lambda e: float(np.sqrt(np.mean(e**2)))),
-        coverage_68=("in_68", "mean"), coverage_95=("in_95", "mean"), max_abs_pull=("pull", lambda p: float(np.abs(p).max())),
-        k_median=("k_median", "median"), chain_over_tau=("chain_over_tau", "min"))
+        fits=("bias", "size"),
+        mean_bias=("bias", "mean"),
+        rms_error=("bias", lambda e: float(np.sqrt(np.mean(e**2)))),
+        coverage_68=("in_68", "mean"),
+        coverage_95=("in_95", "mean"),
+        max_abs_pull=("pull", lambda p: float(np.abs(p).max())),
+        k_median=("k_median", "median"),
+        chain_over_tau=("chain_over_tau", "min"),
+    )
 
 
 def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dfs", nargs="*", default=None, help="DF names (default: the calibration family and its held-out DFs)")
+    parser.add_argument(
+        "--dfs", nargs="*", default=None, help="DF names (default: the calibration family and its held-out DFs)"
+    )
     parser.add_argument("--realisations", type=int, default=4)
     parser.add_argument("--stars", type=int, default=200, help="stars per bin")
     parser.add_argument("--shape-terms", type=int, default=2, help="powers of the energy in ln f besides k ln(energy)")
@@ -200,23 +245,41 @@ def main(argv=None) -> Path:
     params = load_parameters()
     cal, sel = params["calibration"], params["selection"]
     galaxy = TruthGalaxy.from_config(cal["potential"], params["cosmology"], params["galaxy_frame"])
-    limits = build_radial_bin_limits(sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"],
-                                     params["cosmology"])["bin1"]
+    limits = build_radial_bin_limits(
+        sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"]
+    )["bin1"]
     if args.bins is not None:
         limits = limits[limits["bin"].isin(args.bins)]
     names = args.dfs if args.dfs is not None else [*cal["family"], *cal["held_out"]]
-    jobs = [{"df": name, "variant": cal["dfs"][name]["variant"], "tracer": cal["dfs"][name].get("tracer"),
-             "realisation": real, "seed": task_seed(args.seed, list(cal["dfs"]).index(name), real), "galaxy": galaxy,
-             "limits": limits, "stars": args.stars, "shape_terms": args.shape_terms, "walkers": args.walkers, "burn": args.burn, "keep": args.keep,
-             "sigma_out": params["escape_velocity"]["sigma_out_kms"]}
-            for real in range(args.realisations) for name in names]
+    jobs = [
+        {
+            "df": name,
+            "variant": cal["dfs"][name]["variant"],
+            "tracer": cal["dfs"][name].get("tracer"),
+            "realisation": real,
+            "seed": task_seed(args.seed, list(cal["dfs"]).index(name), real),
+            "galaxy": galaxy,
+            "limits": limits,
+            "stars": args.stars,
+            "shape_terms": args.shape_terms,
+            "walkers": args.walkers,
+            "burn": args.burn,
+            "keep": args.keep,
+            "sigma_out": params["escape_velocity"]["sigma_out_kms"],
+        }
+        for real in range(args.realisations)
+        for name in names
+    ]
     rows = []
     pool = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
-    for result in (pool.map(fit_realisation, jobs) if pool else map(fit_realisation, jobs)):
+    for result in pool.map(fit_realisation, jobs) if pool else map(fit_realisation, jobs):
         rows += result
-        print(f"{result[0]['df']:15s} realisation {result[0]['realisation']}: k={result[0]['k_median']:.2f}, "  # noqa: T201
-              f"tau={result[0]['tau_max']:.0f}, {result[0]['runtime_s']:.0f} s, bias "
-              + " ".join(f"{r['bias']:+.3f}" for r in result), flush=True)
+        print(  # noqa: T201
+            f"{result[0]['df']:15s} realisation {result[0]['realisation']}: k={result[0]['k_median']:.2f}, "
+            f"tau={result[0]['tau_max']:.0f}, {result[0]['runtime_s']:.0f} s, bias "
+            + " ".join(f"{r['bias']:+.3f}" for r in result),
+            flush=True,
+        )
     if pool:
         pool.shutdown()
     table = pd.DataFrame(rows)
@@ -227,7 +290,8 @@ def main(argv=None) -> Path:
     (out / "summary.md").write_text(
         f"# Shared-shape joint fit of Bin 1 ({args.stars} noise-free stars per bin, {args.shape_terms} shape terms, "
         f"{args.realisations} realisations, "
-        f"{args.walkers} walkers x ({args.burn} + {args.keep}) steps)\n\n" + summary.round(3).to_markdown() + "\n")
+        f"{args.walkers} walkers x ({args.burn} + {args.keep}) steps)\n\n" + summary.round(3).to_markdown() + "\n"
+    )
     print(summary.round(3).to_markdown())  # noqa: T201
     return out
 

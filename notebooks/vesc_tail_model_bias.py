@@ -42,7 +42,9 @@ MODELS = {"published": ((0.1, 3.7),), "df_consistent": ((0.0, 6.0),)}
 
 
 def load_parameters() -> dict:
-    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"})
+    loader = OmegaConfigLoader(
+        str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"}
+    )
     return loader["parameters"]
 
 
@@ -52,8 +54,13 @@ def max_likelihood_vesc(v, r, v_min: float, model: str, k_range, sigma_out: floa
     data = TailData(v=v, r=r, sigma=np.full(v.size, 1e-3), v_min=np.full(v.size, v_min), r0=r0)
     like = TailLikelihood(data, sigma_out, model)
     prior = tail_prior(model, v_min, k_range, {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.5), "f": (1e-7, 0.5)})
-    best = max((maximise_likelihood(like, prior, (1.01 * v.max(), k0, 0.3, 1e-5), 4000)
-                for k0 in np.linspace(k_range[0] + 0.3, k_range[1] - 0.3, 3)), key=lambda t: t[1])
+    best = max(
+        (
+            maximise_likelihood(like, prior, (1.01 * v.max(), k0, 0.3, 1e-5), 4000)
+            for k0 in np.linspace(k_range[0] + 0.3, k_range[1] - 0.3, 3)
+        ),
+        key=lambda t: t[1],
+    )
     return float(best[0][0]), float(best[0][1]), r0
 
 
@@ -62,7 +69,12 @@ def main(argv=None) -> Path:
     parser.add_argument("--stars", type=int, default=30000, help="stars per bin and DF")
     parser.add_argument("--bins", type=int, nargs="+", default=[0, 5, 11], help="Bin-1 bin indices")
     parser.add_argument("--top", type=float, nargs="*", default=[], help="also fit only v >= q * true v_esc(r0)")
-    parser.add_argument("--dfs", nargs="*", default=None, help="DF names (default: the calibration family, its held-out DFs and power_2.5)")
+    parser.add_argument(
+        "--dfs",
+        nargs="*",
+        default=None,
+        help="DF names (default: the calibration family, its held-out DFs and power_2.5)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "08_reporting" / "vesc_tail_model_bias")
     args = parser.parse_args(argv)
@@ -70,9 +82,13 @@ def main(argv=None) -> Path:
     params = load_parameters()
     cal, sel = params["calibration"], params["selection"]
     galaxy = TruthGalaxy.from_config(cal["potential"], params["cosmology"], params["galaxy_frame"])
-    bins = build_radial_bin_limits(sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"])["bin1"]
+    bins = build_radial_bin_limits(
+        sel["binnings"], sel["v_min"], sel["reference_curves"], params["galaxy_frame"], params["cosmology"]
+    )["bin1"]
     bins = bins[bins["bin"].isin(args.bins)]
-    dfs = {name: cal["dfs"][name] for name in (*cal["family"], *cal["held_out"])} | {"power_2.5": {"variant": "power_2.5"}}
+    dfs = {name: cal["dfs"][name] for name in (*cal["family"], *cal["held_out"])} | {
+        "power_2.5": {"variant": "power_2.5"}
+    }
     if args.dfs is not None:
         dfs = {name: dfs[name] for name in args.dfs}
     rng = np.random.default_rng(args.seed)
@@ -83,23 +99,43 @@ def main(argv=None) -> Path:
             r = np.exp(rng.uniform(np.log(b["r_lo"]), np.log(b["r_hi"]), args.stars))
             v = sample_speeds(galaxy, f, r, float(b["v_min"]), rng)
             for q in [None, *args.top]:
-                v_cut = float(b["v_min"]) if q is None else max(float(b["v_min"]), q * float(galaxy.vesc(np.median(r))[0]))
+                v_cut = (
+                    float(b["v_min"]) if q is None else max(float(b["v_min"]), q * float(galaxy.vesc(np.median(r))[0]))
+                )
                 keep = v >= v_cut
                 for model, k_ranges in MODELS.items():
                     for k_range in k_ranges:
-                        vesc, k, r0 = max_likelihood_vesc(v[keep], r[keep], v_cut, model, k_range, params["escape_velocity"]["sigma_out_kms"])
+                        vesc, k, r0 = max_likelihood_vesc(
+                            v[keep], r[keep], v_cut, model, k_range, params["escape_velocity"]["sigma_out_kms"]
+                        )
                         truth = float(galaxy.vesc(r0)[0])
-                        rows.append({"df": name, "bin": int(b["bin"]), "r0_kpc": r0, "speed_range": "all" if q is None else f">= {q:g} v_esc",
-                                     "n_stars": int(keep.sum()), "model": model, "k_range": f"{k_range[0]:g}-{k_range[1]:g}",
-                                     "k_ml": k, "vesc_true_kms": truth, "vesc_ml_kms": vesc, "bias": vesc / truth - 1.0})
-                        print(f"{name:14s} bin {int(b['bin']):2d} {rows[-1]['speed_range']:>14s} {model:13s} bias {rows[-1]['bias']:+.4f} k={k:.2f}", flush=True)  # noqa: T201
+                        rows.append(
+                            {
+                                "df": name,
+                                "bin": int(b["bin"]),
+                                "r0_kpc": r0,
+                                "speed_range": "all" if q is None else f">= {q:g} v_esc",
+                                "n_stars": int(keep.sum()),
+                                "model": model,
+                                "k_range": f"{k_range[0]:g}-{k_range[1]:g}",
+                                "k_ml": k,
+                                "vesc_true_kms": truth,
+                                "vesc_ml_kms": vesc,
+                                "bias": vesc / truth - 1.0,
+                            }
+                        )
+                        print(  # noqa: T201
+                            f"{name:14s} bin {int(b['bin']):2d} {rows[-1]['speed_range']:>14s} {model:13s} bias {rows[-1]['bias']:+.4f} k={k:.2f}",
+                            flush=True,
+                        )
     table = pd.DataFrame(rows)
     summary = table.pivot_table(index=["df", "bin"], columns=["speed_range", "model"], values="bias").round(4)
     out = args.out / dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S.%fZ")
     out.mkdir(parents=True)
     table.to_csv(out / "bias.csv", index=False)
-    (out / "summary.md").write_text(f"# Large-sample bias of the tail models ({args.stars} stars per bin and DF)\n\n"
-                                    + summary.to_markdown() + "\n")
+    (out / "summary.md").write_text(
+        f"# Large-sample bias of the tail models ({args.stars} stars per bin and DF)\n\n" + summary.to_markdown() + "\n"
+    )
     print(summary.to_markdown())  # noqa: T201
     return out
 

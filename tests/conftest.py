@@ -15,7 +15,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def load_params(env: str = "base") -> dict:
     """The project's resolved parameters (globals interpolated) in environment ``env``."""
-    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env=env, merge_strategy={"parameters": "soft"})
+    loader = OmegaConfigLoader(
+        str(PROJECT / "conf"), base_env="base", default_run_env=env, merge_strategy={"parameters": "soft"}
+    )
     return loader["parameters"]
 
 

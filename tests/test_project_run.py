@@ -71,13 +71,22 @@ def test_calibration_measures_coverage_and_corrects_the_curve(ci_catalog):
 def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):
     record = ci_catalog.load("run_parameters")
     assert record["run"]["env"] == "ci"
-    assert record["parameters"]["mock_survey"]["n_stars"] == 40000          # from conf/ci
-    assert record["parameters"]["mock_survey"]["truth"]["c200"] == 12.0     # soft-merged from conf/base
+    assert record["parameters"]["mock_survey"]["n_stars"] == 40000  # from conf/ci
+    assert record["parameters"]["mock_survey"]["truth"]["c200"] == 12.0  # soft-merged from conf/base
 
 
 def test_registry_has_every_pipeline():
     pipelines = register_pipelines()
-    assert {"mock_survey", "ingest", "kinematics", "selection", "escape_velocity", "halo_mass", "analysis", "__default__"} <= set(pipelines)
+    assert {
+        "mock_survey",
+        "ingest",
+        "kinematics",
+        "selection",
+        "escape_velocity",
+        "halo_mass",
+        "analysis",
+        "__default__",
+    } <= set(pipelines)
     assert not set(pipelines["mock_survey"].nodes) & set(pipelines["analysis"].nodes)
 
 
@@ -88,13 +97,20 @@ def test_lamost_environment_skips_the_mock_and_defines_every_input():
     catalog = loader["catalog"]
     inputs = {name for name in register_pipelines()["analysis"].inputs() if not name.startswith("params:")}
     assert inputs == {"lamost_kgiants", "gaia_dr3", "rotation_curve_data", "kz_data"}
-    for name in inputs:                     # user-supplied files: plain paths, never versioned or mock outputs
+    for name in inputs:  # user-supplied files: plain paths, never versioned or mock outputs
         assert not catalog[name].get("versioned", False)
         assert "mock" not in catalog[name]["filepath"]
 
 
 def test_kedro_viz_build_contains_the_pipelines():
-    result = subprocess.run([sys.executable, "-m", "kedro", "viz", "build"], cwd=PROJECT, capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "viz", "build"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     main = json.loads((PROJECT / "build" / "api" / "main").read_text())
     ids = {p["id"] for p in main["pipelines"]}

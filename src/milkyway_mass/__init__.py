@@ -1,4 +1,3 @@
-"""Milkyway Mass
-"""
+"""Milkyway Mass"""
 
 __version__ = "0.1"

@@ -14,15 +14,26 @@ from milkyway_mass.schemas import CUT_FLOW_COLUMNS
 
 def empty_cut_flow() -> pd.DataFrame:
     """A cut-flow table with no rows."""
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("n_stars", "n_removed") else "object") for c in CUT_FLOW_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c in ("n_stars", "n_removed") else "object") for c in CUT_FLOW_COLUMNS}
+    )
 
 
 def cut_row(pipeline: str, cut: str, binning: str, n_stars: int, n_removed: int, note: str = "") -> dict:
     """One cut-flow row as a dict with the :data:`CUT_FLOW_COLUMNS` keys."""
-    return {"pipeline": pipeline, "cut": cut, "binning": binning, "n_stars": int(n_stars), "n_removed": int(n_removed), "note": note}
+    return {
+        "pipeline": pipeline,
+        "cut": cut,
+        "binning": binning,
+        "n_stars": int(n_stars),
+        "n_removed": int(n_removed),
+        "note": note,
+    }
 
 
-def append_cut(cut_flow: pd.DataFrame, pipeline: str, cut: str, n_stars: int, note: str = "", binning: str = "all") -> pd.DataFrame:
+def append_cut(
+    cut_flow: pd.DataFrame, pipeline: str, cut: str, n_stars: int, note: str = "", binning: str = "all"
+) -> pd.DataFrame:
     """Return ``cut_flow`` with one more row; ``n_removed`` = previous count − ``n_stars``."""
     previous = cut_flow[cut_flow.binning == binning]
     if previous.empty:

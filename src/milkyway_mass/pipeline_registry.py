@@ -46,7 +46,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["analysis"] = sum(pipelines.values(), Pipeline([]))
     pipelines["mock_survey"] = mock_survey.create_pipeline()
     pipelines["validation"] = validation.create_pipeline()
-    pipelines["calibration"] = calibration.create_pipeline() + halo_mass.create_pipeline(curve_source="calibrated", analyses=("A",))
+    pipelines["calibration"] = calibration.create_pipeline() + halo_mass.create_pipeline(
+        curve_source="calibrated", analyses=("A",)
+    )
     pipelines["__default__"] = pipelines["mock_survey"] + pipelines["analysis"] + pipelines["validation"]
     pipelines["halo_mass_published"] = halo_mass.create_pipeline(curve_source="published", analyses=("A",))
     pipelines["halo_mass_published_b"] = halo_mass.create_pipeline(curve_source="published", analyses=("B",))

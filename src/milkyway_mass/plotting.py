@@ -26,9 +26,18 @@ def corner_plot(sample_sets: Mapping[str, np.ndarray], labels: Sequence[str], ti
     for c, (label, samples) in enumerate(sample_sets.items()):
         colour = f"C{c}"
         corner.corner(
-            np.asarray(samples, dtype=float), fig=fig, labels=list(labels), bins=bins, color=colour,
-            levels=(0.68, 0.95), plot_datapoints=False, plot_density=False, hist_kwargs={"density": True},
-            quantiles=(0.16, 0.5, 0.84) if single else (), show_titles=single, title_fmt=".3g",
+            np.asarray(samples, dtype=float),
+            fig=fig,
+            labels=list(labels),
+            bins=bins,
+            color=colour,
+            levels=(0.68, 0.95),
+            plot_datapoints=False,
+            plot_density=False,
+            hist_kwargs={"density": True},
+            quantiles=(0.16, 0.5, 0.84) if single else (),
+            show_titles=single,
+            title_fmt=".3g",
         )
         handles.append(Line2D([], [], color=colour, label=label))
     if not sample_sets:

@@ -16,7 +16,9 @@ class MilkyWaySession(KedroSession):
     that the mock generator never runs against user-supplied survey files.
     """
 
-    def run(self, pipeline_name: str | None = None, pipeline_names: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    def run(
+        self, pipeline_name: str | None = None, pipeline_names: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         if pipeline_name is None and not pipeline_names:
             default = self.load_context().params.get("default_pipeline", "__default__")
             pipeline_names = [default]

@@ -26,4 +26,7 @@ def test_versioned_saves_never_overwrite(tmp_path):
     second = FitsTableDataset(filepath=path, version=Version(None, "2026-01-02T00.00.00.000Z"))
     second.save(pd.DataFrame({"a": [3]}))
     assert FitsTableDataset(filepath=path, version=Version(None, None)).load().a.tolist() == [3]
-    assert FitsTableDataset(filepath=path, version=Version("2026-01-01T00.00.00.000Z", None)).load().a.tolist() == [1, 2]
+    assert FitsTableDataset(filepath=path, version=Version("2026-01-01T00.00.00.000Z", None)).load().a.tolist() == [
+        1,
+        2,
+    ]

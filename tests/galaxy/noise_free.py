@@ -39,7 +39,9 @@ def noise_free_data(model: MassModel, theta) -> ConstraintData:
     return ConstraintData(curve, R0, vc_R0, 10.0, rc, kz_table)
 
 
-def posterior_for(model: MassModel, box, data: ConstraintData, constraints=CONSTRAINTS, baryon_priors=None) -> Posterior:
+def posterior_for(
+    model: MassModel, box, data: ConstraintData, constraints=CONSTRAINTS, baryon_priors=None
+) -> Posterior:
     """Flat box prior on the halo (Gaussian baryon priors if given) and the named terms."""
     prior = build_prior(model.halo_family, box, model.baryons.parameter_names, baryon_priors or {})
     return Posterior(model, prior, make_terms(constraints, data, boundary_r200=2.0))

@@ -27,17 +27,28 @@ KEYS = ("ra", "dec", "dist", "rv", "pmra", "pmdec")
 def make_stars_6d(n: int, seed: int = 1, frac_err: float = 0.1) -> pd.DataFrame:
     """Random stars with all ``STARS_6D_COLUMNS`` (isotropic sky, 0.1–60 kpc)."""
     rng = np.random.default_rng(seed)
-    stars = pd.DataFrame({
-        "obsid": np.arange(n, dtype=np.int64), "source_id": np.arange(n, dtype=np.int64) + 10**15,
-        "ra": rng.uniform(0, 360, n), "dec": np.rad2deg(np.arcsin(rng.uniform(-1, 1, n))),
-        "dist": 10 ** rng.uniform(-1, np.log10(60), n), "rv": rng.normal(0, 150, n),
-        "pmra": rng.normal(0, 4, n), "pmdec": rng.normal(0, 4, n),
-        "pmra_error": rng.uniform(0.01, 0.1, n), "pmdec_error": rng.uniform(0.01, 0.1, n),
-        "pmra_pmdec_corr": rng.uniform(-0.5, 0.5, n), "rv_err": rng.uniform(1, 10, n),
-        "parallax": rng.normal(0.2, 0.05, n), "parallax_error": rng.uniform(0.01, 0.1, n),
-        "ruwe": rng.uniform(0.9, 1.3, n), "feh": rng.normal(-0.8, 0.6, n),
-        "teff": rng.uniform(4000, 5300, n), "logg": rng.uniform(1, 3.5, n),
-    })
+    stars = pd.DataFrame(
+        {
+            "obsid": np.arange(n, dtype=np.int64),
+            "source_id": np.arange(n, dtype=np.int64) + 10**15,
+            "ra": rng.uniform(0, 360, n),
+            "dec": np.rad2deg(np.arcsin(rng.uniform(-1, 1, n))),
+            "dist": 10 ** rng.uniform(-1, np.log10(60), n),
+            "rv": rng.normal(0, 150, n),
+            "pmra": rng.normal(0, 4, n),
+            "pmdec": rng.normal(0, 4, n),
+            "pmra_error": rng.uniform(0.01, 0.1, n),
+            "pmdec_error": rng.uniform(0.01, 0.1, n),
+            "pmra_pmdec_corr": rng.uniform(-0.5, 0.5, n),
+            "rv_err": rng.uniform(1, 10, n),
+            "parallax": rng.normal(0.2, 0.05, n),
+            "parallax_error": rng.uniform(0.01, 0.1, n),
+            "ruwe": rng.uniform(0.9, 1.3, n),
+            "feh": rng.normal(-0.8, 0.6, n),
+            "teff": rng.uniform(4000, 5300, n),
+            "logg": rng.uniform(1, 3.5, n),
+        }
+    )
     stars["dist_err"] = frac_err * stars["dist"]
     return stars[list(STARS_6D_COLUMNS)]
 
@@ -56,9 +67,14 @@ def test_fast_path_matches_astropy_on_random_stars():
     s = make_stars_6d(2000, seed=3)
     fast = _compare_with_astropy(*(s[k].to_numpy() for k in KEYS))
     # cylindrical quantities against astropy's own cylindrical representation
-    gc = coord.SkyCoord(ra=s.ra.values * u.deg, dec=s.dec.values * u.deg, distance=s.dist.values * u.kpc,
-                        pm_ra_cosdec=s.pmra.values * u.mas / u.yr, pm_dec=s.pmdec.values * u.mas / u.yr,
-                        radial_velocity=s.rv.values * u.km / u.s).transform_to(galactocentric_frame(FRAME))
+    gc = coord.SkyCoord(
+        ra=s.ra.values * u.deg,
+        dec=s.dec.values * u.deg,
+        distance=s.dist.values * u.kpc,
+        pm_ra_cosdec=s.pmra.values * u.mas / u.yr,
+        pm_dec=s.pmdec.values * u.mas / u.yr,
+        radial_velocity=s.rv.values * u.km / u.s,
+    ).transform_to(galactocentric_frame(FRAME))
     cyl_rep = gc.represent_as(coord.CylindricalRepresentation, coord.CylindricalDifferential)
     dif = cyl_rep.differentials["s"]
     cyl = cylindrical(**fast)
@@ -70,18 +86,26 @@ def test_fast_path_matches_astropy_on_random_stars():
     np.testing.assert_allclose(cyl["v_phi"], v_phi_astropy, atol=VEL_TOL)
     np.testing.assert_allclose(cyl["v_z"], dif.d_z.to_value(u.km / u.s), atol=VEL_TOL)
     np.testing.assert_allclose(cyl["r_gc"], gc.spherical.distance.to_value(u.kpc), atol=POS_TOL)
-    np.testing.assert_allclose(cyl["v_gc"], np.linalg.norm(gc.velocity.d_xyz.to_value(u.km / u.s), axis=0), atol=VEL_TOL)
+    np.testing.assert_allclose(
+        cyl["v_gc"], np.linalg.norm(gc.velocity.d_xyz.to_value(u.km / u.s), axis=0), atol=VEL_TOL
+    )
 
 
 def test_fast_path_matches_astropy_on_edge_cases():
     gal = coord.SkyCoord(l=[0, 0, 180, 123.0] * u.deg, b=[90, -90, 0, 0] * u.deg, frame="galactic").icrs
     gc_dir = galactocentric_frame(FRAME).galcen_coord
     cases = [  # (ra, dec, dist): celestial poles, Galactic poles / anticentre / plane, the GC direction
-        (0.0, 90.0, 1.0), (0.0, -90.0, 2.0), (123.4, 90.0, 500.0),
+        (0.0, 90.0, 1.0),
+        (0.0, -90.0, 2.0),
+        (123.4, 90.0, 500.0),
         *zip(gal.ra.deg, gal.dec.deg, (3.0, 3.0, 8.122, 20.0)),
-        (gc_dir.ra.deg, gc_dir.dec.deg, 8.122), (gc_dir.ra.deg, gc_dir.dec.deg, 8.12197337),
-        (gc_dir.ra.deg, gc_dir.dec.deg, 30.0), (gc_dir.ra.deg, gc_dir.dec.deg, 1e-4),
-        (17.0, -45.0, 2000.0), (250.0, 60.0, 5000.0), (gc_dir.ra.deg, gc_dir.dec.deg, 3000.0),  # very distant
+        (gc_dir.ra.deg, gc_dir.dec.deg, 8.122),
+        (gc_dir.ra.deg, gc_dir.dec.deg, 8.12197337),
+        (gc_dir.ra.deg, gc_dir.dec.deg, 30.0),
+        (gc_dir.ra.deg, gc_dir.dec.deg, 1e-4),
+        (17.0, -45.0, 2000.0),
+        (250.0, 60.0, 5000.0),
+        (gc_dir.ra.deg, gc_dir.dec.deg, 3000.0),  # very distant
     ]
     ra, dec, dist = (np.array(c, float) for c in zip(*cases))
     n = ra.size
@@ -89,10 +113,18 @@ def test_fast_path_matches_astropy_on_edge_cases():
 
 
 def test_star_at_the_galactic_centre_has_finite_cylindrical_velocities():
-    gc = coord.SkyCoord(x=[0.0] * u.kpc, y=[0.0] * u.kpc, z=[0.0] * u.kpc, v_x=[30.0] * u.km / u.s,
-                        v_y=[-40.0] * u.km / u.s, v_z=[5.0] * u.km / u.s, frame=galactocentric_frame(FRAME)).icrs
-    fast = _compare_with_astropy(gc.ra.deg, gc.dec.deg, gc.distance.kpc, gc.radial_velocity.value,
-                                 gc.pm_ra_cosdec.value, gc.pm_dec.value)
+    gc = coord.SkyCoord(
+        x=[0.0] * u.kpc,
+        y=[0.0] * u.kpc,
+        z=[0.0] * u.kpc,
+        v_x=[30.0] * u.km / u.s,
+        v_y=[-40.0] * u.km / u.s,
+        v_z=[5.0] * u.km / u.s,
+        frame=galactocentric_frame(FRAME),
+    ).icrs
+    fast = _compare_with_astropy(
+        gc.ra.deg, gc.dec.deg, gc.distance.kpc, gc.radial_velocity.value, gc.pm_ra_cosdec.value, gc.pm_dec.value
+    )
     cyl = cylindrical(**fast)
     assert np.all(np.isfinite([cyl[k] for k in cyl]))
     np.testing.assert_allclose(cyl["v_gc"], np.sqrt(30**2 + 40**2 + 5**2), atol=VEL_TOL)
@@ -103,10 +135,26 @@ def test_prograde_circular_orbit_has_negative_v_phi():
     x, y = R * np.cos(phi), R * np.sin(phi)
     # rotation in the sense of the Sun's motion (+Y at the Sun, X = -R0): L_z = x v_y - y v_x < 0
     vx, vy = vc * np.sin(phi), -vc * np.cos(phi)
-    gc = coord.SkyCoord(x=x * u.kpc, y=y * u.kpc, z=np.zeros(4) * u.kpc, v_x=vx * u.km / u.s, v_y=vy * u.km / u.s,
-                        v_z=np.zeros(4) * u.km / u.s, frame=galactocentric_frame(FRAME)).icrs
-    cyl = cylindrical(**galactocentric_cartesian(gc.ra.deg, gc.dec.deg, gc.distance.kpc, gc.radial_velocity.value,
-                                                  gc.pm_ra_cosdec.value, gc.pm_dec.value, FRAME))
+    gc = coord.SkyCoord(
+        x=x * u.kpc,
+        y=y * u.kpc,
+        z=np.zeros(4) * u.kpc,
+        v_x=vx * u.km / u.s,
+        v_y=vy * u.km / u.s,
+        v_z=np.zeros(4) * u.km / u.s,
+        frame=galactocentric_frame(FRAME),
+    ).icrs
+    cyl = cylindrical(
+        **galactocentric_cartesian(
+            gc.ra.deg,
+            gc.dec.deg,
+            gc.distance.kpc,
+            gc.radial_velocity.value,
+            gc.pm_ra_cosdec.value,
+            gc.pm_dec.value,
+            FRAME,
+        )
+    )
     np.testing.assert_allclose(cyl["v_phi"], -vc, atol=VEL_TOL)
     np.testing.assert_allclose(cyl["v_R"], 0.0, atol=VEL_TOL)
     np.testing.assert_allclose(cyl["R_gc"], R, atol=POS_TOL)
@@ -187,9 +235,14 @@ def test_tangential_velocity_constant():
 
 @pytest.mark.parametrize(
     ("column", "value", "match"),
-    [("rv", np.nan, "'rv' must be finite"), ("dist", -1.0, "'dist' must be > 0"), ("dist", 0.0, "'dist' must be > 0"),
-     ("pmra_pmdec_corr", 1.5, "'pmra_pmdec_corr' must be within"), ("pmdec_error", -0.1, "'pmdec_error' must be >= 0"),
-     ("dec", 91.0, "'dec' must be within")],
+    [
+        ("rv", np.nan, "'rv' must be finite"),
+        ("dist", -1.0, "'dist' must be > 0"),
+        ("dist", 0.0, "'dist' must be > 0"),
+        ("pmra_pmdec_corr", 1.5, "'pmra_pmdec_corr' must be within"),
+        ("pmdec_error", -0.1, "'pmdec_error' must be >= 0"),
+        ("dec", 91.0, "'dec' must be within"),
+    ],
 )
 def test_bad_input_raises_naming_the_column(column, value, match):
     stars = make_stars_6d(10)
@@ -201,6 +254,8 @@ def test_bad_input_raises_naming_the_column(column, value, match):
 def test_missing_column_and_bad_settings_raise():
     stars = make_stars_6d(5)
     with pytest.raises(ValueError, match="pmra_error"):
-        add_galactocentric_columns(stars.drop(columns="pmra_error"), FRAME, n_draws=5, seed=1, chunk_size=4, progress=False)
+        add_galactocentric_columns(
+            stars.drop(columns="pmra_error"), FRAME, n_draws=5, seed=1, chunk_size=4, progress=False
+        )
     with pytest.raises(ValueError, match="mc_draws"):
         add_galactocentric_columns(stars, FRAME, n_draws=1, seed=1, chunk_size=4, progress=False)

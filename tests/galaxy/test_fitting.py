@@ -49,8 +49,11 @@ TRUTH = np.array([np.log10(8.0e11), 12.0])
 def spec(shared_params):
     """Analysis A's mass model: NFW + the fixed baryons of the parameters."""
     model = shared_params["halo_mass"]["model"]
-    return MassModel(HALO_FAMILIES["nfw"], FixedBaryons.from_config(model["baryons"]),
-                     Cosmology.from_config(shared_params["cosmology"]))
+    return MassModel(
+        HALO_FAMILIES["nfw"],
+        FixedBaryons.from_config(model["baryons"]),
+        Cosmology.from_config(shared_params["cosmology"]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,9 @@ def _recover(spec, prior, curve_factory, seed):
 
 
 def test_fit_recovers_a_known_halo_from_a_published_style_curve(spec, prior):
-    fit, lo, hi = _recover(spec, prior, lambda v: split_normal_curve(list(range(12)), RADII, v, ERR_MINUS, ERR_PLUS), 11)
+    fit, lo, hi = _recover(
+        spec, prior, lambda v: split_normal_curve(list(range(12)), RADII, v, ERR_MINUS, ERR_PLUS), 11
+    )
     assert np.all((lo < TRUTH) & (TRUTH < hi)), (lo, hi)
     assert hi[0] - lo[0] < 0.15  # log10 M200 is constrained to better than ~0.07 dex
     d = fit["diagnostics"]
@@ -131,7 +136,7 @@ def test_emcee_is_seeded_and_checks_settings(spec, prior):
         run_emcee(posterior, prior, n_walkers=3, n_burn=5, n_keep=10, seed=1, progress=False)
     start = np.array([11.9, 12.0]) + 1e-3 * np.random.default_rng(0).standard_normal((8, 2))
     d = run_emcee(posterior, prior, n_walkers=8, n_burn=0, n_keep=1, seed=1, progress=False, initial=start)
-    assert np.all(np.abs(d["chain"][0] - start) < 0.1)   # one step from the given start, not the prior box
+    assert np.all(np.abs(d["chain"][0] - start) < 0.1)  # one step from the given start, not the prior box
     with pytest.raises(ValueError, match=r"initial walker positions must have shape \(8, 2\)"):
         run_emcee(posterior, prior, n_walkers=8, n_burn=0, n_keep=1, seed=1, progress=False, initial=start[:4])
 
@@ -156,8 +161,8 @@ def test_posterior_is_vectorised_and_rejects_invalid_halos(fixed):
     rowwise = np.array([post(t[None, :])[0] for t in theta])
     np.testing.assert_allclose(lp, rowwise, rtol=1e-12)
     assert np.isfinite(lp[:2]).all() and lp[0] > lp[1]
-    assert lp[2] == -np.inf   # rho0 = 10^0.5 Msun/kpc^3 never reaches 200 rho_crit: no r200
-    assert lp[3] == -np.inf   # outside the prior box
+    assert lp[2] == -np.inf  # rho0 = 10^0.5 Msun/kpc^3 never reaches 200 rho_crit: no r200
+    assert lp[3] == -np.inf  # outside the prior box
     terms = post.log_likelihood_terms(theta[:3])
     assert set(terms) == set(CONSTRAINTS) and np.isinf(terms["rotation_curve"][2])
 
@@ -182,7 +187,9 @@ def test_fit_recovers_noise_free_truth_and_is_seeded(nfw_model):
 
 def test_initial_ball_stays_in_the_box(nfw_model):
     post = posterior_for(nfw_model, NFW_BOX, noise_free_data(nfw_model, TRUTH_NFW))
-    ball = initial_ball(np.array([12.5, 1.0]), post, 50, 0.05 * (post.prior.upper - post.prior.lower), np.random.default_rng(1))
+    ball = initial_ball(
+        np.array([12.5, 1.0]), post, 50, 0.05 * (post.prior.upper - post.prior.lower), np.random.default_rng(1)
+    )
     assert ball.shape == (50, 2) and np.isfinite(post(ball)).all()
     assert (ball[:, 0] <= 12.5).all() and (ball[:, 1] >= 1.0).all() and np.ptp(ball[:, 0]) > 0
 

@@ -13,7 +13,9 @@ from milkyway_mass.galaxy.units import G as G_KPC
 def test_truth_nfw_follows_the_published_m200_definition(galaxy):
     """galpy's NFW built by the mock has M200 = (4π/3)·200·Ωm·ρcrit·r200³ (as mass_model)."""
     assert galaxy.halo.rvir(H=70.0, Om=1.0, overdens=200.0, wrtcrit=True) == pytest.approx(galaxy.r200, rel=1e-6)
-    assert galaxy.enclosed_mass(galaxy.r200) - galaxy.m200 == pytest.approx(sum(c["mass_msun"] for c in galaxy.components.values()), rel=0.01)
+    assert galaxy.enclosed_mass(galaxy.r200) - galaxy.m200 == pytest.approx(
+        sum(c["mass_msun"] for c in galaxy.components.values()), rel=0.01
+    )
 
 
 def test_plummer_disk_analogue_has_the_miyamoto_nagai_potential_in_the_plane(galaxy, mock_params):
@@ -21,7 +23,9 @@ def test_plummer_disk_analogue_has_the_miyamoto_nagai_potential_in_the_plane(gal
     R = np.array([0.5, 4.0, 8.122, 20.0, 45.0])
     for idx, comp in enumerate(mock_params["truth"]["disks"].values(), start=1):
         a, b = comp["a_kpc"], comp["b_kpc"]
-        mn = MiyamotoNagaiPotential(amp=comp["mass_msun"] * u.Msun, a=a * u.kpc, b=b * u.kpc, ro=galaxy.ro, vo=galaxy.vo)
+        mn = MiyamotoNagaiPotential(
+            amp=comp["mass_msun"] * u.Msun, a=a * u.kpc, b=b * u.kpc, ro=galaxy.ro, vo=galaxy.vo
+        )
         phi_mn = evaluatePotentials(mn, R / galaxy.ro, 0.0, use_physical=False) * galaxy.vo**2
         assert galaxy.phi(R, galaxy.baryons[idx]) == pytest.approx(phi_mn, rel=1e-12)
         assert -phi_mn[-1] == pytest.approx(G_KPC * comp["mass_msun"] / np.hypot(45.0, a + b), rel=1e-6)
@@ -33,7 +37,9 @@ def test_kz_is_that_of_the_axisymmetric_model_and_rho_dm_of_the_nfw(galaxy):
     kz_sph = galaxy.enclosed_mass(np.hypot(8.0, z)) * G_KPC * z / np.hypot(8.0, z) ** 3
     assert galaxy.kz(8.0, z)[0] > 1.3 * kz_sph
     x = galaxy.ro / (galaxy.r200 / galaxy.c200)
-    rho_s = galaxy.m200 / (4 * np.pi * (galaxy.r200 / galaxy.c200) ** 3 * (np.log(1 + galaxy.c200) - galaxy.c200 / (1 + galaxy.c200)))
+    rho_s = galaxy.m200 / (
+        4 * np.pi * (galaxy.r200 / galaxy.c200) ** 3 * (np.log(1 + galaxy.c200) - galaxy.c200 / (1 + galaxy.c200))
+    )
     gev = (rho_s / (x * (1 + x) ** 2) * u.Msun / u.kpc**3 * const.c**2).to_value(u.GeV / u.cm**3)
     assert galaxy.rho_dm_gev_cm3(galaxy.ro) == pytest.approx(gev, rel=1e-6)
     assert 0.2 < gev < 0.6

@@ -29,7 +29,13 @@ from tests.galaxy.noise_free import NFW_BOX, R0, TRUTH_NFW
 
 R_RC = np.linspace(5.3, 24.8, 20)
 R_KZ = np.linspace(4.6, 8.5, 12)
-ZHAO_BOX = {"log10_rho0_msun_kpc3": [4.0, 10.0], "r_s_kpc": [1.0, 100.0], "alpha": [0.5, 3.0], "beta": [2.5, 6.0], "gamma": [0.0, 1.9]}
+ZHAO_BOX = {
+    "log10_rho0_msun_kpc3": [4.0, 10.0],
+    "r_s_kpc": [1.0, 100.0],
+    "alpha": [0.5, 3.0],
+    "beta": [2.5, 6.0],
+    "gamma": [0.0, 1.9],
+}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +93,7 @@ def test_zhao_nfw_case_and_r_minus2(fixed):
     np.testing.assert_allclose(r_minus2(halo), 16.0)
     steep = zhao.components([[7.0, 10.0, 2.0, 4.0, 0.5]])["halo"]
     x = r_minus2(steep)[0, 0] / 10.0
-    slope = -0.5 - 3.5 * x**2 / (1 + x**2)          # d ln rho / d ln r of the Zhao profile
+    slope = -0.5 - 3.5 * x**2 / (1 + x**2)  # d ln rho / d ln r of the Zhao profile
     assert slope == pytest.approx(-2.0)
     assert r_minus2(einasto.components([[6.0, 12.0, 5.0]])["halo"]) == pytest.approx(12.0)
 
@@ -98,8 +104,8 @@ def test_prior_box_gaussians_and_bad_configs():
     prior = build_prior(HALO_FAMILIES["nfw"], NFW_BOX, McMillanBaryons.parameter_names, mc_priors)
     assert prior.names[:2] == ("log10_M200", "c200") and len(prior.names) == 7
     theta = np.array([[12.0, 10.0, 50.0, 2.0, 2.0, 1.0, 1.0], [12.0, 10.0, 50.0, 1.0, 1.0, 1.0, 1.0]])
-    np.testing.assert_allclose(prior.log_prob(theta), [-0.5 * 2 * 4.0, 0.0])   # two parameters 2 sigma off
-    assert prior.log_prob(theta + [[1.0, 0, 0, 0, 0, 0, 0]])[0] == -np.inf        # log10_M200 = 13 outside
+    np.testing.assert_allclose(prior.log_prob(theta), [-0.5 * 2 * 4.0, 0.0])  # two parameters 2 sigma off
+    assert prior.log_prob(theta + [[1.0, 0, 0, 0, 0, 0, 0]])[0] == -np.inf  # log10_M200 = 13 outside
     with pytest.raises(ValueError, match=r"missing \['c200'\], unexpected \['c'\]"):
         build_prior(HALO_FAMILIES["nfw"], {"log10_M200": [11, 12], "c": [1, 2]}, (), {})
     with pytest.raises(ValueError, match="prior of c200 needs low < high"):
@@ -109,19 +115,37 @@ def test_prior_box_gaussians_and_bad_configs():
     with pytest.raises(ValueError, match=r"gamma must lie in \[0, 2\)"):
         build_prior(HALO_FAMILIES["zhao"], ZHAO_BOX | {"gamma": [0.0, 2.5]}, (), {})
     with pytest.raises(ValueError, match="baryon prior of rd_thick_kpc missing"):
-        build_prior(HALO_FAMILIES["nfw"], NFW_BOX, McMillanBaryons.parameter_names, {k: v for k, v in mc_priors.items() if k != "rd_thick_kpc"})
+        build_prior(
+            HALO_FAMILIES["nfw"],
+            NFW_BOX,
+            McMillanBaryons.parameter_names,
+            {k: v for k, v in mc_priors.items() if k != "rd_thick_kpc"},
+        )
 
 
 def test_grid():
     sets = {"vesc": ["vesc_curve"], "all": list(CONSTRAINTS)}
     grid = fit_grid(
-        {"families": ["nfw", "zhao"], "baryons": ["fixed"], "constraint_sets": ["vesc", "all"]}, sets,
-        [{"family": "nfw", "baryons": "mcmillan17", "constraint_set": "all"}, {"family": "nfw", "baryons": "fixed", "constraint_set": "all"}],
+        {"families": ["nfw", "zhao"], "baryons": ["fixed"], "constraint_sets": ["vesc", "all"]},
+        sets,
+        [
+            {"family": "nfw", "baryons": "mcmillan17", "constraint_set": "all"},
+            {"family": "nfw", "baryons": "fixed", "constraint_set": "all"},
+        ],
     )
-    assert [f.name for f in grid] == ["nfw.fixed.vesc", "nfw.fixed.all", "zhao.fixed.vesc", "zhao.fixed.all", "nfw.mcmillan17.all"]
+    assert [f.name for f in grid] == [
+        "nfw.fixed.vesc",
+        "nfw.fixed.all",
+        "zhao.fixed.vesc",
+        "zhao.fixed.all",
+        "nfw.mcmillan17.all",
+    ]
     assert grid[1].constraints == tuple(CONSTRAINTS)
-    for bad, message in (({"families": ["burkert"]}, "unknown halo family"), ({"baryons": ["hot_gas"]}, "unknown baryon model"),
-                         ({"constraint_sets": ["gc"]}, "unknown constraint set")):
+    for bad, message in (
+        ({"families": ["burkert"]}, "unknown halo family"),
+        ({"baryons": ["hot_gas"]}, "unknown baryon model"),
+        ({"constraint_sets": ["gc"]}, "unknown constraint set"),
+    ):
         with pytest.raises(ValueError, match=message):
             fit_grid({"families": ["nfw"], "baryons": ["fixed"], "constraint_sets": ["vesc"]} | bad, sets)
     with pytest.raises(ValueError, match="no fit"):
@@ -137,7 +161,9 @@ def test_mcmillan_baryons_in_the_combined_model():
     parts = model.components(theta)
     assert set(parts) == {"bulge", "thin_disk", "thick_disk", "gas", "halo"}
     vc = component_vc(model, theta, R_RC)
-    np.testing.assert_allclose(vc["total"] ** 2, sum(np.sign(v) * v**2 for k, v in vc.items() if k != "total"), rtol=1e-10)
+    np.testing.assert_allclose(
+        vc["total"] ** 2, sum(np.sign(v) * v**2 for k, v in vc.items() if k != "total"), rtol=1e-10
+    )
     assert 200 < vc["total"][0, 5] < 260
     kz = component_kz(model, theta, R_KZ, 1.1)
     assert kz["total"].shape == (2, R_KZ.size) and (kz["total"] > 0).all()
@@ -168,5 +194,3 @@ def test_oblate_families_extend_the_spherical_ones(fixed, nfw_model):
     assert flat["M200_msun"][1] == pytest.approx(0.6 * flat["M200_msun"][0])
     with pytest.raises(ValueError, match=r"q must lie in \(0, 1\]"):
         build_prior(oblate.halo_family, NFW_BOX | {"q": [0.1, 1.5]}, (), {})
-
-

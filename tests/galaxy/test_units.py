@@ -38,7 +38,9 @@ def test_r200_convention():
     assert COSMO.rho_crit == pytest.approx(rho_crit, rel=1e-14)
     np.testing.assert_allclose(m, 4 * np.pi / 3 * 200 * rho_crit * 1.0 * r**3, rtol=1e-13)
     # Om scales the reference density: Om = 0.3 gives a larger radius for the same mass.
-    assert r200_from_m200(1e12, Cosmology(70.0, 0.3)) == pytest.approx(float(r200_from_m200(1e12, COSMO)) * 0.3 ** (-1 / 3))
+    assert r200_from_m200(1e12, Cosmology(70.0, 0.3)) == pytest.approx(
+        float(r200_from_m200(1e12, COSMO)) * 0.3 ** (-1 / 3)
+    )
 
 
 def test_cosmology_config_names_a_missing_key():

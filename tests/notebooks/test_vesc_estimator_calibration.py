@@ -19,8 +19,24 @@ def study():
 
 
 def test_study_writes_a_per_fit_table_and_summary(study, tmp_path):
-    out = study.main(["--seeds", "1", "--variants", "power_2.0", "--bins", "7", "--walkers", "12",
-                      "--burn", "50", "--keep", "50", "--out", str(tmp_path)])
+    out = study.main(
+        [
+            "--seeds",
+            "1",
+            "--variants",
+            "power_2.0",
+            "--bins",
+            "7",
+            "--walkers",
+            "12",
+            "--burn",
+            "50",
+            "--keep",
+            "50",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     table = (out / "fits.csv").read_text().splitlines()
     assert table[0].startswith("variant,seed,bin,r0_kpc,v_max_kms,vesc_true_kms")
     assert len(table) == 2

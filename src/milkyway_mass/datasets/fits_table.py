@@ -23,7 +23,14 @@ class FitsTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
           filepath: data/01_raw/lamost_dr8_kgiants.fits
     """
 
-    def __init__(self, *, filepath: str, load_args: dict[str, Any] | None = None, version: Version | None = None, metadata: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        load_args: dict[str, Any] | None = None,
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ):
         super().__init__(filepath=PurePosixPath(filepath), version=version)
         self._load_args = load_args or {}
         self.metadata = metadata

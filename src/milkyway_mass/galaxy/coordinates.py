@@ -29,8 +29,17 @@ K_PM = (1.0 * u.kpc * u.mas / u.yr).to_value(u.km / u.s, u.dimensionless_angles(
 
 #: Input columns the transformation and the error propagation need.
 REQUIRED_COLUMNS = (
-    "ra", "dec", "dist", "dist_err", "rv", "rv_err",
-    "pmra", "pmdec", "pmra_error", "pmdec_error", "pmra_pmdec_corr",
+    "ra",
+    "dec",
+    "dist",
+    "dist_err",
+    "rv",
+    "rv_err",
+    "pmra",
+    "pmdec",
+    "pmra_error",
+    "pmdec_error",
+    "pmra_pmdec_corr",
 )
 
 
@@ -51,17 +60,24 @@ def astropy_galactocentric(ra, dec, dist, rv, pmra, pmdec, galaxy_frame: Mapping
     Returns Cartesian ``x, y, z`` [kpc] and ``vx, vy, vz`` [km/s].
     """
     icrs = coord.SkyCoord(
-        ra=np.asarray(ra, float) * u.deg, dec=np.asarray(dec, float) * u.deg,
+        ra=np.asarray(ra, float) * u.deg,
+        dec=np.asarray(dec, float) * u.deg,
         distance=np.asarray(dist, float) * u.kpc,
-        pm_ra_cosdec=np.asarray(pmra, float) * u.mas / u.yr, pm_dec=np.asarray(pmdec, float) * u.mas / u.yr,
-        radial_velocity=np.asarray(rv, float) * u.km / u.s, frame="icrs",
+        pm_ra_cosdec=np.asarray(pmra, float) * u.mas / u.yr,
+        pm_dec=np.asarray(pmdec, float) * u.mas / u.yr,
+        radial_velocity=np.asarray(rv, float) * u.km / u.s,
+        frame="icrs",
     )
     gc = icrs.transform_to(galactocentric_frame(galaxy_frame))
     pos = gc.cartesian
     vel = gc.velocity
     return {
-        "x": pos.x.to_value(u.kpc), "y": pos.y.to_value(u.kpc), "z": pos.z.to_value(u.kpc),
-        "vx": vel.d_x.to_value(u.km / u.s), "vy": vel.d_y.to_value(u.km / u.s), "vz": vel.d_z.to_value(u.km / u.s),
+        "x": pos.x.to_value(u.kpc),
+        "y": pos.y.to_value(u.kpc),
+        "z": pos.z.to_value(u.kpc),
+        "vx": vel.d_x.to_value(u.km / u.s),
+        "vy": vel.d_y.to_value(u.km / u.s),
+        "vz": vel.d_z.to_value(u.km / u.s),
     }
 
 
@@ -98,9 +114,11 @@ def galactocentric_cartesian(ra, dec, dist, rv, pmra, pmdec, galaxy_frame: Mappi
     los, east, north = (A @ e for e in sky_basis(ra, dec))
     dist = np.asarray(dist, float)
     pos = dist * los + b[:, None]
-    vel = (np.asarray(rv, float) * los
-           + K_PM * dist * (np.asarray(pmra, float) * east + np.asarray(pmdec, float) * north)
-           + v_sun[:, None])
+    vel = (
+        np.asarray(rv, float) * los
+        + K_PM * dist * (np.asarray(pmra, float) * east + np.asarray(pmdec, float) * north)
+        + v_sun[:, None]
+    )
     return {"x": pos[0], "y": pos[1], "z": pos[2], "vx": vel[0], "vy": vel[1], "vz": vel[2]}
 
 
@@ -168,7 +186,9 @@ def lognormal_distances(dist, dist_err, z):
     return np.exp(np.log(dist) - 0.5 * s_ln**2 + s_ln * z)
 
 
-def monte_carlo_sigmas(chunk: pd.DataFrame, A, b, v_sun, n_draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def monte_carlo_sigmas(
+    chunk: pd.DataFrame, A, b, v_sun, n_draws: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Monte Carlo standard deviations (ddof=1) of v_R, v_phi, v_z, v_gc [km/s] for one chunk.
 
     Per star, ``n_draws`` draws of: distance from :func:`lognormal_distances`
@@ -217,7 +237,9 @@ def add_galactocentric_columns(
         raise ValueError(f"kinematics.chunk_size must be >= 1, got {chunk_size}")
     validate_stars(stars)
     n_draws, chunk_size = int(n_draws), int(chunk_size)
-    cart = galactocentric_cartesian(*(stars[c].to_numpy() for c in ("ra", "dec", "dist", "rv", "pmra", "pmdec")), galaxy_frame)
+    cart = galactocentric_cartesian(
+        *(stars[c].to_numpy() for c in ("ra", "dec", "dist", "rv", "pmra", "pmdec")), galaxy_frame
+    )
     out = stars.copy()
     out["x_gc"], out["y_gc"], out["z_gc"] = cart["x"], cart["y"], cart["z"]
     cyl = cylindrical(**cart)
@@ -230,9 +252,9 @@ def add_galactocentric_columns(
     sigmas = {name: np.empty(len(stars)) for name in sigma_names}
     starts = range(0, len(stars), chunk_size)
     for start in tqdm(starts, desc=f"MC errors ({n_draws} draws)", unit="chunk", disable=not progress):
-        chunk = stars.iloc[start:start + chunk_size]
+        chunk = stars.iloc[start : start + chunk_size]
         for name, values in monte_carlo_sigmas(chunk, A, b, v_sun, n_draws, rng).items():
-            sigmas[name][start:start + len(chunk)] = values
+            sigmas[name][start : start + len(chunk)] = values
     for name in sigma_names:
         out[name] = sigmas[name]
     return out

@@ -59,8 +59,13 @@ class Prior:
             raise ValueError(f"a 1/θ prior needs a positive lower bound: {dict(zip(self.names, self.lower))}")
 
     @classmethod
-    def box(cls, names: Sequence[str], config: Mapping[str, Sequence[float]], where: str = "priors",
-            log_uniform: Sequence[str] = ()) -> Prior:
+    def box(
+        cls,
+        names: Sequence[str],
+        config: Mapping[str, Sequence[float]],
+        where: str = "priors",
+        log_uniform: Sequence[str] = (),
+    ) -> Prior:
         """Flat prior from ``{name: [low, high]}`` (1/θ for the names in ``log_uniform``);
         the keys must be exactly ``names``."""
         missing, extra = set(names) - set(config), set(config) - set(names)
@@ -159,8 +164,10 @@ def maximise(posterior: Posterior, start: np.ndarray, optimizer: Mapping[str, An
 
     bounds = list(zip(posterior.prior.lower, posterior.prior.upper))
     options = {
-        "maxfev": int(optimizer["maxfev"]), "xatol": float(optimizer["xatol"]),
-        "fatol": float(optimizer["fatol"]), "adaptive": bool(optimizer["adaptive"]),
+        "maxfev": int(optimizer["maxfev"]),
+        "xatol": float(optimizer["xatol"]),
+        "fatol": float(optimizer["fatol"]),
+        "adaptive": bool(optimizer["adaptive"]),
     }
     x, n_eval, best = start, 0, -lp0
     result = None
@@ -182,7 +189,12 @@ def maximise(posterior: Posterior, start: np.ndarray, optimizer: Mapping[str, An
 
 
 def initial_ball(
-    center, posterior: Posterior, n_walkers: int, widths, rng: np.random.Generator, max_rounds: int = 100,
+    center,
+    posterior: Posterior,
+    n_walkers: int,
+    widths,
+    rng: np.random.Generator,
+    max_rounds: int = 100,
 ) -> np.ndarray:
     """Walkers at ``center`` (moved into the prior box) + ``widths`` x N(0, 1) per parameter,
     reflected into the box; draws with zero posterior are redrawn."""
@@ -190,8 +202,10 @@ def initial_ball(
     center = np.clip(np.asarray(center, dtype=float), prior.lower, prior.upper)
     widths = np.asarray(widths, dtype=float)
     if not center.shape == widths.shape == prior.lower.shape:
-        raise ValueError(f"initial_ball: center {center.shape}, widths {widths.shape} and the prior box "
-                         f"{prior.lower.shape} need one entry per parameter {prior.names}")
+        raise ValueError(
+            f"initial_ball: center {center.shape}, widths {widths.shape} and the prior box "
+            f"{prior.lower.shape} need one entry per parameter {prior.names}"
+        )
     pos = np.empty((n_walkers, len(center)))
     todo = np.arange(n_walkers)
     for _ in range(max_rounds):
@@ -205,8 +219,9 @@ def initial_ball(
     raise ValueError(f"could not place {todo.size} walkers with finite posterior near {center.tolist()}")
 
 
-def chain_diagnostics(chain: np.ndarray, acceptance_fraction: np.ndarray, names: Sequence[str],
-                      n_tau: float = 50.0) -> dict[str, Any]:
+def chain_diagnostics(
+    chain: np.ndarray, acceptance_fraction: np.ndarray, names: Sequence[str], n_tau: float = 50.0
+) -> dict[str, Any]:
     """Acceptance and integrated autocorrelation time τ of a chain of shape (steps, walkers, D).
 
     ``converged``: steps > ``n_tau`` × max τ (emcee's rule of thumb is 50).
@@ -264,15 +279,18 @@ def run_emcee(
     if state.shape != (n_walkers, n_dim):
         raise ValueError(f"initial walker positions must have shape ({n_walkers}, {n_dim}), got {state.shape}")
     if keep_burn_in:
-        sampler.run_mcmc(state, int(n_burn + n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
+        sampler.run_mcmc(
+            state, int(n_burn + n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()}
+        )
     else:
         if n_burn:
-            state = sampler.run_mcmc(state, int(n_burn), progress=progress,
-                                     progress_kwargs={"desc": f"{label} burn-in".strip()})
+            state = sampler.run_mcmc(
+                state, int(n_burn), progress=progress, progress_kwargs={"desc": f"{label} burn-in".strip()}
+            )
             sampler.reset()
         sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
     chain = sampler.get_chain()
-    kept = chain[int(n_burn):] if keep_burn_in else chain
+    kept = chain[int(n_burn) :] if keep_burn_in else chain
     return {
         "parameter_names": list(prior.names),
         "chain": chain,
@@ -310,8 +328,15 @@ def fit_posterior(
     width = posterior.prior.upper - posterior.prior.lower
     initial = initial_ball(best["x"], posterior, n_walkers, float(sampler["init_scale"]) * width, rng)
     result = run_emcee(
-        posterior, posterior.prior, n_walkers=n_walkers, n_burn=n_burn, n_keep=n_steps - n_burn,
-        seed=int(rng.integers(2**32)), progress=bool(sampler["progress"]), initial=initial, label=label,
+        posterior,
+        posterior.prior,
+        n_walkers=n_walkers,
+        n_burn=n_burn,
+        n_keep=n_steps - n_burn,
+        seed=int(rng.integers(2**32)),
+        progress=bool(sampler["progress"]),
+        initial=initial,
+        label=label,
     )
     thin = int(sampler["store_thin"])
     result["chain"] = result["chain"][::thin]
@@ -320,7 +345,9 @@ def fit_posterior(
     candidates = np.vstack([flat[np.argmax(np.ravel(result["log_prob"]))], best["x"]])
     lp = posterior(candidates)
     result.update(
-        seed=int(seed), store_thin=thin, optimizer=best | {"x": best["x"].tolist()},
+        seed=int(seed),
+        store_thin=thin,
+        optimizer=best | {"x": best["x"].tolist()},
         max_posterior={"x": candidates[int(np.argmax(lp))], "log_posterior": float(np.max(lp))},
     )
     return result
@@ -330,6 +357,9 @@ def estimate(values: np.ndarray, percentiles: Sequence[float]) -> dict[str, floa
     """Median and the interval ``percentiles`` (lo, hi) with err_minus / err_plus."""
     q_lo, med, q_hi = np.percentile(values, [float(percentiles[0]), 50.0, float(percentiles[1])])
     return {
-        "median": float(med), "lo": float(q_lo), "hi": float(q_hi),
-        "err_minus": float(med - q_lo), "err_plus": float(q_hi - med),
+        "median": float(med),
+        "lo": float(q_lo),
+        "hi": float(q_hi),
+        "err_minus": float(med - q_lo),
+        "err_plus": float(q_hi - med),
     }

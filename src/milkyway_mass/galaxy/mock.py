@@ -51,24 +51,38 @@ class TruthGalaxy:
     halo is NFW(M200, c200).
     """
 
-    def __init__(self, bulge: dict, disks: dict, m200: float, c200: float, cosmology: dict, frame: dict, boundary_r200: float):
+    def __init__(
+        self, bulge: dict, disks: dict, m200: float, c200: float, cosmology: dict, frame: dict, boundary_r200: float
+    ):
         self.ro = frame["R0_kpc"]
         self.vo = frame["vc_R0_kms"]
         self.m200 = float(m200)
         self.c200 = float(c200)
         self.r200 = float(r200_from_m200(m200, Cosmology.from_config(cosmology)))
         self.r_boundary = boundary_r200 * self.r200
-        self.components = {"bulge": dict(bulge), **{name: {**d, "plummer_scale_kpc": d["a_kpc"] + d["b_kpc"]} for name, d in disks.items()}}
+        self.components = {
+            "bulge": dict(bulge),
+            **{name: {**d, "plummer_scale_kpc": d["a_kpc"] + d["b_kpc"]} for name, d in disks.items()},
+        }
         kw = {"ro": self.ro, "vo": self.vo}
         bulge_pot = PlummerPotential(amp=bulge["mass_msun"] * u.Msun, b=bulge["scale_kpc"] * u.kpc, **kw)
         self.baryons = [bulge_pot] + [
-            PlummerPotential(amp=d["mass_msun"] * u.Msun, b=(d["a_kpc"] + d["b_kpc"]) * u.kpc, **kw) for d in disks.values()
+            PlummerPotential(amp=d["mass_msun"] * u.Msun, b=(d["a_kpc"] + d["b_kpc"]) * u.kpc, **kw)
+            for d in disks.values()
         ]
-        disk_pots = [MiyamotoNagaiPotential(amp=d["mass_msun"] * u.Msun, a=d["a_kpc"] * u.kpc, b=d["b_kpc"] * u.kpc, **kw) for d in disks.values()]
+        disk_pots = [
+            MiyamotoNagaiPotential(amp=d["mass_msun"] * u.Msun, a=d["a_kpc"] * u.kpc, b=d["b_kpc"] * u.kpc, **kw)
+            for d in disks.values()
+        ]
         self.halo = NFWPotential(
             # M200 = (4π/3)·200·Ωm·ρcrit·r200³: galpy's overdensity w.r.t. critical is 200·Ωm.
-            conc=self.c200, mvir=self.m200 / 1e12, H=cosmology["H0_kms_mpc"],
-            Om=cosmology["Om"], overdens=200.0 * cosmology["Om"], wrtcrit=True, **kw,
+            conc=self.c200,
+            mvir=self.m200 / 1e12,
+            H=cosmology["H0_kms_mpc"],
+            Om=cosmology["Om"],
+            overdens=200.0 * cosmology["Om"],
+            wrtcrit=True,
+            **kw,
         )
         self.potentials = [*self.baryons, self.halo]
         self.composite = functools.reduce(operator.add, self.potentials)
@@ -78,8 +92,15 @@ class TruthGalaxy:
     def from_config(cls, potential: dict, cosmology: dict, frame: dict) -> TruthGalaxy:
         """From a potential block of the parameters (``mock_survey.truth``, ``calibration.potential``):
         bulge, disks, M200_msun, c200, boundary_r200."""
-        return cls(potential["bulge"], potential["disks"], potential["M200_msun"], potential["c200"], cosmology, frame,
-                   potential["boundary_r200"])
+        return cls(
+            potential["bulge"],
+            potential["disks"],
+            potential["M200_msun"],
+            potential["c200"],
+            cosmology,
+            frame,
+            potential["boundary_r200"],
+        )
 
     def phi(self, r_kpc, pot=None) -> np.ndarray:
         """Potential [km²/s²] at spherical radius r [kpc] (of ``pot``, default the total)."""
@@ -116,7 +137,9 @@ class TruthGalaxy:
 def truth_summary(galaxy: TruthGalaxy, r_grid_kpc: np.ndarray) -> dict:
     """The truth as a JSON-ready dict: potential, M200/c200/r200, v_esc(r) on a grid."""
     return {
-        "boundary": "2*r200" if np.isclose(galaxy.r_boundary, 2 * galaxy.r200) else f"{galaxy.r_boundary / galaxy.r200:g}*r200",
+        "boundary": "2*r200"
+        if np.isclose(galaxy.r_boundary, 2 * galaxy.r200)
+        else f"{galaxy.r_boundary / galaxy.r200:g}*r200",
         "r_boundary_kpc": galaxy.r_boundary,
         "M200_msun": galaxy.m200,
         "c200": galaxy.c200,
@@ -153,12 +176,18 @@ def halo_df(galaxy: TruthGalaxy, tracer: dict) -> eddingtondf:
     Building it (the f(E) interpolation) takes a few seconds: build once, sample often.
     """
     tracer_pot = TwoPowerSphericalPotential(
-        amp=1.0, a=tracer["scale_kpc"] * u.kpc, alpha=tracer["inner_slope"], beta=tracer["outer_slope"],
-        ro=galaxy.ro, vo=galaxy.vo,
+        amp=1.0,
+        a=tracer["scale_kpc"] * u.kpc,
+        alpha=tracer["inner_slope"],
+        beta=tracer["outer_slope"],
+        ro=galaxy.ro,
+        vo=galaxy.vo,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return eddingtondf(pot=galaxy.composite, denspot=tracer_pot, rmax=galaxy.r_boundary * u.kpc, ro=galaxy.ro, vo=galaxy.vo)
+        return eddingtondf(
+            pot=galaxy.composite, denspot=tracer_pot, rmax=galaxy.r_boundary * u.kpc, ro=galaxy.ro, vo=galaxy.vo
+        )
 
 
 def sample_halo(galaxy: TruthGalaxy, df: eddingtondf, n: int, weighting: dict, seed: int) -> pd.DataFrame:
@@ -223,7 +252,9 @@ def sample_disk(galaxy: TruthGalaxy, n: int, disk: dict, sun_xyz: np.ndarray, se
     return pd.DataFrame({"x": x, "y": y, "z": z, "vx": vx, "vy": vy, "vz": vz})
 
 
-def unbound_velocities(galaxy: TruthGalaxy, stars: pd.DataFrame, speed_range: tuple[float, float], seed: int) -> pd.DataFrame:
+def unbound_velocities(
+    galaxy: TruthGalaxy, stars: pd.DataFrame, speed_range: tuple[float, float], seed: int
+) -> pd.DataFrame:
     """Give ``stars`` isotropic velocities with speed uniform in [lo, hi]·v_esc(r) (unbound outliers)."""
     rng = np.random.default_rng(seed)
     n = len(stars)

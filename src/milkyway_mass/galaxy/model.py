@@ -82,7 +82,8 @@ def _check_zhao(box) -> None:
     _require(box["alpha"][0] >= ZHAO_ALPHA_MIN, "zhao", f"alpha must be >= {ZHAO_ALPHA_MIN}, got {box['alpha']}")
     _require(box["beta"][0] > 2.0, "zhao", f"beta must be > 2 (finite potential), got {box['beta']}")
     _require(
-        0.0 <= box["gamma"][0] and box["gamma"][1] < 2.0, "zhao",
+        0.0 <= box["gamma"][0] and box["gamma"][1] < 2.0,
+        "zhao",
         f"gamma must lie in [0, 2) (so that r_-2 and c200 exist), got {box['gamma']}",
     )
 
@@ -93,22 +94,30 @@ def _check_einasto(box) -> None:
 
 _SPHERICAL_FAMILIES: dict[str, HaloFamily] = {
     "nfw": HaloFamily(
-        "nfw", ("log10_M200", "c200"),
+        "nfw",
+        ("log10_M200", "c200"),
         lambda p, cosmo, delta: NFWHalo.from_m200_c200(
             10.0 ** p["log10_M200"], p["c200"], cosmology=cosmo, overdensity=delta
         ),
         _check_nfw,
     ),
     "zhao": HaloFamily(
-        "zhao", ("log10_rho0_msun_kpc3", "r_s_kpc", "alpha", "beta", "gamma"),
+        "zhao",
+        ("log10_rho0_msun_kpc3", "r_s_kpc", "alpha", "beta", "gamma"),
         lambda p, cosmo, delta: ZhaoHalo(
-            10.0 ** p["log10_rho0_msun_kpc3"], p["r_s_kpc"], p["alpha"], p["beta"], p["gamma"],
-            cosmology=cosmo, overdensity=delta,
+            10.0 ** p["log10_rho0_msun_kpc3"],
+            p["r_s_kpc"],
+            p["alpha"],
+            p["beta"],
+            p["gamma"],
+            cosmology=cosmo,
+            overdensity=delta,
         ),
         _check_zhao,
     ),
     "einasto": HaloFamily(
-        "einasto", ("log10_rho0_msun_kpc3", "r_s_kpc", "n"),
+        "einasto",
+        ("log10_rho0_msun_kpc3", "r_s_kpc", "n"),
         lambda p, cosmo, delta: EinastoHalo(
             10.0 ** p["log10_rho0_msun_kpc3"], p["r_s_kpc"], p["n"], cosmology=cosmo, overdensity=delta
         ),
@@ -122,10 +131,13 @@ def oblate(family: HaloFamily) -> HaloFamily:
 
     def check_box(box) -> None:
         family.check_box(box)
-        _require(0.0 < box["q"][0] and box["q"][1] <= 1.0, f"{family.name}_oblate", f"q must lie in (0, 1], got {box['q']}")
+        _require(
+            0.0 < box["q"][0] and box["q"][1] <= 1.0, f"{family.name}_oblate", f"q must lie in (0, 1], got {box['q']}"
+        )
 
     return HaloFamily(
-        f"{family.name}_oblate", (*family.parameter_names, "q"),
+        f"{family.name}_oblate",
+        (*family.parameter_names, "q"),
         lambda p, cosmo, delta: OblateHalo(family.build(p, cosmo, delta), p["q"]),
         check_box,
     )
@@ -241,11 +253,16 @@ class FitSpec:
         return f"{self.family}.{self.baryons}.{self.constraint_set}"
 
 
-def fit_grid(grid: Mapping[str, Sequence[str]], constraint_sets: Mapping[str, Sequence[str]], extra=()) -> list[FitSpec]:
+def fit_grid(
+    grid: Mapping[str, Sequence[str]], constraint_sets: Mapping[str, Sequence[str]], extra=()
+) -> list[FitSpec]:
     """Every family x baryons x constraint set of ``grid``, then the ``extra`` fits
     (``{family, baryons, constraint_set}``), without duplicates."""
     entries = [
-        (f, b, c) for f in grid.get("families", []) for b in grid.get("baryons", []) for c in grid.get("constraint_sets", [])
+        (f, b, c)
+        for f in grid.get("families", [])
+        for b in grid.get("baryons", [])
+        for c in grid.get("constraint_sets", [])
     ]
     entries += [(e["family"], e["baryons"], e["constraint_set"]) for e in extra]
     fits, seen = [], set()
@@ -292,28 +309,32 @@ def derived_samples(
         halo = galaxy.halo
         w = (len(t), 1)
         r200 = np.broadcast_to(halo.r200, w)[:, 0]
-        parts.append({
-            "m200": np.broadcast_to(halo.m200, w)[:, 0],
-            "r200": r200,
-            "c200": r200 / np.broadcast_to(r_minus2(halo), w)[:, 0],
-            "vesc": galaxy.escape_speed(R0, 0.0, boundary_r200)[:, 0],
-            "vc": galaxy.circular_speed(R0)[:, 0],
-            "rho": np.broadcast_to(halo.local_density_gev_cm3(float(R0_kpc)), w)[:, 0],
-        })
+        parts.append(
+            {
+                "m200": np.broadcast_to(halo.m200, w)[:, 0],
+                "r200": r200,
+                "c200": r200 / np.broadcast_to(r_minus2(halo), w)[:, 0],
+                "vesc": galaxy.escape_speed(R0, 0.0, boundary_r200)[:, 0],
+                "vc": galaxy.circular_speed(R0)[:, 0],
+                "rho": np.broadcast_to(halo.local_density_gev_cm3(float(R0_kpc)), w)[:, 0],
+            }
+        )
     q = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     m_baryon = model.baryon_mass_within(theta, q["r200"], n_nodes, n_grid)
     out = {n: theta[:, i] for i, n in enumerate(model.parameter_names)}
-    out.update({
-        "M200_msun": q["m200"],
-        "r200_kpc": q["r200"],
-        "log10_M200": np.log10(q["m200"]),
-        "c200": q["c200"],
-        "M_baryon_r200_msun": m_baryon,
-        "M_total_r200_msun": q["m200"] + m_baryon,
-        "vesc_R0_kms": q["vesc"],
-        "vc_R0_kms": q["vc"],
-        "rho_dm_R0_gev_cm3": q["rho"],
-    })
+    out.update(
+        {
+            "M200_msun": q["m200"],
+            "r200_kpc": q["r200"],
+            "log10_M200": np.log10(q["m200"]),
+            "c200": q["c200"],
+            "M_baryon_r200_msun": m_baryon,
+            "M_total_r200_msun": q["m200"] + m_baryon,
+            "vesc_R0_kms": q["vesc"],
+            "vc_R0_kms": q["vc"],
+            "rho_dm_R0_gev_cm3": q["rho"],
+        }
+    )
     return out
 
 

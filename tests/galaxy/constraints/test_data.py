@@ -92,7 +92,10 @@ def test_readers_parse_small_files(tmp_path):
         ("R v_c err\n5.27\t226.83\t1.91\t\n", "expected the columns"),
         ("R v_c err+ err-\n5.27\t226.83\t1.91\n", "'err_col4_kms' must be finite"),
         ("R v_c err+ err-\n5.27\tfast\t1.91\t1.90\n", "non-numeric"),
-        ("R v_c err+ err-\n5.27\t226.83\t-1.91\t1.90\n", "'err_col3_kms' must be finite and positive; bad data rows \\(0-based\\) \\[0\\]"),
+        (
+            "R v_c err+ err-\n5.27\t226.83\t-1.91\t1.90\n",
+            "'err_col3_kms' must be finite and positive; bad data rows \\(0-based\\) \\[0\\]",
+        ),
         ("R v_c err+ err-\n5.27\t226.83\t1.91\t1.90\n6.0\tnan\t1.0\t1.0\n", "'vc_kms'.*\\[1\\]"),
     ],
 )

@@ -41,8 +41,12 @@ def test_split_normal_uses_the_error_on_the_side_of_the_model():
     assert rotation_curve_loglike(above, OBS, up, down) == pytest.approx(np.sum(-0.5 / up**2 + norm_term))
     assert rotation_curve_loglike(below, OBS, up, down) == pytest.approx(np.sum(-0.5 / down**2 + norm_term))
     model = np.vstack([above, below, OBS])
-    np.testing.assert_allclose(rotation_curve_loglike(model, OBS, ERR, ERR), gaussian_loglike(model, OBS, ERR), rtol=1e-12)
-    total = quad(lambda v: np.exp(rotation_curve_loglike([v], OBS[:1], [1.0], [3.0])), OBS[0] - 40, OBS[0] + 40, points=[OBS[0]])[0]
+    np.testing.assert_allclose(
+        rotation_curve_loglike(model, OBS, ERR, ERR), gaussian_loglike(model, OBS, ERR), rtol=1e-12
+    )
+    total = quad(
+        lambda v: np.exp(rotation_curve_loglike([v], OBS[:1], [1.0], [3.0])), OBS[0] - 40, OBS[0] + 40, points=[OBS[0]]
+    )[0]
     assert total == pytest.approx(1.0, rel=1e-8)
 
 
@@ -79,18 +83,24 @@ def test_bad_inputs_raise_clear_errors(call, message):
 
 
 def test_terms_match_direct_evaluation():
-    nfw_model = MassModel(HALO_FAMILIES["nfw"], FixedBaryons.from_config(load_params("base")["halo_mass"]["model"]["baryons"]))
+    nfw_model = MassModel(
+        HALO_FAMILIES["nfw"], FixedBaryons.from_config(load_params("base")["halo_mass"]["model"]["baryons"])
+    )
     data = noise_free_data(nfw_model, TRUTH_NFW)
     theta = np.array([[11.8, 9.0], [12.1, 14.0]])
     galaxy = nfw_model.build(theta)
     terms = {t.name: t for t in make_terms(CONSTRAINTS, data, boundary_r200=2.0)}
     assert list(terms) == list(CONSTRAINTS)
     vc = circular_speed(galaxy.components, R_RC)
-    expected = np.sum(-0.5 * ((vc - data.rotation_curve["vc_kms"].to_numpy()) / 2.0) ** 2 - np.log(2.0 * np.sqrt(2 * np.pi)), axis=-1)
+    expected = np.sum(
+        -0.5 * ((vc - data.rotation_curve["vc_kms"].to_numpy()) / 2.0) ** 2 - np.log(2.0 * np.sqrt(2 * np.pi)), axis=-1
+    )
     np.testing.assert_allclose(terms["rotation_curve"].log_likelihood(galaxy), expected, rtol=1e-12)
     kz_obs, kz_err = data.vertical_force["kz_kms2_kpc"].to_numpy(), data.vertical_force["kz_err_kms2_kpc"].to_numpy()
     kz = dphi_dz(galaxy.components, R_KZ, 1.1)
-    np.testing.assert_allclose(terms["vertical_force"].chi2(galaxy), np.sum(((kz - kz_obs) / kz_err) ** 2, axis=-1), rtol=1e-12)
+    np.testing.assert_allclose(
+        terms["vertical_force"].chi2(galaxy), np.sum(((kz - kz_obs) / kz_err) ** 2, axis=-1), rtol=1e-12
+    )
     truth = nfw_model.build(TRUTH_NFW[None, :])
     assert terms["rotation_curve"].chi2(truth)[0] == pytest.approx(0.0, abs=1e-16)
     good = term_goodness(terms["vc_R0"], truth)
@@ -100,4 +110,8 @@ def test_terms_match_direct_evaluation():
         make_terms(["rotation_curve", "proper_motions"], data, boundary_r200=2.0)
     two_heights = data.vertical_force.assign(z_kpc=np.where(np.arange(len(R_KZ)) % 2, 1.1, 1.5))
     with pytest.raises(ValueError, match="single height"):
-        make_terms(["vertical_force"], ConstraintData(data.vesc_curve, R0, 230.0, 10.0, data.rotation_curve, two_heights), boundary_r200=2.0)
+        make_terms(
+            ["vertical_force"],
+            ConstraintData(data.vesc_curve, R0, 230.0, 10.0, data.rotation_curve, two_heights),
+            boundary_r200=2.0,
+        )

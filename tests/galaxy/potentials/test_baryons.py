@@ -104,7 +104,11 @@ def test_spheroid_integrals_match_galpy(q):
     a = 0.7
     R = np.geomspace(0.05, 100.0, 25)
     zeros = np.zeros_like(R)
-    pot = HernquistPotential(amp=1.0, a=a) if q == 1.0 else TwoPowerTriaxialPotential(amp=1.0, a=a, alpha=1, beta=4, c=q, glorder=400)
+    pot = (
+        HernquistPotential(amp=1.0, a=a)
+        if q == 1.0
+        else TwoPowerTriaxialPotential(amp=1.0, a=a, alpha=1, beta=4, c=q, glorder=400)
+    )
     dR, dz0 = spheroid_forces(_hernquist(a), q, R, 0.0)
     _, dz = spheroid_forces(_hernquist(a), q, R, 1.1)
     np.testing.assert_allclose(dR, -pot.Rforce(R, zeros), rtol=1e-6)
@@ -169,8 +173,15 @@ def test_parameters_scale_components_and_broadcast_over_walkers(mcmillan):
         single = vc2_components(mcmillan.components({k: float(v[w, 0]) for k, v in params.items()}), R_FIT)
         for name in comps:
             np.testing.assert_allclose(vc2[name][w], single[name], rtol=1e-12)
-    doubled = {**MCMILLAN_BEST, "sigma0_thin_msun_pc2": 2 * MCMILLAN_BEST["sigma0_thin_msun_pc2"], "rho0_bulge_msun_pc3": 2 * 98.4}
-    base, twice = vc2_components(mcmillan.components(MCMILLAN_BEST), R_FIT), vc2_components(mcmillan.components(doubled), R_FIT)
+    doubled = {
+        **MCMILLAN_BEST,
+        "sigma0_thin_msun_pc2": 2 * MCMILLAN_BEST["sigma0_thin_msun_pc2"],
+        "rho0_bulge_msun_pc3": 2 * 98.4,
+    }
+    base, twice = (
+        vc2_components(mcmillan.components(MCMILLAN_BEST), R_FIT),
+        vc2_components(mcmillan.components(doubled), R_FIT),
+    )
     np.testing.assert_allclose(twice["thin_disk"], 2 * base["thin_disk"], rtol=1e-12)
     np.testing.assert_allclose(twice["bulge"], 2 * base["bulge"], rtol=1e-12)
     np.testing.assert_allclose(twice["gas"], base["gas"], rtol=1e-12)

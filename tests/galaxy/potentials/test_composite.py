@@ -38,10 +38,19 @@ KMS2 = u.km**2 / u.s**2
 def _galpy_pairs():
     return [
         (Plummer(1.067e10, 0.3), PlummerPotential(amp=1.067e10 * u.Msun, b=0.3 * u.kpc, ro=RO, vo=VO)),
-        (MiyamotoNagai(3.944e10, 5.3, 0.25), MiyamotoNagaiPotential(amp=3.944e10 * u.Msun, a=5.3 * u.kpc, b=0.25 * u.kpc, ro=RO, vo=VO)),
-        (MiyamotoNagai(3.944e10, 2.6, 0.8), MiyamotoNagaiPotential(amp=3.944e10 * u.Msun, a=2.6 * u.kpc, b=0.8 * u.kpc, ro=RO, vo=VO)),
+        (
+            MiyamotoNagai(3.944e10, 5.3, 0.25),
+            MiyamotoNagaiPotential(amp=3.944e10 * u.Msun, a=5.3 * u.kpc, b=0.25 * u.kpc, ro=RO, vo=VO),
+        ),
+        (
+            MiyamotoNagai(3.944e10, 2.6, 0.8),
+            MiyamotoNagaiPotential(amp=3.944e10 * u.Msun, a=2.6 * u.kpc, b=0.8 * u.kpc, ro=RO, vo=VO),
+        ),
         # galpy's (conc, mvir) route with overdensity 200 wrt Om * rho_crit checks our M200 convention too.
-        (NFW(M200, C200, COSMO), NFWPotential(conc=C200, mvir=M200 / 1e12, H=70.0, Om=1.0, overdens=200.0, wrtcrit=False, ro=RO, vo=VO)),
+        (
+            NFW(M200, C200, COSMO),
+            NFWPotential(conc=C200, mvir=M200 / 1e12, H=70.0, Om=1.0, overdens=200.0, wrtcrit=False, ro=RO, vo=VO),
+        ),
     ]
 
 

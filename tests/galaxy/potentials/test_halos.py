@@ -59,9 +59,18 @@ def _assert_close(ours, ref, tol=TOL):
 CASES = {
     "nfw": (NFWHalo(RHO0, RS), NFWPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS)),
     "zhao_as_nfw": (ZhaoHalo(RHO0, RS, 1.0, 3.0, 1.0), NFWPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS)),
-    "zhao_cored": (ZhaoHalo(RHO0, RS, 1.0, 3.0, 0.0), TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=0.0, beta=3.0)),
-    "zhao_steep": (ZhaoHalo(RHO0, RS, 1.0, 4.5, 1.5), TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=1.5, beta=4.5)),
-    "zhao_shallow": (ZhaoHalo(RHO0, RS, 1.0, 2.2, 0.7), TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=0.7, beta=2.2)),
+    "zhao_cored": (
+        ZhaoHalo(RHO0, RS, 1.0, 3.0, 0.0),
+        TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=0.0, beta=3.0),
+    ),
+    "zhao_steep": (
+        ZhaoHalo(RHO0, RS, 1.0, 4.5, 1.5),
+        TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=1.5, beta=4.5),
+    ),
+    "zhao_shallow": (
+        ZhaoHalo(RHO0, RS, 1.0, 2.2, 0.7),
+        TwoPowerSphericalPotential(amp=4 * np.pi * RHO0 * RS**3, a=RS, alpha=0.7, beta=2.2),
+    ),
     "einasto_n3": (EinastoHalo(RHO0, RS, 3.0), EinastoPotential(amp=RHO0 * np.exp(6.0), h=RS / 6.0**3, n=3.0)),
     "einasto_n6": (EinastoHalo(RHO0, RS, 6.0), EinastoPotential(amp=RHO0 * np.exp(12.0), h=RS / 12.0**6, n=6.0)),
 }
@@ -102,7 +111,9 @@ def test_zhao_is_continuous_across_the_quadrature_grid_ends():
     np.testing.assert_allclose(*halo.enclosed_mass(r), rtol=1e-7)
     np.testing.assert_allclose(*halo.potential(r, 0.0), rtol=1e-12)
     x_inner = np.array([0.1, 0.5]) * hp.X_MIN
-    exact = [quad(lambda t: t ** (2 - 1.3) * (1 + t**0.8) ** (-2.2 / 0.8), 0, x, epsabs=0, epsrel=1e-12)[0] for x in x_inner]
+    exact = [
+        quad(lambda t: t ** (2 - 1.3) * (1 + t**0.8) ** (-2.2 / 0.8), 0, x, epsabs=0, epsrel=1e-12)[0] for x in x_inner
+    ]
     np.testing.assert_allclose(halo.enclosed_mass(x_inner * RS), 4 * np.pi * RHO0 * RS**3 * np.array(exact), rtol=1e-9)
     assert halo.potential(0.0, 0.0) < halo.potential(edge, 0.0) < 0
     with pytest.raises(ValueError, match="beyond its quadrature grid"):
@@ -112,7 +123,13 @@ def test_zhao_is_continuous_across_the_quadrature_grid_ends():
 def test_walkers_broadcast_like_separate_halos():
     rng = np.random.default_rng(3)
     W = 5
-    params = [rng.uniform(1e6, 1e8, W), rng.uniform(5, 30, W), rng.uniform(0.5, 3, W), rng.uniform(3, 5, W), rng.uniform(0, 1.5, W)]
+    params = [
+        rng.uniform(1e6, 1e8, W),
+        rng.uniform(5, 30, W),
+        rng.uniform(0.5, 3, W),
+        rng.uniform(3, 5, W),
+        rng.uniform(0, 1.5, W),
+    ]
     together = ZhaoHalo(*(p[:, None] for p in params))
     r = np.linspace(4.0, 50.0, 7)
     vc, vesc, r200 = circular_speed((together,), r), _vesc(together, r), together.r200
@@ -192,7 +209,11 @@ def _galpy_oblate_quantities(pot):
 
 
 def _ours_oblate(halo):
-    return {"potential": halo.potential(R_OB, Z_OB), "dphi_dR": halo.dphi_dR(R_OB, Z_OB), "dphi_dz": halo.dphi_dz(R_OB, Z_OB)}
+    return {
+        "potential": halo.potential(R_OB, Z_OB),
+        "dphi_dR": halo.dphi_dR(R_OB, Z_OB),
+        "dphi_dz": halo.dphi_dz(R_OB, Z_OB),
+    }
 
 
 @pytest.mark.parametrize("q", [1.0, 0.7, 0.3, 0.1])
@@ -202,10 +223,16 @@ def test_oblate_halos_match_galpy_triaxial_potentials(profile, q):
     if profile == "nfw":
         ours, ref = NFWHalo(RHO0, RS), TriaxialNFWPotential(amp=amp, a=RS, b=1.0, c=q, glorder=300)
     else:
-        ours, ref = ZhaoHalo(RHO0, RS, 1.0, 3.5, 0.6), TwoPowerTriaxialPotential(amp=amp, a=RS, alpha=0.6, beta=3.5, b=1.0, c=q, glorder=300)
+        ours, ref = (
+            ZhaoHalo(RHO0, RS, 1.0, 3.5, 0.6),
+            TwoPowerTriaxialPotential(amp=amp, a=RS, alpha=0.6, beta=3.5, b=1.0, c=q, glorder=300),
+        )
     mine, theirs = _ours_oblate(hp.OblateHalo(ours, q)), _galpy_oblate_quantities(ref)
     if profile != "nfw":  # galpy's TwoPowerTriaxialPotential is not zero at infinity: compare differences
-        mine["potential"], theirs["potential"] = mine["potential"] - mine["potential"][-1], theirs["potential"] - theirs["potential"][-1]
+        mine["potential"], theirs["potential"] = (
+            mine["potential"] - mine["potential"][-1],
+            theirs["potential"] - theirs["potential"][-1],
+        )
     _assert_close(mine, theirs)
 
 
@@ -213,7 +240,12 @@ def test_oblate_halos_match_galpy_triaxial_potentials(profile, q):
 def test_oblate_halo_with_q_one_is_the_spherical_profile(profile):
     oblate = hp.OblateHalo(profile, 1.0)
     for method in ("potential", "dphi_dR", "dphi_dz"):
-        np.testing.assert_allclose(getattr(oblate, method)(R_OB, Z_OB + 0.2), getattr(profile, method)(R_OB, Z_OB + 0.2), rtol=TOL, err_msg=method)
+        np.testing.assert_allclose(
+            getattr(oblate, method)(R_OB, Z_OB + 0.2),
+            getattr(profile, method)(R_OB, Z_OB + 0.2),
+            rtol=TOL,
+            err_msg=method,
+        )
     assert oblate.r200 == pytest.approx(profile.r200)
     assert oblate.m200 == pytest.approx(profile.m200)
 
@@ -221,8 +253,12 @@ def test_oblate_halo_with_q_one_is_the_spherical_profile(profile):
 def test_oblate_einasto_force_is_minus_gradient_of_potential():
     halo = hp.OblateHalo(EinastoHalo(RHO0, RS, 5.0), 0.4)
     R, z, h = np.array([4.0, 8.0, 30.0]), np.array([0.5, 1.1, 10.0]), 1e-4
-    np.testing.assert_allclose((halo.potential(R + h, z) - halo.potential(R - h, z)) / (2 * h), halo.dphi_dR(R, z), rtol=1e-6)
-    np.testing.assert_allclose((halo.potential(R, z + h) - halo.potential(R, z - h)) / (2 * h), halo.dphi_dz(R, z), rtol=1e-6)
+    np.testing.assert_allclose(
+        (halo.potential(R + h, z) - halo.potential(R - h, z)) / (2 * h), halo.dphi_dR(R, z), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        (halo.potential(R, z + h) - halo.potential(R, z - h)) / (2 * h), halo.dphi_dz(R, z), rtol=1e-6
+    )
 
 
 def test_oblate_halo_flattening_strengthens_vertical_force_and_sets_spheroidal_m200():

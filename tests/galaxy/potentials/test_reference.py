@@ -18,8 +18,14 @@ from milkyway_mass.galaxy.units import Cosmology, r200_from_m200
 R0, VC = 8.122, 234.04
 MASSES = {"low": 5.0e11, "mid": 8.5e11, "high": 1.2e12}
 VIRIAL = {"overdensity": 200.0, "H0_kms_mpc": 70.0, "Om": 0.3}
-VMIN = {"inner_r_max_kpc": 12.0, "inner_v_min_kms": 300.0, "curve_fraction": 0.6,
-        "evaluate_at": "midpoint", "round_to_kms": 10.0, "rounding": "up"}
+VMIN = {
+    "inner_r_max_kpc": 12.0,
+    "inner_v_min_kms": 300.0,
+    "curve_fraction": 0.6,
+    "evaluate_at": "midpoint",
+    "round_to_kms": 10.0,
+    "rounding": "up",
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,9 @@ def test_scaled_potential_has_the_requested_circular_speed():
     pots = scaled_mwpotential2014(R0, VC)
     assert vcirc(pots, R0 * u.kpc, quantity=True).to_value(u.km / u.s) == pytest.approx(VC, rel=1e-12)
     # scaling is a pure change of units: v_esc(r) = (VC/220) * v_esc_galpy(r / R0 * 8 kpc)
-    np.testing.assert_allclose(vesc_kms(pots, [10.0, 25.0]), VC * vesc(MWPotential2014, np.array([10.0, 25.0]) / R0), rtol=1e-9)
+    np.testing.assert_allclose(
+        vesc_kms(pots, [10.0, 25.0]), VC * vesc(MWPotential2014, np.array([10.0, 25.0]) / R0), rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize("name", list(MASSES))
@@ -66,9 +74,13 @@ def test_rescaling_changes_only_the_halo_amplitude(potentials):
 def test_curves_are_ordered_by_mass_and_table_has_the_mean(potentials):
     table = vesc_curves(potentials, np.arange(4.0, 50.0, 2.0))
     assert list(table.columns) == ["r_kpc", "vesc_low_kms", "vesc_mid_kms", "vesc_high_kms", "vesc_mean_kms"]
-    assert (table["vesc_low_kms"] < table["vesc_mid_kms"]).all() and (table["vesc_mid_kms"] < table["vesc_high_kms"]).all()
+    assert (table["vesc_low_kms"] < table["vesc_mid_kms"]).all() and (
+        table["vesc_mid_kms"] < table["vesc_high_kms"]
+    ).all()
     assert np.all(np.diff(table["vesc_mid_kms"]) < 0)
-    np.testing.assert_allclose(table["vesc_mean_kms"], table[["vesc_low_kms", "vesc_mid_kms", "vesc_high_kms"]].mean(axis=1))
+    np.testing.assert_allclose(
+        table["vesc_mean_kms"], table[["vesc_low_kms", "vesc_mid_kms", "vesc_high_kms"]].mean(axis=1)
+    )
 
 
 def test_vmin_reproduces_the_published_examples(potentials):
@@ -86,7 +98,9 @@ def test_vmin_rounding_and_evaluation_radius(potentials):
     raw = 0.6 * np.mean([vesc_kms(p, 0.5 * (lo + hi)) for p in potentials.values()], axis=0)
     cfg = dict(VMIN, round_to_kms=0.0)
     np.testing.assert_allclose(bin_vmin(lo, hi, potentials, **cfg)[0], raw)
-    np.testing.assert_allclose(bin_vmin(lo, hi, potentials, **dict(VMIN, rounding="nearest"))[0], np.round(raw / 10) * 10)
+    np.testing.assert_allclose(
+        bin_vmin(lo, hi, potentials, **dict(VMIN, rounding="nearest"))[0], np.round(raw / 10) * 10
+    )
     np.testing.assert_allclose(bin_vmin(lo, hi, potentials, **dict(VMIN, rounding="down"))[0], np.floor(raw / 10) * 10)
     v_lo, r_lo = bin_vmin(lo, hi, potentials, **dict(cfg, evaluate_at="lower_edge"))
     np.testing.assert_allclose(r_lo, lo)

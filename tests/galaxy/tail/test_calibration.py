@@ -34,7 +34,9 @@ def test_power_law_df_speeds_follow_their_analytic_distribution(galaxy):
         return x**2 * (ve**2 - x**2) ** n
 
     norm = integrate.quad(pdf, v_min, ve)[0]
-    result = stats.kstest(v, lambda x: np.array([integrate.quad(pdf, v_min, min(xi, ve))[0] for xi in np.atleast_1d(x)]) / norm)
+    result = stats.kstest(
+        v, lambda x: np.array([integrate.quad(pdf, v_min, min(xi, ve))[0] for xi in np.atleast_1d(x)]) / norm
+    )
     assert result.pvalue > 0.01
 
 
@@ -79,11 +81,27 @@ def _fits(rng, n, bias, scatter, sigma_post, df="a", bins=(1, 2)):
         truth = 500.0 - 10 * b
         med = truth * (1 + bias + scatter * rng.standard_normal(n))
         half = sigma_post * truth
-        rows.append(pd.DataFrame({"estimator": "e", "errors": "none", "df": df, "binning": "bin1", "bin": b,
-                                  "realisation": np.arange(n), "vesc_true": truth, "vesc_median": med,
-                                  "vesc_p16": med - half, "vesc_p84": med + half, "vesc_p2.5": med - 1.96 * half,
-                                  "vesc_p97.5": med + 1.96 * half, "pull": (med - truth) / half,
-                                  "rank": stats.norm.cdf((truth - med) / half), "converged": True}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "estimator": "e",
+                    "errors": "none",
+                    "df": df,
+                    "binning": "bin1",
+                    "bin": b,
+                    "realisation": np.arange(n),
+                    "vesc_true": truth,
+                    "vesc_median": med,
+                    "vesc_p16": med - half,
+                    "vesc_p84": med + half,
+                    "vesc_p2.5": med - 1.96 * half,
+                    "vesc_p97.5": med + 1.96 * half,
+                    "pull": (med - truth) / half,
+                    "rank": stats.norm.cdf((truth - med) / half),
+                    "converged": True,
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -121,8 +139,15 @@ def test_held_out_df_is_tested_with_the_whole_family_correction():
 def test_calibrated_curve_removes_bias_and_adds_the_systematic_in_quadrature():
     rng = np.random.default_rng(2)
     fits = _fits(rng, 3000, 0.05, 0.04, 0.03)
-    table = pd.DataFrame({"binning": "bin1", "bin": [1, 2, 3], "vesc_median": [525.0, 504.0, 400.0],
-                          "vesc_err_minus": [15.0, 14.0, 10.0], "vesc_err_plus": [16.0, 15.0, 11.0]})
+    table = pd.DataFrame(
+        {
+            "binning": "bin1",
+            "bin": [1, 2, 3],
+            "vesc_median": [525.0, 504.0, 400.0],
+            "vesc_err_minus": [15.0, 14.0, 10.0],
+            "vesc_err_plus": [16.0, 15.0, 11.0],
+        }
+    )
     out = calibrated_curve(table, fits, "test")
     assert out.loc[0, "vesc_median"] == pytest.approx(500.0, rel=0.005)
     assert out.loc[0, "vesc_sigma_sys"] == pytest.approx(np.sqrt(0.04**2 - 0.03**2), rel=0.1)
@@ -133,21 +158,44 @@ def test_calibrated_curve_removes_bias_and_adds_the_systematic_in_quadrature():
 
 def test_calibration_runs_on_a_two_worker_local_cluster_and_is_seeded(galaxy):
     rng = np.random.default_rng(4)
-    survey = pd.DataFrame({"binning": "bin1", "bin": 7, "r_gc": rng.uniform(16.0, 20.0, 200),
-                           "sigma_v_gc": rng.uniform(5.0, 30.0, 200)})
+    survey = pd.DataFrame(
+        {"binning": "bin1", "bin": 7, "r_gc": rng.uniform(16.0, 20.0, 200), "sigma_v_gc": rng.uniform(5.0, 30.0, 200)}
+    )
     bins = pd.DataFrame({"binning": ["bin1"], "bin": [7], "v_min": [270.0], "n_stars": [120]})
-    fit = {"vesc_max_kms": 1000.0, "gamma": [0.0, 1.0], "f": [1e-6, 1.0], "sigma_out_kms": 1000.0, "v_max_kms": 700.0,
-           "tie_lnL": 0.5, "init": {"vesc_kms": 500.0, "gamma": 0.1, "f": 1e-5},
-           "init_scatter": {"vesc_kms": 5.0, "k": 0.05, "gamma": 0.01, "f": 1e-6}}
-    estimators = [Estimator("published", "published", ((0.1, 2.5), (0.1, 3.7)), (2.0, 3.0)),
-                  Estimator("df_consistent", "df_consistent", ((0.0, 6.0),), (2.0,))]
-    jobs = build_jobs(galaxy, {"power": {"variant": "power_2.0"}}, bins, survey, estimators, 2, ("none", "survey"), fit,
-                      SamplerSettings(n_walkers=12, n_burn=60, n_keep=60, polish_max_iter=100), seed=9)
+    fit = {
+        "vesc_max_kms": 1000.0,
+        "gamma": [0.0, 1.0],
+        "f": [1e-6, 1.0],
+        "sigma_out_kms": 1000.0,
+        "v_max_kms": 700.0,
+        "tie_lnL": 0.5,
+        "init": {"vesc_kms": 500.0, "gamma": 0.1, "f": 1e-5},
+        "init_scatter": {"vesc_kms": 5.0, "k": 0.05, "gamma": 0.01, "f": 1e-6},
+    }
+    estimators = [
+        Estimator("published", "published", ((0.1, 2.5), (0.1, 3.7)), (2.0, 3.0)),
+        Estimator("df_consistent", "df_consistent", ((0.0, 6.0),), (2.0,)),
+    ]
+    jobs = build_jobs(
+        galaxy,
+        {"power": {"variant": "power_2.0"}},
+        bins,
+        survey,
+        estimators,
+        2,
+        ("none", "survey"),
+        fit,
+        SamplerSettings(n_walkers=12, n_burn=60, n_keep=60, polish_max_iter=100),
+        seed=9,
+    )
     assert len(jobs) == 2 * 2 * 2
     results = run_calibration(jobs, n_workers=2, progress=False)
     table = results_table(results)
     assert list(table[["estimator", "errors", "realisation"]].itertuples(index=False, name=None))[:3] == [
-        ("published", "none", 0), ("df_consistent", "none", 0), ("published", "none", 1)]
+        ("published", "none", 0),
+        ("df_consistent", "none", 0),
+        ("published", "none", 1),
+    ]
     assert table["vesc_true"].between(350, 500).all() and table["vesc_median"].between(270, 1000).all()
     assert table["rank"].between(0, 1).all()
     serial = fit_realisation(jobs[3])

@@ -37,16 +37,24 @@ def _prior(kind="published", k_range=(0.1, 3.7), f_range=(1e-6, 1.0), v_min=V_MI
     return tail_prior(kind, v_min, k_range, {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.0), "f": f_range})
 
 
-def make_task(v, r, sigma, r0, k_range=(0.1, 3.7), k0=3.0, f_range=(1e-6, 1.0), kind="published", seed=1,
-              sampler=FAST):
+def make_task(v, r, sigma, r0, k_range=(0.1, 3.7), k0=3.0, f_range=(1e-6, 1.0), kind="published", seed=1, sampler=FAST):
     data = TailData(v=v, r=r, sigma=sigma, v_min=np.full(v.size, V_MIN), r0=r0)
     prior = _prior(kind, k_range, f_range)
-    return FitTask(key=("bin1", 0, k_range_label(k_range)), data=data, prior=prior, theta0=(500.0, k0, 0.1, 1e-5),
-                   scatter=(5.0, 0.05, 0.01, 1e-6), likelihood=kind, sigma_out=1000.0, sampler=sampler, seed=seed)
+    return FitTask(
+        key=("bin1", 0, k_range_label(k_range)),
+        data=data,
+        prior=prior,
+        theta0=(500.0, k0, 0.1, 1e-5),
+        scatter=(5.0, 0.05, 0.01, 1e-6),
+        likelihood=kind,
+        sigma_out=1000.0,
+        sampler=sampler,
+        seed=seed,
+    )
 
 
 def kept(result):
-    return result["chain"][result["n_burn_stored"]:].reshape(-1, 4).astype(float)
+    return result["chain"][result["n_burn_stored"] :].reshape(-1, 4).astype(float)
 
 
 def test_power_law_sample_is_recovered():
@@ -58,7 +66,7 @@ def test_power_law_sample_is_recovered():
     assert abs(p50[0] - 520.0) < 3 * half[0]
     assert abs(p50[1] - 1.8) < 3 * half[1]
     assert half[0] < 25.0  # an informative measurement, not the prior
-    assert p50[3] < 0.01   # no outliers were injected
+    assert p50[3] < 0.01  # no outliers were injected
     assert res["chain"].shape == (800, 24, 4) and res["chain"].dtype == np.float32
     assert 0.2 < res["acceptance_fraction"] < 0.8
     assert res["tau"].shape == (4,) and np.all(res["tau"] > 0)
@@ -115,19 +123,31 @@ def test_df_power_exp_sample_is_recovered():
     v, r, sigma, r0 = power_exp_bin(2000, vesc0=480.0, k=1.5, b=5.0, gamma=0.4, seed=6)
     data = TailData(v=v, r=r, sigma=sigma, v_min=np.full(v.size, V_MIN), r0=r0)
     prior, theta0, scatter = prior_and_start(
-        "df_power_exp", V_MIN, (0.0, 6.0), 2.0,
+        "df_power_exp",
+        V_MIN,
+        (0.0, 6.0),
+        2.0,
         {"vesc_max_kms": 1000.0, "gamma": [0.0, 1.0], "f": [1e-6, 1.0], "b": [-5.0, 20.0]},
         {"vesc_kms": 500.0, "gamma": 0.1, "f": 1e-5, "b": 1.0},
-        {"vesc_kms": 5.0, "k": 0.05, "gamma": 0.01, "f": 1e-6, "b": 0.1})
+        {"vesc_kms": 5.0, "k": 0.05, "gamma": 0.01, "f": 1e-6, "b": 0.1},
+    )
     assert theta0 == (500.0, 2.0, 0.1, 1e-5, 1.0) and prior.upper[-1] == 20.0
     assert prior.names == ("v_esc", "k", "gamma", "f", "b") and prior.log_uniform.tolist() == [True] + [False] * 4
-    task = FitTask(key=("bin1", 0, "k0-6"), data=data, prior=prior, theta0=theta0, scatter=scatter,
-                   likelihood="df_power_exp", sigma_out=1000.0,
-                   sampler=SamplerSettings(n_walkers=24, n_burn=600, n_keep=600, polish_max_iter=1500), seed=3)
+    task = FitTask(
+        key=("bin1", 0, "k0-6"),
+        data=data,
+        prior=prior,
+        theta0=theta0,
+        scatter=scatter,
+        likelihood="df_power_exp",
+        sigma_out=1000.0,
+        sampler=SamplerSettings(n_walkers=24, n_burn=600, n_keep=600, polish_max_iter=1500),
+        seed=3,
+    )
     res = fit_bin(task)
     assert res["parameter_names"] == ("v_esc", "k", "gamma", "f", "b") and res["chain"].shape[-1] == 5
     assert res["aic"] == pytest.approx(10.0 - 2.0 * res["ln_l_max"])
-    s = res["chain"][res["n_burn_stored"]:].reshape(-1, 5).astype(float)
+    s = res["chain"][res["n_burn_stored"] :].reshape(-1, 5).astype(float)
     p16, p50, p84 = np.percentile(s, [16, 50, 84], axis=0)
     half = 0.5 * (p84 - p16)
     for j, truth in ((0, 480.0), (1, 1.5), (2, 0.4), (4, 5.0)):
@@ -137,9 +157,15 @@ def test_df_power_exp_sample_is_recovered():
 
 def test_prior_and_start_names_missing_settings():
     with pytest.raises(ValueError, match="escape_velocity.priors.b"):
-        prior_and_start("df_power_exp", V_MIN, (0.0, 6.0), 2.0,
-                        {"vesc_max_kms": 1000.0, "gamma": [0.0, 1.0], "f": [1e-6, 1.0]},
-                        {"vesc_kms": 500.0, "gamma": 0.1, "f": 1e-5}, {"vesc_kms": 5.0, "k": 0.05, "gamma": 0.01, "f": 1e-6})
+        prior_and_start(
+            "df_power_exp",
+            V_MIN,
+            (0.0, 6.0),
+            2.0,
+            {"vesc_max_kms": 1000.0, "gamma": [0.0, 1.0], "f": [1e-6, 1.0]},
+            {"vesc_kms": 500.0, "gamma": 0.1, "f": 1e-5},
+            {"vesc_kms": 5.0, "k": 0.05, "gamma": 0.01, "f": 1e-6},
+        )
 
 
 def test_outlier_term_absorbs_unbound_stars():
@@ -155,8 +181,9 @@ def test_outlier_term_absorbs_unbound_stars():
     assert 0.02 < p50[3] < 0.1  # injected fraction 30/630 = 0.048
     # without the outlier term (f pinned near 0) the fit must stretch v_esc over the unbound stars
     pinned = make_task(v, r, sigma, r0, f_range=(1e-6, 2e-6))
-    theta, _ = maximise_likelihood(TailLikelihood(pinned.data, 1000.0), pinned.prior,
-                                   np.array([700.0, 3.0, 0.1, 1.5e-6]), 3000)
+    theta, _ = maximise_likelihood(
+        TailLikelihood(pinned.data, 1000.0), pinned.prior, np.array([700.0, 3.0, 0.1, 1.5e-6]), 3000
+    )
     assert theta[0] > 600.0
 
 
@@ -176,8 +203,8 @@ def test_model_choice_picks_generating_k_range(k_true, expected):
 
 def test_choose_k_range_rules():
     fits = {"a": {"ln_l_max": -100.0}, "b": {"ln_l_max": -99.8}, "c": {"ln_l_max": -90.0}}
-    assert choose_k_range({k: fits[k] for k in "ab"}, 0.5) == "a"   # tie keeps the first (narrower)
-    assert choose_k_range({k: fits[k] for k in "ab"}, 0.0) == "b"   # strictly larger L_max wins
+    assert choose_k_range({k: fits[k] for k in "ab"}, 0.5) == "a"  # tie keeps the first (narrower)
+    assert choose_k_range({k: fits[k] for k in "ab"}, 0.0) == "b"  # strictly larger L_max wins
     assert choose_k_range(fits, 0.5) == "c"
     assert aic(-100.0, 4) == pytest.approx(208.0)
     with pytest.raises(ValueError, match="no fits"):
@@ -189,17 +216,20 @@ def test_convolved_fit_is_unbiased_where_published_is_biased_high():
     rng = np.random.default_rng(4)
     vesc, k, n = 500.0, 2.0, 25_000
     v_true = vesc - vesc * rng.uniform(size=n) ** (1.0 / (k + 1.0))  # power law down to v = 0
-    sigma = 60.0 * rng.uniform(0.8, 1.2, n)                           # ~15 % of v at 400 km/s
+    sigma = 60.0 * rng.uniform(0.8, 1.2, n)  # ~15 % of v at 400 km/s
     v_obs = v_true + sigma * rng.standard_normal(n)
     sel = (v_obs >= V_MIN) & (v_obs < 700.0)
-    data = TailData(v=v_obs[sel], r=np.full(sel.sum(), 10.0), sigma=sigma[sel], v_min=np.full(sel.sum(), V_MIN),
-                    r0=10.0)
+    data = TailData(
+        v=v_obs[sel], r=np.full(sel.sum(), 10.0), sigma=sigma[sel], v_min=np.full(sel.sum(), V_MIN), r0=10.0
+    )
     prior = _prior()
     best = {}
     for kind in ("published", "convolved"):
         like = TailLikelihood(data, 1000.0, kind)
-        fits = [maximise_likelihood(like, prior, np.array(start), 4000)
-                for start in ([500.0, 2.0, 0.1, 1e-3], [620.0, 3.0, 0.1, 1e-2])]
+        fits = [
+            maximise_likelihood(like, prior, np.array(start), 4000)
+            for start in ([500.0, 2.0, 0.1, 1e-3], [620.0, 3.0, 0.1, 1e-2])
+        ]
         best[kind] = max(fits, key=lambda f: f[1])[0]
     assert best["published"][0] - vesc > 80.0
     assert abs(best["convolved"][0] - vesc) < 50.0
@@ -207,7 +237,9 @@ def test_convolved_fit_is_unbiased_where_published_is_biased_high():
 
 def test_tail_prior_is_one_over_vesc_in_the_box():
     prior = _prior(v_min=450.0, k_range=(0.1, 2.5))
-    theta = np.array([[500.0, 2.0, 0.1, 1e-3], [800.0, 2.0, 0.1, 1e-3], [400.0, 2.0, 0.1, 1e-3], [500.0, 3.0, 0.1, 1e-3]])
+    theta = np.array(
+        [[500.0, 2.0, 0.1, 1e-3], [800.0, 2.0, 0.1, 1e-3], [400.0, 2.0, 0.1, 1e-3], [500.0, 3.0, 0.1, 1e-3]]
+    )
     lp = prior.log_prob(theta)
     np.testing.assert_allclose(lp[:2], -np.log([500.0, 800.0]))
     assert np.all(lp[2:] == -np.inf)

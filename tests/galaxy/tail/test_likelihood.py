@@ -29,8 +29,9 @@ def _log_moment_quad(k, mu):
     """log ∫_0^∞ t^k φ(t − μ) dt by adaptive quadrature (φ(μ) factored out for μ ≤ 0)."""
     log_phi0 = -0.5 * np.log(2 * np.pi)
     if mu > 0:
-        val = quad(lambda t: t**k * np.exp(-0.5 * (t - mu) ** 2), 0, mu + 40, points=[mu], epsabs=0, epsrel=1e-12,
-                   limit=500)[0]
+        val = quad(
+            lambda t: t**k * np.exp(-0.5 * (t - mu) ** 2), 0, mu + 40, points=[mu], epsabs=0, epsrel=1e-12, limit=500
+        )[0]
         return np.log(val) + log_phi0
     val = quad(lambda t: t**k * np.exp(mu * t - 0.5 * t * t), 0, np.inf, epsabs=0, epsrel=1e-12, limit=500)[0]
     return np.log(val) + log_phi0 - 0.5 * mu * mu
@@ -80,20 +81,39 @@ def test_df_consistent_density_is_the_equilibrium_speed_distribution():
 @pytest.mark.parametrize("y", [1e-6, 0.4, 0.75, 0.99])
 @pytest.mark.parametrize("b", [-20.0, 0.0, 4.0, 40.0])
 def test_power_exp_integral_matches_quadrature(k, y, b):
-    ref = np.log((k + 1) * quad(lambda s: s**k * np.sqrt(1 - y * s) * np.exp(b * y * s), 0, 1,
-                                epsabs=0, epsrel=1e-13, limit=200)[0])
-    assert log_power_exp_integral(np.array([k]), np.array([[y]]), (np.array([[b]]),))[0, 0] == pytest.approx(ref, abs=1e-9)
+    ref = np.log(
+        (k + 1)
+        * quad(lambda s: s**k * np.sqrt(1 - y * s) * np.exp(b * y * s), 0, 1, epsabs=0, epsrel=1e-13, limit=200)[0]
+    )
+    assert log_power_exp_integral(np.array([k]), np.array([[y]]), (np.array([[b]]),))[0, 0] == pytest.approx(
+        ref, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize(("k", "y", "b", "b2"), [(0.0, 0.6, 5.0, -3.0), (1.2, 0.8, 12.0, -8.0), (4.0, 0.95, -2.0, 6.0)])
 def test_power_exp_integral_with_a_quadratic_term_matches_quadrature(k, y, b, b2):
-    ref = np.log((k + 1) * quad(lambda s: s**k * np.sqrt(1 - y * s) * np.exp(b * y * s + b2 * (y * s) ** 2), 0, 1,
-                                epsabs=0, epsrel=1e-13, limit=200)[0])
+    ref = np.log(
+        (k + 1)
+        * quad(
+            lambda s: s**k * np.sqrt(1 - y * s) * np.exp(b * y * s + b2 * (y * s) ** 2),
+            0,
+            1,
+            epsabs=0,
+            epsrel=1e-13,
+            limit=200,
+        )[0]
+    )
     got = log_power_exp_integral(np.array([k]), np.array([[y]]), (np.array([[b]]), np.array([[b2]])))[0, 0]
     assert got == pytest.approx(ref, abs=1e-9)
-    dens = lambda v: float(np.exp(log_bound_df_power_exp(np.array([[v]]), 500.0, np.array([k]), (b, b2),  # noqa: E731
-                                                         500.0 * np.sqrt(1 - y)))[0, 0])
-    assert quad(dens, 500.0 * np.sqrt(1 - y), 500.0, epsabs=0, epsrel=1e-11, limit=200)[0] == pytest.approx(1.0, abs=1e-8)
+
+    def dens(v):
+        return float(
+            np.exp(log_bound_df_power_exp(np.array([[v]]), 500.0, np.array([k]), (b, b2), 500.0 * np.sqrt(1 - y)))[0, 0]
+        )
+
+    assert quad(dens, 500.0 * np.sqrt(1 - y), 500.0, epsabs=0, epsrel=1e-11, limit=200)[0] == pytest.approx(
+        1.0, abs=1e-8
+    )
 
 
 def test_power_exp_integral_at_zero_b_is_the_incomplete_beta():
@@ -130,8 +150,13 @@ def test_df_power_exp_interpolated_normalisation_matches_direct():
     across a wide bin and extreme parameters."""
     rng = np.random.default_rng(1)
     n = 300
-    data = TailData(v=rng.uniform(200, 330, n), r=np.exp(rng.uniform(np.log(30), np.log(60), n)),
-                    sigma=np.full(n, 5.0), v_min=np.full(n, 200.0), r0=45.0)
+    data = TailData(
+        v=rng.uniform(200, 330, n),
+        r=np.exp(rng.uniform(np.log(30), np.log(60), n)),
+        sigma=np.full(n, 5.0),
+        v_min=np.full(n, 200.0),
+        r0=45.0,
+    )
     like = TailLikelihood(data, 1000.0, "df_power_exp")
     theta = np.array([[400.0, 3.0, 1.4, 0.01, 8.0], [340.0, 0.5, 0.2, 0.1, -5.0], [500.0, 7.0, 1.0, 0.1, 25.0]])
     vesc = theta[:, :1] * (data.r / data.r0)[None, :] ** (-0.5 * theta[:, 2:3])
@@ -144,13 +169,23 @@ def test_df_power_exp_interpolated_normalisation_matches_direct():
 
 
 def test_df_power_exp_needs_one_v_min_and_five_parameters():
-    data = TailData(v=np.array([310.0, 400.0]), r=np.array([9.0, 11.0]), sigma=np.array([10.0, 10.0]),
-                    v_min=np.array([300.0, 305.0]), r0=10.0)
+    data = TailData(
+        v=np.array([310.0, 400.0]),
+        r=np.array([9.0, 11.0]),
+        sigma=np.array([10.0, 10.0]),
+        v_min=np.array([300.0, 305.0]),
+        r0=10.0,
+    )
     with pytest.raises(ValueError, match="one v_min"):
         TailLikelihood(data, 1000.0, "df_power_exp")
     assert parameter_names("df_power_exp") == ("v_esc", "k", "gamma", "f", "b")
-    data = TailData(v=np.array([310.0, 400.0]), r=np.array([9.0, 11.0]), sigma=np.array([10.0, 10.0]),
-                    v_min=np.array([300.0, 300.0]), r0=10.0)
+    data = TailData(
+        v=np.array([310.0, 400.0]),
+        r=np.array([9.0, 11.0]),
+        sigma=np.array([10.0, 10.0]),
+        v_min=np.array([300.0, 300.0]),
+        r0=10.0,
+    )
     priors = {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.0), "f": (1e-6, 1.0), "b": (-5.0, 20.0)}
     five = tail_prior("df_power_exp", 300.0, (0.0, 6.0), priors)
     assert five.lower.tolist() == [300.0, 0.0, 0.0, 1e-6, -5.0]
@@ -161,6 +196,7 @@ def test_df_power_exp_needs_one_v_min_and_five_parameters():
 
 def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0, b_rel=3.0):
     """Bound and outlier densities of one star as scalar functions of v."""
+
     def bound(v):
         arr = np.array([[v]])
         if kind == "published":
@@ -180,14 +216,17 @@ def _star_densities(kind, vesc, k, v_min, sigma, sigma_out=1000.0, b_rel=3.0):
 CASES = [(520.0, 2.0, 300.0, 25.0), (350.0, 0.3, 300.0, 60.0), (610.0, 3.6, 250.0, 5.0)]
 
 
-@pytest.mark.parametrize(("kind", "vesc", "k", "v_min", "sigma"), [
-    *(("published", *c) for c in CASES),
-    *(("convolved", *c) for c in CASES),
-    *(("df_consistent", *c) for c in CASES),
-    ("df_consistent", 1000.0, 7.5, 200.0, 1.0),
-    *(("df_power_exp", *c) for c in CASES),
-    ("convolved", 280.0, 1.5, 300.0, 40.0),  # local v_esc below v_min: only error-scattered stars remain
-])
+@pytest.mark.parametrize(
+    ("kind", "vesc", "k", "v_min", "sigma"),
+    [
+        *(("published", *c) for c in CASES),
+        *(("convolved", *c) for c in CASES),
+        *(("df_consistent", *c) for c in CASES),
+        ("df_consistent", 1000.0, 7.5, 200.0, 1.0),
+        *(("df_power_exp", *c) for c in CASES),
+        ("convolved", 280.0, 1.5, 300.0, 40.0),  # local v_esc below v_min: only error-scattered stars remain
+    ],
+)
 def test_per_star_densities_integrate_to_one(kind, vesc, k, v_min, sigma):
     bound, outlier = _star_densities(kind, vesc, k, v_min, sigma)
     top = vesc + 12 * sigma if kind == "convolved" else vesc
@@ -202,10 +241,15 @@ def test_per_star_densities_integrate_to_one(kind, vesc, k, v_min, sigma):
 def test_mixture_of_every_star_integrates_to_one(kind):
     rng = np.random.default_rng(5)
     n = 6
-    data = TailData(v=rng.uniform(300, 450, n), r=rng.uniform(8, 12, n), sigma=rng.uniform(5, 40, n),
-                    v_min=np.full(n, 300.0), r0=10.0)
+    data = TailData(
+        v=rng.uniform(300, 450, n),
+        r=rng.uniform(8, 12, n),
+        sigma=rng.uniform(5, 40, n),
+        v_min=np.full(n, 300.0),
+        r0=10.0,
+    )
     like = TailLikelihood(data, 1000.0, kind)
-    theta = np.array([[520.0, 2.2, 0.6, 0.05, 4.0][:len(parameter_names(kind))]])
+    theta = np.array([[520.0, 2.2, 0.6, 0.05, 4.0][: len(parameter_names(kind))]])
     grid = np.concatenate([np.linspace(300, 800, 40001), np.linspace(800.05, 12000, 20000)])
     bound, outlier = like.model_curves(theta, grid)
     total = np.trapezoid(bound + outlier, grid, axis=1)[0]
@@ -242,21 +286,33 @@ def test_convolved_density_matches_monte_carlo_convolution(vesc, k, sigma):
     assert np.max(np.abs(pulls)) < 5.0
     assert np.mean(pulls**2) < 2.0
     # the published (unconvolved) density is clearly rejected by the same sample
-    pub = np.array([quad(lambda v: float(np.exp(log_bound_published(v, vesc, k, v_min))), a, min(b, vesc))[0]
-                    if a < vesc else 0.0 for a, b in zip(edges[:-1], edges[1:])])
+    pub = np.array(
+        [
+            quad(lambda v: float(np.exp(log_bound_published(v, vesc, k, v_min))), a, min(b, vesc))[0]
+            if a < vesc
+            else 0.0
+            for a, b in zip(edges[:-1], edges[1:])
+        ]
+    )
     assert np.mean((hist[big] - pub[big] * w.sum()) ** 2 / var[big]) > 25.0
 
 
 def test_likelihood_is_vectorised_over_walkers():
     rng = np.random.default_rng(2)
     n = 40
-    data = TailData(v=rng.uniform(300, 500, n), r=rng.uniform(8, 12, n), sigma=rng.uniform(5, 40, n),
-                    v_min=np.full(n, 300.0), r0=10.0)
-    theta = np.column_stack([rng.uniform(450, 650, 7), rng.uniform(0.1, 3.7, 7), rng.uniform(0, 1, 7),
-                             rng.uniform(1e-6, 0.5, 7)])
+    data = TailData(
+        v=rng.uniform(300, 500, n),
+        r=rng.uniform(8, 12, n),
+        sigma=rng.uniform(5, 40, n),
+        v_min=np.full(n, 300.0),
+        r0=10.0,
+    )
+    theta = np.column_stack(
+        [rng.uniform(450, 650, 7), rng.uniform(0.1, 3.7, 7), rng.uniform(0, 1, 7), rng.uniform(1e-6, 0.5, 7)]
+    )
     for kind in ("published", "convolved", "df_consistent", "df_power_exp"):
         like = TailLikelihood(data, 1000.0, kind)
-        th = np.column_stack([theta, rng.uniform(-5, 20, 7)])[:, :len(parameter_names(kind))]
+        th = np.column_stack([theta, rng.uniform(-5, 20, 7)])[:, : len(parameter_names(kind))]
         batch = like(th)
         single = np.array([like(t[None, :])[0] for t in th])
         np.testing.assert_allclose(batch, single, rtol=1e-12)
@@ -264,8 +320,13 @@ def test_likelihood_is_vectorised_over_walkers():
 
 
 def test_published_bound_term_vanishes_above_local_vesc():
-    data = TailData(v=np.array([310.0, 505.0]), r=np.array([10.0, 10.0]), sigma=np.array([10.0, 10.0]),
-                    v_min=np.array([300.0, 300.0]), r0=10.0)
+    data = TailData(
+        v=np.array([310.0, 505.0]),
+        r=np.array([10.0, 10.0]),
+        sigma=np.array([10.0, 10.0]),
+        v_min=np.array([300.0, 300.0]),
+        r0=10.0,
+    )
     like = TailLikelihood(data, 1000.0, "published")
     lb = like.log_bound(np.array([[500.0, 2.0, 0.3, 1e-3]]))
     assert np.isfinite(lb[0, 0]) and lb[0, 1] == -np.inf
@@ -273,13 +334,22 @@ def test_published_bound_term_vanishes_above_local_vesc():
 
 
 def test_posterior_is_the_prior_plus_the_likelihood():
-    data = TailData(v=np.array([310.0, 400.0]), r=np.array([9.0, 11.0]), sigma=np.array([10.0, 10.0]),
-                    v_min=np.array([300.0, 300.0]), r0=10.0)
+    data = TailData(
+        v=np.array([310.0, 400.0]),
+        r=np.array([9.0, 11.0]),
+        sigma=np.array([10.0, 10.0]),
+        v_min=np.array([300.0, 300.0]),
+        r0=10.0,
+    )
     like = TailLikelihood(data, 1000.0)
-    post = Posterior(None, tail_prior("published", 300.0, (0.1, 2.5), {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.0),
-                                                                        "f": (1e-6, 1.0)}), (like,))
-    theta = np.array([[500.0, 2.0, 0.1, 1e-3], [500.0, 3.0, 0.1, 1e-3], [250.0, 2.0, 0.1, 1e-3],
-                      [800.0, 2.0, 0.1, 1e-3]])
+    post = Posterior(
+        None,
+        tail_prior("published", 300.0, (0.1, 2.5), {"vesc_max_kms": 1000.0, "gamma": (0.0, 1.0), "f": (1e-6, 1.0)}),
+        (like,),
+    )
+    theta = np.array(
+        [[500.0, 2.0, 0.1, 1e-3], [500.0, 3.0, 0.1, 1e-3], [250.0, 2.0, 0.1, 1e-3], [800.0, 2.0, 0.1, 1e-3]]
+    )
     out = post(theta)
     assert out.shape == (4,)
     assert np.all(out[1:3] == -np.inf)
@@ -287,14 +357,22 @@ def test_posterior_is_the_prior_plus_the_likelihood():
     assert set(post.log_likelihood_terms(theta)) == {"tail"}
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("v", [290.0, 400.0], "v >= v_min"),
-    ("sigma", [np.nan, 10.0], "non-finite value"),
-    ("r", [0.0, 10.0], "r > 0"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("v", [290.0, 400.0], "v >= v_min"),
+        ("sigma", [np.nan, 10.0], "non-finite value"),
+        ("r", [0.0, 10.0], "r > 0"),
+    ],
+)
 def test_tail_data_rejects_bad_input(field, value, message):
-    kwargs = {"v": np.array([310.0, 400.0]), "r": np.array([9.0, 11.0]), "sigma": np.array([10.0, 10.0]),
-              "v_min": np.array([300.0, 300.0]), "r0": 10.0}
+    kwargs = {
+        "v": np.array([310.0, 400.0]),
+        "r": np.array([9.0, 11.0]),
+        "sigma": np.array([10.0, 10.0]),
+        "v_min": np.array([300.0, 300.0]),
+        "r0": 10.0,
+    }
     kwargs[field] = np.array(value)
     with pytest.raises(ValueError, match=message):
         TailData(**kwargs)

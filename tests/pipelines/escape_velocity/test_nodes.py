@@ -56,10 +56,22 @@ def synthetic_selection(n_per_bin=(4, 80, 120, 60), seed=0):
             r = rng.uniform(edges[b], edges[b + 1], n)
             vesc = 600.0 * (r / 5.0) ** -0.25
             v = vesc - (vesc - 300.0) * rng.uniform(size=n) ** (1 / 3.0)
-            parts.append(pd.DataFrame({"r_gc": r, "v_gc": v, "sigma_v_gc": 0.05 * v, "binning": binning, "bin": b,
-                                       "v_min": 300.0}))
-            bins.append({"binning": binning, "bin": b, "r_lo": edges[b], "r_hi": edges[b + 1], "v_min": 300.0,
-                         "r0": float(np.median(r)) if n else np.nan, "n_stars": n})
+            parts.append(
+                pd.DataFrame(
+                    {"r_gc": r, "v_gc": v, "sigma_v_gc": 0.05 * v, "binning": binning, "bin": b, "v_min": 300.0}
+                )
+            )
+            bins.append(
+                {
+                    "binning": binning,
+                    "bin": b,
+                    "r_lo": edges[b],
+                    "r_hi": edges[b + 1],
+                    "v_min": 300.0,
+                    "r0": float(np.median(r)) if n else np.nan,
+                    "n_stars": n,
+                }
+            )
         stars[binning] = pd.concat(parts, ignore_index=True)
     return stars["bin1"], stars["bin2"], pd.DataFrame(bins)
 
@@ -103,10 +115,35 @@ def test_summary_table_and_samples(fitted):
     _, _, _, params, c1, _ = fitted
     samples, table = summarise_escape_velocity(c1, params)
     assert list(samples.columns) == ["binning", "bin", "r0", "v_esc", "k", "gamma", "f"]
-    for col in ("binning", "bin", "r_lo", "r_hi", "r0", "v_min", "n_stars", "status", "k_range", "vesc_median",
-                "vesc_err_minus", "vesc_err_plus", "k_median", "k_err", "gamma_median", "gamma_err", "f_median",
-                "f_err", "lnL_max_k0.1-2.5", "aic_k0.1-2.5", "lnL_max_k0.1-3.7", "aic_k0.1-3.7",
-                "acceptance_fraction", "tau", "converged", "at_prior_edge", "likelihood"):
+    for col in (
+        "binning",
+        "bin",
+        "r_lo",
+        "r_hi",
+        "r0",
+        "v_min",
+        "n_stars",
+        "status",
+        "k_range",
+        "vesc_median",
+        "vesc_err_minus",
+        "vesc_err_plus",
+        "k_median",
+        "k_err",
+        "gamma_median",
+        "gamma_err",
+        "f_median",
+        "f_err",
+        "lnL_max_k0.1-2.5",
+        "aic_k0.1-2.5",
+        "lnL_max_k0.1-3.7",
+        "aic_k0.1-3.7",
+        "acceptance_fraction",
+        "tau",
+        "converged",
+        "at_prior_edge",
+        "likelihood",
+    ):
         assert col in table.columns, col
     ok = table[table["status"] == "ok"]
     assert len(ok) == 3 and (ok["likelihood"] == "published").all()
@@ -140,11 +177,26 @@ def test_samples_thinning(fitted):
 def test_vesc_at_sun_interpolates_posterior_draws():
     rng = np.random.default_rng(0)
     n = 40_000
-    samples = pd.DataFrame({"binning": "bin1", "bin": np.repeat([1, 2], n), "r0": np.repeat([7.0, 9.0], n),
-                            "v_esc": np.concatenate([rng.normal(550, 10, n), rng.normal(510, 20, n)]),
-                            "k": 2.0, "gamma": np.repeat([0.0, 0.5], n), "f": 1e-3})
-    table = pd.DataFrame({"bin": [0, 1, 2], "r_lo": [4.0, 6.0, 8.0], "r_hi": [6.0, 8.0, 10.0], "r0": [5.0, 7.0, 9.0],
-                          "status": ["skipped: 3 stars < min_stars=20", "ok", "ok"]})
+    samples = pd.DataFrame(
+        {
+            "binning": "bin1",
+            "bin": np.repeat([1, 2], n),
+            "r0": np.repeat([7.0, 9.0], n),
+            "v_esc": np.concatenate([rng.normal(550, 10, n), rng.normal(510, 20, n)]),
+            "k": 2.0,
+            "gamma": np.repeat([0.0, 0.5], n),
+            "f": 1e-3,
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "bin": [0, 1, 2],
+            "r_lo": [4.0, 6.0, 8.0],
+            "r_hi": [6.0, 8.0, 10.0],
+            "r0": [5.0, 7.0, 9.0],
+            "status": ["skipped: 3 stars < min_stars=20", "ok", "ok"],
+        }
+    )
     params = {"likelihood": "published", "vesc_at_sun": {"n_draws": 40_000, "seed": 1}}
     out = escape_velocity_at_sun(samples, samples.assign(binning="bin2"), table, table, FRAME, params)
     w = (8.122 - 7.0) / 2.0
@@ -160,8 +212,9 @@ def test_vesc_at_sun_interpolates_posterior_draws():
 
 
 def test_vesc_at_sun_reports_unbracketed_r0():
-    samples = pd.DataFrame({"binning": "bin1", "bin": [3] * 10, "r0": 11.0, "v_esc": 480.0, "k": 2.0, "gamma": 0.1,
-                            "f": 1e-3})
+    samples = pd.DataFrame(
+        {"binning": "bin1", "bin": [3] * 10, "r0": 11.0, "v_esc": 480.0, "k": 2.0, "gamma": 0.1, "f": 1e-3}
+    )
     table = pd.DataFrame({"bin": [3], "r_lo": [10.0], "r_hi": [12.0], "r0": [11.0], "status": ["ok"]})
     params = {"likelihood": "published", "vesc_at_sun": {"n_draws": 100, "seed": 1}}
     out = escape_velocity_at_sun(samples, samples, table, table, FRAME, params)
@@ -179,8 +232,13 @@ def test_figures(fitted):
     assert sum(ax.get_frame_on() for ax in corner.axes) == 10  # lower triangle of 4 x 4 panels
     _, t1 = summarise_escape_velocity(c1, params)
     _, t2 = summarise_escape_velocity(c2, params)
-    curve = plot_vesc_curve(t1, t2, {"bin1": {"interpolated": {"status": "ok", "median": 530.0, "err_minus": 10.0,
-                                                               "err_plus": 12.0}}}, FRAME, params)
+    curve = plot_vesc_curve(
+        t1,
+        t2,
+        {"bin1": {"interpolated": {"status": "ok", "median": 530.0, "err_minus": 10.0, "err_plus": 12.0}}},
+        FRAME,
+        params,
+    )
     labels = curve.axes[0].get_legend_handles_labels()[1]
     assert {"Prudil et al. 2022", "Williams et al. 2017", "bin1 at R0"} <= set(labels)
 
@@ -209,14 +267,17 @@ def test_df_power_exp_likelihood_carries_b_through_the_nodes():
     assert sum(ax.get_frame_on() for ax in fig.axes) == 15  # lower triangle of 5 x 5 panels
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda s, b: (s.drop(columns="sigma_v_gc"), b), "lacks column"),
-    (lambda s, b: (s.assign(bin=s["bin"].where(s["bin"] != 1, 7)), b), "does not list"),
-    (lambda s, b: (s.assign(binning="bin2"), b), "binning other than"),
-    (lambda s, b: (s.assign(v_min=s["v_min"] + 5.0), b), "'v_min' differs"),
-    (lambda s, b: (s.assign(v_gc=s["v_gc"].where(s.index != 10, 250.0)), b), "v >= v_min"),
-    (lambda s, b: (s, b[b["binning"] == "bin2"]), "no rows for binning 'bin1'"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda s, b: (s.drop(columns="sigma_v_gc"), b), "lacks column"),
+        (lambda s, b: (s.assign(bin=s["bin"].where(s["bin"] != 1, 7)), b), "does not list"),
+        (lambda s, b: (s.assign(binning="bin2"), b), "binning other than"),
+        (lambda s, b: (s.assign(v_min=s["v_min"] + 5.0), b), "'v_min' differs"),
+        (lambda s, b: (s.assign(v_gc=s["v_gc"].where(s.index != 10, 250.0)), b), "v >= v_min"),
+        (lambda s, b: (s, b[b["binning"] == "bin2"]), "no rows for binning 'bin1'"),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(mutate, message):
     s1, s2, bins = synthetic_selection()
     s1, bins = mutate(s1, bins)

@@ -15,9 +15,18 @@ from .test_nodes import synthetic_selection
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 PRODUCTS = {
-    "vesc_chains_bin1", "vesc_chains_bin2", "vesc_samples_bin1", "vesc_samples_bin2", "vesc_table_bin1",
-    "vesc_table_bin2", "vesc_at_sun", "fig_vesc_fits_bin1", "fig_vesc_fits_bin2", "fig_vesc_corner_bin1",
-    "fig_vesc_corner_bin2", "fig_vesc_curve",
+    "vesc_chains_bin1",
+    "vesc_chains_bin2",
+    "vesc_samples_bin1",
+    "vesc_samples_bin2",
+    "vesc_table_bin1",
+    "vesc_table_bin2",
+    "vesc_at_sun",
+    "fig_vesc_fits_bin1",
+    "fig_vesc_fits_bin2",
+    "fig_vesc_corner_bin1",
+    "fig_vesc_corner_bin2",
+    "fig_vesc_curve",
 }
 
 
@@ -34,8 +43,13 @@ def _loader(env: str) -> OmegaConfigLoader:
 
 def test_pipeline_inputs_and_outputs():
     pipe = create_pipeline()
-    assert pipe.inputs() == {"selected_stars_bin1", "selected_stars_bin2", "radial_bins", "params:escape_velocity",
-                             "params:galaxy_frame"}
+    assert pipe.inputs() == {
+        "selected_stars_bin1",
+        "selected_stars_bin2",
+        "radial_bins",
+        "params:escape_velocity",
+        "params:galaxy_frame",
+    }
     assert pipe.all_outputs() == PRODUCTS
 
 
@@ -65,11 +79,15 @@ def test_ci_parameters_are_fast_and_base_parameters_are_published():
 def test_pipeline_end_to_end_in_ci():
     params = _loader("ci")["parameters"]
     s1, s2, bins = synthetic_selection(n_per_bin=(4, 60, 90, 50), seed=2)
-    catalog = DataCatalog({
-        "selected_stars_bin1": MemoryDataset(s1), "selected_stars_bin2": MemoryDataset(s2),
-        "radial_bins": MemoryDataset(bins), "params:escape_velocity": MemoryDataset(params["escape_velocity"]),
-        "params:galaxy_frame": MemoryDataset(params["galaxy_frame"]),
-    })
+    catalog = DataCatalog(
+        {
+            "selected_stars_bin1": MemoryDataset(s1),
+            "selected_stars_bin2": MemoryDataset(s2),
+            "radial_bins": MemoryDataset(bins),
+            "params:escape_velocity": MemoryDataset(params["escape_velocity"]),
+            "params:galaxy_frame": MemoryDataset(params["galaxy_frame"]),
+        }
+    )
     for name in PRODUCTS:
         catalog[name] = _KeptDataset()
     SequentialRunner().run(create_pipeline(), catalog)

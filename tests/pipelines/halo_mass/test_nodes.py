@@ -32,15 +32,30 @@ def upstream(params):
     for b, (r, v) in enumerate(zip([*RADII, 45.0], [*v_true, 330.0]), start=1):
         n = 2000
         frames.append(
-            pd.DataFrame({
-                "binning": "bin1", "bin": b, "r0": r, "v_esc": rng.normal(v, 12.0, n),
-                "k": rng.uniform(0.1, 2.5, n), "gamma": rng.uniform(0, 1, n), "f": rng.uniform(0, 0.01, n),
-            })
+            pd.DataFrame(
+                {
+                    "binning": "bin1",
+                    "bin": b,
+                    "r0": r,
+                    "v_esc": rng.normal(v, 12.0, n),
+                    "k": rng.uniform(0.1, 2.5, n),
+                    "gamma": rng.uniform(0, 1, n),
+                    "f": rng.uniform(0, 0.01, n),
+                }
+            )
         )
-        rows.append({
-            "binning": "bin1", "bin": b, "r0": r, "n_stars": 100, "status": "ok" if b <= len(RADII) else "too few stars",
-            "vesc_median": v, "vesc_err_minus": 12.0, "vesc_err_plus": 12.0,
-        })
+        rows.append(
+            {
+                "binning": "bin1",
+                "bin": b,
+                "r0": r,
+                "n_stars": 100,
+                "status": "ok" if b <= len(RADII) else "too few stars",
+                "vesc_median": v,
+                "vesc_err_minus": 12.0,
+                "vesc_err_plus": 12.0,
+            }
+        )
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 
@@ -88,9 +103,16 @@ def test_published_curve_from_the_shipped_table(published, params):
 
 
 def test_calibrated_curve_uses_ok_bins_of_the_calibrated_table(params):
-    table = pd.DataFrame({"bin": [3, 1, 2], "r0": [15.0, 5.0, 10.0], "status": ["ok", "ok", "skipped: 3 stars"],
-                          "vesc_median": [450.0, 560.0, np.nan], "vesc_err_minus": [20.0, 25.0, np.nan],
-                          "vesc_err_plus": [30.0, 26.0, np.nan]})
+    table = pd.DataFrame(
+        {
+            "bin": [3, 1, 2],
+            "r0": [15.0, 5.0, 10.0],
+            "status": ["ok", "ok", "skipped: 3 stars"],
+            "vesc_median": [450.0, 560.0, np.nan],
+            "vesc_err_minus": [20.0, 25.0, np.nan],
+            "vesc_err_plus": [30.0, 26.0, np.nan],
+        }
+    )
     curve = nodes.build_calibrated_curve(table, params["halo_mass"]["curve"])
     assert curve.table["r0"].tolist() == [5.0, 15.0]
     np.testing.assert_allclose(curve.table["vesc_err_plus"], [26.0, 30.0])
@@ -115,10 +137,21 @@ def fitted(upstream, params):
     chains, summaries = {}, {}
     for name, factor in hm["vesc_scale"].items():
         chains[name] = nodes.fit_halo_mass(
-            nodes.scale_curve(curve, factor), hm["model"], hm["priors"], hm["sampler"], p["galaxy_frame"], p["cosmology"]
+            nodes.scale_curve(curve, factor),
+            hm["model"],
+            hm["priors"],
+            hm["sampler"],
+            p["galaxy_frame"],
+            p["cosmology"],
         )
-        summaries[name] = nodes.summarise_fit(chains[name], hm["model"], hm["summary"], p["galaxy_frame"], p["cosmology"])
-    return chains, summaries, reports.report_halo_mass(summaries["nominal"], summaries["corrected"], hm["published_masses"])
+        summaries[name] = nodes.summarise_fit(
+            chains[name], hm["model"], hm["summary"], p["galaxy_frame"], p["cosmology"]
+        )
+    return (
+        chains,
+        summaries,
+        reports.report_halo_mass(summaries["nominal"], summaries["corrected"], hm["published_masses"]),
+    )
 
 
 def test_fit_and_summary(fitted, params):
@@ -131,7 +164,9 @@ def test_fit_and_summary(fitted, params):
     for e in s.values():
         assert e["lo"] <= e["median"] <= e["hi"]
         assert e["err_minus"] == pytest.approx(e["median"] - e["lo"])
-    assert s["M_total_r200_msun"]["median"] == pytest.approx(s["M200_msun"]["median"] + s["M_baryon_r200_msun"]["median"], rel=1e-3)
+    assert s["M_total_r200_msun"]["median"] == pytest.approx(
+        s["M200_msun"]["median"] + s["M_baryon_r200_msun"]["median"], rel=1e-3
+    )
     assert s["log10_M200"]["lo"] < TRUTH[0] + 0.1 and s["log10_M200"]["hi"] > TRUTH[0] - 0.1
     # Raising every v_esc by 10 % needs a heavier halo.
     assert summaries["corrected"]["estimates"]["M200_msun"]["median"] > 1.3 * s["M200_msun"]["median"]
@@ -153,7 +188,13 @@ def test_summary_derives_from_the_sampled_parameters(fitted, params):
     with pytest.raises(ValueError, match=r"chain samples \['log10_M200', 'r_s_kpc'\]"):
         nodes.summarise_fit(renamed, hm["model"], hm["summary"], p["galaxy_frame"], p["cosmology"])
     with pytest.raises(ValueError, match="unknown halo family 'burkert'"):
-        nodes.summarise_fit(chains["nominal"], hm["model"] | {"halo_family": "burkert"}, hm["summary"], p["galaxy_frame"], p["cosmology"])
+        nodes.summarise_fit(
+            chains["nominal"],
+            hm["model"] | {"halo_family": "burkert"},
+            hm["summary"],
+            p["galaxy_frame"],
+            p["cosmology"],
+        )
 
 
 def test_report_and_comparison(fitted, params):
@@ -162,7 +203,9 @@ def test_report_and_comparison(fitted, params):
     assert list(comparison["study"][: len(published)]) == [m["study"] for m in published]
     assert len(comparison) == len(published) + 2
     ours = comparison.iloc[-2]
-    assert ours["mass_1e12_msun"] == pytest.approx(summaries["nominal"]["estimates"]["M_total_r200_msun"]["median"] / 1e12)
+    assert ours["mass_1e12_msun"] == pytest.approx(
+        summaries["nominal"]["estimates"]["M_total_r200_msun"]["median"] / 1e12
+    )
     assert summary["variants"]["corrected"] is summaries["corrected"]
     assert "M_total(<r200)" in summary["definitions"]["M_total_r200_msun"]
     assert "| M_total(<r200) [1e12 Msun] |" in markdown and "Deason et al. 2019" in markdown
@@ -174,7 +217,9 @@ def test_figures(fitted, params):
     hm = params["halo_mass"]
     corner = figures.plot_corner(chains["nominal"], hm["figures"])
     assert isinstance(corner, Figure) and sum(ax.get_frame_on() for ax in corner.axes) == 3  # lower triangle of 2 x 2
-    fig = figures.plot_escape_velocity_curve(chains["nominal"], hm["model"], hm["figures"], params["galaxy_frame"], params["cosmology"])
+    fig = figures.plot_escape_velocity_curve(
+        chains["nominal"], hm["model"], hm["figures"], params["galaxy_frame"], params["cosmology"]
+    )
     ax = fig.axes[0]
     labels = ax.get_legend_handles_labels()[1]
     assert {"baryons only", "NFW halo only", "total model (max posterior)"} <= set(labels)

@@ -44,13 +44,24 @@ def tables(params):
     model = MassModel(HALO_FAMILIES["nfw"], FixedBaryons.from_config(params["halo_mass"]["model"]["baryons"]))
     galaxy = model.build(TRUTH[None, :])
     vesc = galaxy.escape_speed(R_VESC, 0.0, 2.0)[0]
-    curve = pd.DataFrame({"r_gc_kpc": R_VESC, "vesc_kms": vesc, "err_plus_kms": 0.03 * vesc, "err_minus_kms": 0.03 * vesc})
+    curve = pd.DataFrame(
+        {"r_gc_kpc": R_VESC, "vesc_kms": vesc, "err_plus_kms": 0.03 * vesc, "err_minus_kms": 0.03 * vesc}
+    )
     err = np.linspace(1.0, 3.0, R_RC.size)
     rc = pd.DataFrame({"R": R_RC, "v_c": galaxy.circular_speed(R_RC)[0], "err+": err * 1.1, "err-": err * 0.9})
     kz = np.broadcast_to(dphi_dz(galaxy.components, R_KZ, 1.1), (1, R_KZ.size))[0] / KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
-    kz_table = pd.DataFrame({
-        0: -0.5, 1: 0.2, 2: R_KZ, 3: 1.1 * kz, 4: 0.2 * kz, 5: 8.0 - R_KZ, 6: kz, 7: np.linspace(0.2, 0.1, R_KZ.size) * kz,
-    })
+    kz_table = pd.DataFrame(
+        {
+            0: -0.5,
+            1: 0.2,
+            2: R_KZ,
+            3: 1.1 * kz,
+            4: 0.2 * kz,
+            5: 8.0 - R_KZ,
+            6: kz,
+            7: np.linspace(0.2, 0.1, R_KZ.size) * kz,
+        }
+    )
     return curve, rc, kz_table
 
 
@@ -59,16 +70,20 @@ def test_rotation_curve_constraint_from_the_file_layout(tables, analysis_b):
     cfg = analysis_b["rotation_curve"]
     wide = pd.concat([rc, pd.DataFrame({"R": [30.0], "v_c": [190.0], "err+": [5.0], "err-": [5.0]})], ignore_index=True)
     out = nodes.build_rotation_curve_constraint(wide, cfg)
-    assert len(out) == len(rc) and out["R_kpc"].max() < 25.0          # R = 30 kpc outside R_range_kpc
-    np.testing.assert_allclose(out["vc_err_up_kms"], 0.5 * (rc["err+"] + rc["err-"]))   # error_columns: mean
+    assert len(out) == len(rc) and out["R_kpc"].max() < 25.0  # R = 30 kpc outside R_range_kpc
+    np.testing.assert_allclose(out["vc_err_up_kms"], 0.5 * (rc["err+"] + rc["err-"]))  # error_columns: mean
     plus_minus = nodes.build_rotation_curve_constraint(rc, cfg | {"error_columns": "plus_minus"})
     np.testing.assert_allclose(plus_minus["vc_err_up_kms"], rc["err+"])
     minus_plus = nodes.build_rotation_curve_constraint(rc, cfg | {"error_columns": "minus_plus"})
     np.testing.assert_allclose(minus_plus["vc_err_up_kms"], rc["err-"])
-    merged = rc.astype(str).agg("\t".join, axis=1).to_frame("R\tv_c\terr+\terr-")   # a tab file read with sep=','
-    with pytest.raises(ValueError, match=r"rotation-curve table: expected the columns \['R', 'v_c', 'err\+', 'err-'\].*sep"):
+    merged = rc.astype(str).agg("\t".join, axis=1).to_frame("R\tv_c\terr+\terr-")  # a tab file read with sep=','
+    with pytest.raises(
+        ValueError, match=r"rotation-curve table: expected the columns \['R', 'v_c', 'err\+', 'err-'\].*sep"
+    ):
         nodes.build_rotation_curve_constraint(merged, cfg)
-    with pytest.raises(ValueError, match=r"column 'vc_kms' must be finite and positive; bad data rows \(0-based\) \[3\]"):
+    with pytest.raises(
+        ValueError, match=r"column 'vc_kms' must be finite and positive; bad data rows \(0-based\) \[3\]"
+    ):
         nodes.build_rotation_curve_constraint(rc.assign(v_c=np.where(np.arange(len(rc)) == 3, np.nan, rc["v_c"])), cfg)
     with pytest.raises(ValueError, match=r"rotation curve: 1 point\(s\) in R = \[5, 6\] kpc; the fit needs at least 3"):
         nodes.build_rotation_curve_constraint(rc, cfg | {"R_range_kpc": [5.0, 6.0]})
@@ -82,7 +97,7 @@ def test_vertical_force_constraint_from_the_file_layout(tables, analysis_b):
     out = nodes.build_vertical_force_constraint(kz, cfg)
     assert len(out) == len(kz) and (out["z_kpc"] == 1.1).all()
     np.testing.assert_allclose(out["kz_kms2_kpc"], kz[6] * KZ_2PIG_MSUN_PC2_IN_KMS2_KPC)
-    header_eaten = kz.iloc[1:].set_axis([str(v) for v in kz.iloc[0]], axis=1)   # loaded without header=None
+    header_eaten = kz.iloc[1:].set_axis([str(v) for v in kz.iloc[0]], axis=1)  # loaded without header=None
     with pytest.raises(ValueError, match="K_z table: expected unnamed columns 0 ... 7.*header=None"):
         nodes.build_vertical_force_constraint(header_eaten, cfg)
     with pytest.raises(ValueError, match="expected 8 comma-separated columns"):
@@ -98,16 +113,39 @@ def fitted(tables, params, analysis_b):
     curve = nodes.build_published_curve(curve_table, hm["curve"])
     rc = nodes.build_rotation_curve_constraint(rc_table, analysis_b["rotation_curve"])
     kz = nodes.build_vertical_force_constraint(kz_table, analysis_b["vertical_force"])
-    chains = nodes.fit_analysis_b(curve, rc, kz, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"], "synthetic")
-    summary, table, markdown = nodes.summarise_analysis_b(chains, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"])
+    chains = nodes.fit_analysis_b(
+        curve, rc, kz, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"], "synthetic"
+    )
+    summary, table, markdown = nodes.summarise_analysis_b(
+        chains, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"]
+    )
     curves = nodes.predict_analysis_b_curves(chains, kz, hm["model"], analysis_b, params["cosmology"])
-    return {"curve": curve, "rc": rc, "kz": kz, "chains": chains, "summary": summary, "table": table, "markdown": markdown, "curves": curves}
+    return {
+        "curve": curve,
+        "rc": rc,
+        "kz": kz,
+        "chains": chains,
+        "summary": summary,
+        "table": table,
+        "markdown": markdown,
+        "curves": curves,
+    }
 
 
 def test_fit_grid_outputs(fitted, analysis_b):
     chains = fitted["chains"]
-    names = ["nfw.fixed.vesc", "nfw.fixed.combined", "einasto.fixed.vesc", "einasto.fixed.combined", "nfw.mcmillan17.rc_kz"]
-    assert list(chains["fits"]) == names and chains["data_label"] == "synthetic" and chains["vesc_curve_source"] == "published"
+    names = [
+        "nfw.fixed.vesc",
+        "nfw.fixed.combined",
+        "einasto.fixed.vesc",
+        "einasto.fixed.combined",
+        "nfw.mcmillan17.rc_kz",
+    ]
+    assert (
+        list(chains["fits"]) == names
+        and chains["data_label"] == "synthetic"
+        and chains["vesc_curve_source"] == "published"
+    )
     s = analysis_b["sampler"]
     nfw = chains["fits"]["nfw.fixed.combined"]
     assert nfw["chain"].shape == (s["n_steps"] // 2, s["n_walkers"], 2) and nfw["chain"].dtype == np.float32
@@ -116,26 +154,48 @@ def test_fit_grid_outputs(fitted, analysis_b):
     # Noise-free in-family data: the maximum lies at the truth, with chi2 ~ 0.
     assert nfw["max_posterior"]["log10_M200"] == pytest.approx(TRUTH[0], abs=0.01)
     assert nfw["max_posterior"]["c200"] == pytest.approx(TRUTH[1], abs=0.3)
-    assert nfw["goodness"]["rotation_curve"]["chi2"] < 1.0 and nfw["goodness"]["vertical_force"]["n_points"] == len(R_KZ)
+    assert nfw["goodness"]["rotation_curve"]["chi2"] < 1.0 and nfw["goodness"]["vertical_force"]["n_points"] == len(
+        R_KZ
+    )
     mc = chains["fits"]["nfw.mcmillan17.rc_kz"]
-    assert mc["parameter_names"][2:] == ["rho0_bulge_msun_pc3", "sigma0_thin_msun_pc2", "rd_thin_kpc", "sigma0_thick_msun_pc2", "rd_thick_kpc"]
+    assert mc["parameter_names"][2:] == [
+        "rho0_bulge_msun_pc3",
+        "sigma0_thin_msun_pc2",
+        "rd_thin_kpc",
+        "sigma0_thick_msun_pc2",
+        "rd_thick_kpc",
+    ]
 
 
 def test_summary_table_and_report(fitted):
     summary, table = fitted["summary"], fitted["table"]
-    json.dumps(summary)   # JSON-ready
+    json.dumps(summary)  # JSON-ready
     fit = summary["fits"]["nfw.fixed.combined"]
-    assert {"family", "baryons", "constraint_set", "constraints", "estimates", "diagnostics", "goodness", "max_posterior"} <= set(fit)
+    assert {
+        "family",
+        "baryons",
+        "constraint_set",
+        "constraints",
+        "estimates",
+        "diagnostics",
+        "goodness",
+        "max_posterior",
+    } <= set(fit)
     e = fit["estimates"]
     assert set(reports.QUANTITIES_B) | {"log10_M200", "M_baryon_r200_msun", "c200"} <= set(e)
     for q in e.values():
         assert q["lo"] <= q["median"] <= q["hi"] and q["err_plus"] == pytest.approx(q["hi"] - q["median"])
     assert e["M200_msun"]["median"] == pytest.approx(9e11, rel=0.05)
-    assert e["M_total_r200_msun"]["median"] == pytest.approx(e["M200_msun"]["median"] + e["M_baryon_r200_msun"]["median"], rel=1e-3)
+    assert e["M_total_r200_msun"]["median"] == pytest.approx(
+        e["M200_msun"]["median"] + e["M_baryon_r200_msun"]["median"], rel=1e-3
+    )
     assert 0.2 < e["rho_dm_R0_gev_cm3"]["median"] < 0.5 and 480 < e["vesc_R0_kms"]["median"] < 560
-    assert list(table["fit"]) == list(summary["fits"]) and table.loc[1, "constraints"] == "vesc_curve+vc_R0+rotation_curve+vertical_force"
+    assert (
+        list(table["fit"]) == list(summary["fits"])
+        and table.loc[1, "constraints"] == "vesc_curve+vc_R0+rotation_curve+vertical_force"
+    )
     assert {"M200_msun_median", "rho_dm_R0_gev_cm3_err_plus", "chi2_rotation_curve", "converged"} <= set(table.columns)
-    assert np.isnan(table.loc[0, "chi2_rotation_curve"])   # the v_esc-only fit has no rotation-curve term
+    assert np.isnan(table.loc[0, "chi2_rotation_curve"])  # the v_esc-only fit has no rotation-curve term
     md = fitted["markdown"]
     assert md.count("| nfw | fixed |") == 2 * 2 and "| nfw | mcmillan17 | rotation_curve + vertical_force |" in md
     assert "rho_DM(R0) [GeV/cm3]" in md and "synthetic" in md
@@ -148,7 +208,9 @@ def test_curves_and_figures(fitted, analysis_b):
     assert set(mc["component"]) == {"bulge", "thin_disk", "thick_disk", "gas", "halo", "total"} and len(mc) == 6 * n
     assert set(curves[curves["quantity"] == "vesc_kms"]["component"]) == {"total"}
     assert (curves["lo"] <= curves["median"] + 1e-9).all() and (curves["median"] <= curves["hi"] + 1e-9).all()
-    total = curves[(curves["fit"] == "nfw.fixed.combined") & (curves["quantity"] == "vc_kms") & (curves["component"] == "total")]
+    total = curves[
+        (curves["fit"] == "nfw.fixed.combined") & (curves["quantity"] == "vc_kms") & (curves["component"] == "total")
+    ]
     truth = np.interp(fitted["rc"]["R_kpc"], total["R_kpc"], total["median"])
     np.testing.assert_allclose(truth, fitted["rc"]["vc_kms"], rtol=0.02)
     figs = [
@@ -159,6 +221,6 @@ def test_curves_and_figures(fitted, analysis_b):
     for fig in figs:
         assert isinstance(fig, Figure)
         visible = [ax for ax in fig.axes if ax.axison]
-        assert len(visible) == len(fitted["summary"]["fits"])     # 3 x 2 grid, one panel unused
+        assert len(visible) == len(fitted["summary"]["fits"])  # 3 x 2 grid, one panel unused
     titles = [ax.get_title() for ax in figs[0].axes if ax.axison]
     assert "nfw.fixed.vesc\nnot fitted (prediction)" in titles and "nfw.fixed.combined\nfitted" in titles

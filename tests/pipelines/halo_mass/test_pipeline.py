@@ -19,11 +19,17 @@ from tests.conftest import PROJECT, load_params
 CHAINS = {f"{v}.halo_mass_chain" for v in VARIANTS}
 FREE_OUTPUTS = {
     *(f"{v}.{name}" for v in VARIANTS for name in ("halo_mass_corner_plot", "halo_mass_vesc_plot")),
-    "halo_mass_summary", "halo_mass_summary_md", "halo_mass_comparison",
+    "halo_mass_summary",
+    "halo_mass_summary_md",
+    "halo_mass_comparison",
 }
 PERSISTED = CHAINS | FREE_OUTPUTS
 B_FREE_OUTPUTS = {
-    "halo_mass_b_results", "halo_mass_b_summary_md", "halo_mass_b_rotation_curve_plot", "halo_mass_b_kz_plot", "halo_mass_b_vesc_plot",
+    "halo_mass_b_results",
+    "halo_mass_b_summary_md",
+    "halo_mass_b_rotation_curve_plot",
+    "halo_mass_b_kz_plot",
+    "halo_mass_b_vesc_plot",
 }
 B_PERSISTED = B_FREE_OUTPUTS | {"halo_mass_b_chains", "halo_mass_b_summary", "halo_mass_b_curves"}
 SHARED = PROJECT.parent / "shared" / "data"
@@ -46,7 +52,10 @@ def test_measured_pipeline_reads_escape_velocity_outputs_and_the_mock_constraint
     assert pipe.inputs() - _params(pipe) == {"vesc_samples_bin1", "vesc_table_bin1", "rotation_curve_data", "kz_data"}
     assert pipe.outputs() == FREE_OUTPUTS | B_FREE_OUTPUTS and CHAINS | B_PERSISTED <= pipe.all_outputs()
     a_only = create_pipeline(analyses=("A",))
-    assert a_only.inputs() - _params(a_only) == {"vesc_samples_bin1", "vesc_table_bin1"} and a_only.outputs() == FREE_OUTPUTS
+    assert (
+        a_only.inputs() - _params(a_only) == {"vesc_samples_bin1", "vesc_table_bin1"}
+        and a_only.outputs() == FREE_OUTPUTS
+    )
 
 
 def test_published_pipelines():
@@ -91,12 +100,14 @@ def test_ci_overrides_only_the_sampler_and_figures():
 
 def test_ci_makes_analysis_b_fast_and_base_keeps_the_method_settings():
     base, ci = load_params("base")["halo_mass"]["analysis_b"], load_params("ci")["halo_mass"]["analysis_b"]
-    assert base["sampler"]["burn_fraction"] == 0.5                     # METHOD §6: first half is burn-in
+    assert base["sampler"]["burn_fraction"] == 0.5  # METHOD §6: first half is burn-in
     assert ci["sampler"]["n_steps"] * max(ci["sampler"]["step_factors"].values()) <= 100
-    assert ci["sampler"]["n_walkers"] >= 20                            # 2 x (5 Zhao + 5 McMillan parameters)
+    assert ci["sampler"]["n_walkers"] >= 20  # 2 x (5 Zhao + 5 McMillan parameters)
     assert ci["grid"] == base["grid"] and ci["constraint_sets"] == base["constraint_sets"]
     mc = base["baryon_models"]["mcmillan17"]["priors"]
-    assert mc["rd_thick_kpc"]["mean"] == 3.5 and mc["rd_thin_kpc"]["sigma"] == pytest.approx(0.3 * mc["rd_thin_kpc"]["mean"])
+    assert mc["rd_thick_kpc"]["mean"] == 3.5 and mc["rd_thin_kpc"]["sigma"] == pytest.approx(
+        0.3 * mc["rd_thin_kpc"]["mean"]
+    )
     assert mc["sigma0_thick_msun_pc2"]["sigma"] == pytest.approx(0.3 * mc["sigma0_thick_msun_pc2"]["mean"])
 
 
@@ -148,10 +159,14 @@ def test_published_analysis_b_end_to_end_in_ci():
     pipe = create_pipeline(curve_source="published", analyses=("B",))
     loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="base")
     project_catalog = DataCatalog.from_config(loader["catalog"])
-    catalog = DataCatalog({
-        "published_vesc_bin1": MemoryDataset(pd.read_csv(PROJECT / "data" / "01_raw" / "published" / "published_vesc_bin1.csv")),
-        **{name: MemoryDataset(project_catalog.load(name)) for name in B_INPUTS["published"].values()},
-    })
+    catalog = DataCatalog(
+        {
+            "published_vesc_bin1": MemoryDataset(
+                pd.read_csv(PROJECT / "data" / "01_raw" / "published" / "published_vesc_bin1.csv")
+            ),
+            **{name: MemoryDataset(project_catalog.load(name)) for name in B_INPUTS["published"].values()},
+        }
+    )
     for name in _params(pipe):
         catalog[name] = MemoryDataset(_lookup(params, name.removeprefix("params:")))
     out = SequentialRunner().run(pipe, catalog)

@@ -16,15 +16,37 @@ def ingest():
 
 
 def lamost_row(**kw):
-    row = {"obsid": 1, "ra": 100.0, "dec": 20.0, "teff": 4500.0, "logg": 2.5, "feh": -1.0, "rv": 50.0, "rv_err": 5.0,
-           "dist": 10.0, "dist_err": 1.5, "gaia_source_id": 11}
+    row = {
+        "obsid": 1,
+        "ra": 100.0,
+        "dec": 20.0,
+        "teff": 4500.0,
+        "logg": 2.5,
+        "feh": -1.0,
+        "rv": 50.0,
+        "rv_err": 5.0,
+        "dist": 10.0,
+        "dist_err": 1.5,
+        "gaia_source_id": 11,
+    }
     row.update(kw)
     return row
 
 
 def gaia_row(**kw):
-    row = {"source_id": 11, "ra": 100.0, "dec": 20.0, "parallax": 0.1, "parallax_error": 0.05, "pmra": 1.0, "pmra_error": 0.05,
-           "pmdec": -1.0, "pmdec_error": 0.05, "pmra_pmdec_corr": 0.1, "ruwe": 1.0}
+    row = {
+        "source_id": 11,
+        "ra": 100.0,
+        "dec": 20.0,
+        "parallax": 0.1,
+        "parallax_error": 0.05,
+        "pmra": 1.0,
+        "pmra_error": 0.05,
+        "pmdec": -1.0,
+        "pmdec_error": 0.05,
+        "pmra_pmdec_corr": 0.1,
+        "ruwe": 1.0,
+    }
     row.update(kw)
     return row
 
@@ -42,7 +64,14 @@ def test_non_numeric_column_is_rejected_by_name(ingest):
 
 
 def test_renamed_columns_sentinels_and_parsec_distances(ingest):
-    params = {**ingest, "lamost": {**ingest["lamost"], "distance_unit": "pc", "columns": {**ingest["lamost"]["columns"], "dist": "d_bayes"}}}
+    params = {
+        **ingest,
+        "lamost": {
+            **ingest["lamost"],
+            "distance_unit": "pc",
+            "columns": {**ingest["lamost"]["columns"], "dist": "d_bayes"},
+        },
+    }
     raw = pd.DataFrame([lamost_row(dist=12000.0), lamost_row(obsid=2, rv=-9999.0)]).rename(columns={"dist": "d_bayes"})
     out = nodes.standardise_lamost(raw, params)
     assert out.dist.iloc[0] == pytest.approx(12.0)
@@ -60,8 +89,16 @@ def test_out_of_range_rows_are_counted_by_column(ingest):
 
 @pytest.mark.parametrize(
     ("teff", "logg", "is_giant"),
-    [(4000.0, 2.0, False), (4000.5, 3.49, True), (4500.0, 3.5, False), (4600.0, 3.9, True),
-     (5599.0, 3.99, True), (5600.0, 2.0, False), (4800.0, 4.0, False), (np.nan, 2.0, False)],
+    [
+        (4000.0, 2.0, False),
+        (4000.5, 3.49, True),
+        (4500.0, 3.5, False),
+        (4600.0, 3.9, True),
+        (5599.0, 3.99, True),
+        (5600.0, 2.0, False),
+        (4800.0, 4.0, False),
+        (np.nan, 2.0, False),
+    ],
 )
 def test_k_giant_definition(ingest, teff, logg, is_giant):
     lam = pd.DataFrame([lamost_row(teff=teff, logg=logg)])
@@ -81,18 +118,20 @@ def _match(lamost_rows, gaia_rows, ingest):
 def test_cross_match_by_id_and_by_position(ingest):
     arcsec = 1 / 3600
     lamost = [
-        lamost_row(obsid=1, gaia_source_id=11),                                      # by id
-        lamost_row(obsid=2, ra=110.0, gaia_source_id=-1),                             # id missing: by position
-        lamost_row(obsid=3, ra=120.0, gaia_source_id=99),                             # id unknown, nothing near
-        lamost_row(obsid=4, ra=130.0, gaia_source_id=-1),                             # two sources in radius
-        lamost_row(obsid=5, ra=100.0 + 0.3 * arcsec, gaia_source_id=-1),              # repeat of obsid 1, by position
-        lamost_row(obsid=6, ra=140.0, gaia_source_id=66),                             # duplicated source_id in Gaia
+        lamost_row(obsid=1, gaia_source_id=11),  # by id
+        lamost_row(obsid=2, ra=110.0, gaia_source_id=-1),  # id missing: by position
+        lamost_row(obsid=3, ra=120.0, gaia_source_id=99),  # id unknown, nothing near
+        lamost_row(obsid=4, ra=130.0, gaia_source_id=-1),  # two sources in radius
+        lamost_row(obsid=5, ra=100.0 + 0.3 * arcsec, gaia_source_id=-1),  # repeat of obsid 1, by position
+        lamost_row(obsid=6, ra=140.0, gaia_source_id=66),  # duplicated source_id in Gaia
     ]
     gaia = [
         gaia_row(source_id=11),
         gaia_row(source_id=22, ra=110.0 + 0.5 * arcsec),
-        gaia_row(source_id=44, ra=130.0 + 0.3 * arcsec), gaia_row(source_id=45, ra=130.0 - 0.3 * arcsec),
-        gaia_row(source_id=66, ra=140.0), gaia_row(source_id=66, ra=140.0),
+        gaia_row(source_id=44, ra=130.0 + 0.3 * arcsec),
+        gaia_row(source_id=45, ra=130.0 - 0.3 * arcsec),
+        gaia_row(source_id=66, ra=140.0),
+        gaia_row(source_id=66, ra=140.0),
         gaia_row(source_id=77, ra=150.0),
     ]
     matched, cut_flow = _match(lamost, gaia, ingest)
@@ -119,7 +158,7 @@ def test_full_6d_counts_each_reason_once(ingest):
     lamost[2]["rv"] = np.nan
     lamost[3]["feh"] = np.nan
     lamost[4]["dist"] = np.nan
-    lamost[4]["rv"] = np.nan                                       # counted under distance only
+    lamost[4]["rv"] = np.nan  # counted under distance only
     gaia = [gaia_row(source_id=10 + i) for i in range(6)]
     gaia[5]["pmra"] = np.nan
     matched, cut_flow = _match(lamost, gaia, ingest)
@@ -149,7 +188,17 @@ def test_cut_flow_accounts_for_every_mock_star(mock_observed, ingest):
     assert cut_flow.cut.iloc[-1] == "one observation per Gaia source"
     assert cut_flow.n_removed.iloc[-1] == n_repeats
     # every star flagged with a fatal defect is gone; positional matches recover missing ids
-    fatal = defects.defect.isin(["absent_from_gaia", "ambiguous_neighbour", "no_proper_motion", "bad_distance", "bad_rv", "bad_feh", "out_of_range_position"])
+    fatal = defects.defect.isin(
+        [
+            "absent_from_gaia",
+            "ambiguous_neighbour",
+            "no_proper_motion",
+            "bad_distance",
+            "bad_rv",
+            "bad_feh",
+            "out_of_range_position",
+        ]
+    )
     assert not stars.obsid.isin(defects.obsid[fatal]).any()
     recovered = stars.obsid.isin(defects.obsid[defects.defect == "missing_gaia_id"]).sum()
     assert recovered >= 0.9 * (defects.defect == "missing_gaia_id").sum() * len(stars) / len(lamost_raw)
@@ -157,21 +206,25 @@ def test_cut_flow_accounts_for_every_mock_star(mock_observed, ingest):
 
 def _observations(rows):
     """Full-6D observations (every other column 1.0) and a cut flow ending with them."""
-    stars = pd.DataFrame([{c: 1.0 for c in STARS_6D_COLUMNS} | row for row in rows]).astype({"obsid": "int64", "source_id": "int64"})
+    stars = pd.DataFrame([{c: 1.0 for c in STARS_6D_COLUMNS} | row for row in rows]).astype(
+        {"obsid": "int64", "source_id": "int64"}
+    )
     return stars, append_cut(empty_cut_flow(), "ingest", "full 6D phase space", len(stars))
 
 
 def test_repeat_observations_keep_the_smallest_rv_error(ingest):
-    stars, cut_flow = _observations([
-        {"obsid": 10, "source_id": 7, "rv": 100.0, "rv_err": 8.0},
-        {"obsid": 11, "source_id": 8, "rv": -50.0, "rv_err": 4.0},
-        {"obsid": 12, "source_id": 7, "rv": 104.0, "rv_err": 3.0},    # best of source 7
-        {"obsid": 13, "source_id": 7, "rv": 90.0, "rv_err": 6.0},
-        {"obsid": 15, "source_id": 9, "rv": 20.0, "rv_err": 5.0},
-        {"obsid": 14, "source_id": 9, "rv": 22.0, "rv_err": 5.0},     # tie: smallest obsid wins
-    ])
+    stars, cut_flow = _observations(
+        [
+            {"obsid": 10, "source_id": 7, "rv": 100.0, "rv_err": 8.0},
+            {"obsid": 11, "source_id": 8, "rv": -50.0, "rv_err": 4.0},
+            {"obsid": 12, "source_id": 7, "rv": 104.0, "rv_err": 3.0},  # best of source 7
+            {"obsid": 13, "source_id": 7, "rv": 90.0, "rv_err": 6.0},
+            {"obsid": 15, "source_id": 9, "rv": 20.0, "rv_err": 5.0},
+            {"obsid": 14, "source_id": 9, "rv": 22.0, "rv_err": 5.0},  # tie: smallest obsid wins
+        ]
+    )
     kept, out = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
-    assert kept.obsid.tolist() == [11, 12, 14]                      # input order kept
+    assert kept.obsid.tolist() == [11, 12, 14]  # input order kept
     assert kept.rv.tolist() == [-50.0, 104.0, 22.0]
     assert list(kept.columns) == list(STARS_6D_COLUMNS)
     row = out.iloc[-1]
@@ -181,11 +234,13 @@ def test_repeat_observations_keep_the_smallest_rv_error(ingest):
 
 
 def test_weighted_mean_rule_combines_the_velocities(ingest):
-    stars, cut_flow = _observations([
-        {"obsid": 1, "source_id": 7, "rv": 100.0, "rv_err": 3.0},
-        {"obsid": 2, "source_id": 7, "rv": 110.0, "rv_err": 6.0},
-        {"obsid": 3, "source_id": 8, "rv": 20.0, "rv_err": 5.0},
-    ])
+    stars, cut_flow = _observations(
+        [
+            {"obsid": 1, "source_id": 7, "rv": 100.0, "rv_err": 3.0},
+            {"obsid": 2, "source_id": 7, "rv": 110.0, "rv_err": 6.0},
+            {"obsid": 3, "source_id": 8, "rv": 20.0, "rv_err": 5.0},
+        ]
+    )
     params = {**ingest, "repeat_observations": {"keep": "weighted_mean_rv"}}
     kept, _ = nodes.keep_one_observation_per_source(stars, cut_flow, params)
     assert kept.obsid.tolist() == [1, 3]

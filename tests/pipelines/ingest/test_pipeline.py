@@ -19,9 +19,15 @@ class _KeptDataset(MemoryDataset):
 def run(mock_observed, shared_params):
     lamost, gaia, defects = mock_observed
     pipe = create_pipeline()
-    catalog = DataCatalog({"lamost_kgiants": MemoryDataset(lamost), "gaia_dr3": MemoryDataset(gaia),
-                           "params:ingest": MemoryDataset(shared_params["ingest"]),
-                           "stars_6d": _KeptDataset(), "cut_flow_ingest": _KeptDataset()})
+    catalog = DataCatalog(
+        {
+            "lamost_kgiants": MemoryDataset(lamost),
+            "gaia_dr3": MemoryDataset(gaia),
+            "params:ingest": MemoryDataset(shared_params["ingest"]),
+            "stars_6d": _KeptDataset(),
+            "cut_flow_ingest": _KeptDataset(),
+        }
+    )
     SequentialRunner().run(pipe, catalog)
     return catalog["stars_6d"].load(), catalog["cut_flow_ingest"].load(), defects
 
@@ -36,7 +42,11 @@ def test_stars_6d_has_one_row_per_gaia_source_and_the_cut_flow_ends_with_it(run)
     stars, cut_flow, defects = run
     assert list(stars.columns) == list(STARS_6D_COLUMNS)
     assert not stars.source_id.duplicated().any()
-    assert cut_flow.cut.tolist()[-3:] == ["cross-matched with Gaia DR3", "full 6D phase space", "one observation per Gaia source"]
+    assert cut_flow.cut.tolist()[-3:] == [
+        "cross-matched with Gaia DR3",
+        "full 6D phase space",
+        "one observation per Gaia source",
+    ]
     assert cut_flow.n_stars.iloc[-1] == len(stars)
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
     assert cut_flow.n_removed.iloc[-1] == (defects.defect == "repeat_observation").sum() > 0

@@ -40,20 +40,36 @@ def test_population_lies_in_the_lamost_footprint(mock_observed, mock_params):
 
 def test_observed_tables_use_the_real_products_column_names(mock_observed):
     lamost, gaia, _ = mock_observed
-    assert {"obsid", "ra", "dec", "teff", "logg", "feh", "rv", "rv_err", "dist", "dist_err", "gaia_source_id"} <= set(lamost.columns)
-    assert {"source_id", "ra", "dec", "parallax", "parallax_error", "pmra", "pmdec", "pmra_error", "pmdec_error", "pmra_pmdec_corr", "ruwe"} <= set(gaia.columns)
+    assert {"obsid", "ra", "dec", "teff", "logg", "feh", "rv", "rv_err", "dist", "dist_err", "gaia_source_id"} <= set(
+        lamost.columns
+    )
+    assert {
+        "source_id",
+        "ra",
+        "dec",
+        "parallax",
+        "parallax_error",
+        "pmra",
+        "pmdec",
+        "pmra_error",
+        "pmdec_error",
+        "pmra_pmdec_corr",
+        "ruwe",
+    } <= set(gaia.columns)
 
 
 def test_defects_are_injected_as_configured(mock_observed, mock_params):
     lamost, gaia, defects = mock_observed
     counts = defects.defect.value_counts()
-    n = len(lamost) - counts["repeat_observation"]                 # fractions are of the rows before repeats
+    n = len(lamost) - counts["repeat_observation"]  # fractions are of the rows before repeats
     assert counts["ambiguous_neighbour"] == mock_params["bad_rows"]["ambiguous_neighbour"]
     assert counts["no_proper_motion"] == round(mock_params["bad_rows"]["no_proper_motion"] * n)
     assert not defects.obsid.duplicated().any()
     absent = lamost.set_index("obsid").loc[defects.obsid[defects.defect == "absent_from_gaia"], "gaia_source_id"]
     assert not absent.isin(gaia.source_id).any()
-    assert (lamost.set_index("obsid").loc[defects.obsid[defects.defect == "missing_gaia_id"], "gaia_source_id"] == -1).all()
+    assert (
+        lamost.set_index("obsid").loc[defects.obsid[defects.defect == "missing_gaia_id"], "gaia_source_id"] == -1
+    ).all()
 
 
 def test_repeat_observations_copy_clean_k_giants_with_new_rv(mock_observed, mock_population, mock_params):
@@ -63,7 +79,7 @@ def test_repeat_observations_copy_clean_k_giants_with_new_rv(mock_observed, mock
     assert len(repeats) == round(mock_params["bad_rows"]["repeat_observation"] * n_original)
     assert len(lamost) == n_original + len(repeats) and lamost.obsid.is_unique
     assert defects.repeat_of.notna().sum() == len(repeats) and repeats.repeat_of.notna().all()
-    assert not repeats.repeat_of.isin(defects.obsid).any()                       # originals carry no other defect
+    assert not repeats.repeat_of.isin(defects.obsid).any()  # originals carry no other defect
     assert mock_population.set_index("obsid").loc[repeats.repeat_of, "is_kgiant"].all()
     table = lamost.set_index("obsid")
     copy, orig = table.loc[repeats.obsid], table.loc[repeats.repeat_of.to_numpy()]
@@ -72,7 +88,7 @@ def test_repeat_observations_copy_clean_k_giants_with_new_rv(mock_observed, mock
     rv_err_min = mock_params["observations"]["rv_err_kms"]["min"]
     assert (copy.rv_err >= rv_err_min).all() and (copy.rv_err.to_numpy() != orig.rv_err.to_numpy()).all()
     pull = (copy.rv.to_numpy() - orig.rv.to_numpy()) / np.hypot(copy.rv_err.to_numpy(), orig.rv_err.to_numpy())
-    assert 0.8 < pull.std() < 1.2 and abs(pull.mean()) < 0.3                   # same true rv, independent noise
+    assert 0.8 < pull.std() < 1.2 and abs(pull.mean()) < 0.3  # same true rv, independent noise
 
 
 def test_truth_table_has_a_row_for_every_observation(mock_observed, mock_population):
@@ -82,7 +98,9 @@ def test_truth_table_has_a_row_for_every_observation(mock_observed, mock_populat
     repeats = truth[truth.defect == "repeat_observation"].set_index("obsid")
     assert len(repeats) == (defects.defect == "repeat_observation").sum() > 0
     original = mock_population.set_index("obsid").loc[repeats.repeat_of.to_numpy()]
-    np.testing.assert_array_equal(repeats[["population", "x", "vz", "feh"]].to_numpy(), original[["population", "x", "vz", "feh"]].to_numpy())
+    np.testing.assert_array_equal(
+        repeats[["population", "x", "vz", "feh"]].to_numpy(), original[["population", "x", "vz", "feh"]].to_numpy()
+    )
     assert truth.repeat_of.isna().sum() == len(mock_population)
     assert (truth.defect != "").sum() == len(defects)
 

@@ -23,33 +23,65 @@ FRAME = {"R0_kpc": 8.122, "z0_kpc": 0.0208, "v_sun_peculiar_kms": [11.1, 12.24, 
 COSMOLOGY = {"H0_kms_mpc": 70.0, "Om": 1.0}
 SELECTION = {
     "quality": {"max_sigma_d_frac": 0.5, "max_sigma_v_gc_kms": 50.0},
-    "reference_curves": {"virial_masses_msun": {"low": 5.0e11, "mid": 8.5e11, "high": 1.2e12},
-                         "virial_overdensity": 200.0, "virial_Om": 0.3, "r_grid_kpc": {"start": 1.0, "stop": 60.0, "step": 1.0}},
-    "v_min": {"inner_r_max_kpc": 12.0, "inner_v_min_kms": 300.0, "curve_fraction": 0.6, "evaluate_at": "midpoint",
-              "round_to_kms": 10.0, "rounding": "up"},
+    "reference_curves": {
+        "virial_masses_msun": {"low": 5.0e11, "mid": 8.5e11, "high": 1.2e12},
+        "virial_overdensity": 200.0,
+        "virial_Om": 0.3,
+        "r_grid_kpc": {"start": 1.0, "stop": 60.0, "step": 1.0},
+    },
+    "v_min": {
+        "inner_r_max_kpc": 12.0,
+        "inner_v_min_kms": 300.0,
+        "curve_fraction": 0.6,
+        "evaluate_at": "midpoint",
+        "round_to_kms": 10.0,
+        "rounding": "up",
+    },
     "v_max_kms": 700.0,
     "halo_line": {"slope_kms_per_dex": 276.70, "intercept_kms": 97.78},
-    "binnings": {"bin1": {"edges_kpc": [4.0, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48]},
-                 "bin2": {"edges_kpc": [4.5, 6.5, 8.5, 10.5, 12.5, 14.5, 16.5, 20.5, 24.5, 28.5, 32.5, 40.5, 48.5]}},
+    "binnings": {
+        "bin1": {"edges_kpc": [4.0, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48]},
+        "bin2": {"edges_kpc": [4.5, 6.5, 8.5, 10.5, 12.5, 14.5, 16.5, 20.5, 24.5, 28.5, 32.5, 40.5, 48.5]},
+    },
     "min_stars_per_bin": 10,
-    "figures": {"r_range_kpc": [0.0, 50.0], "v_range_kms": [0.0, 800.0], "feh_range_dex": [-3.0, 0.8],
-                "vphi_range_kms": [-500.0, 500.0], "density_bins": [20, 16]},
+    "figures": {
+        "r_range_kpc": [0.0, 50.0],
+        "v_range_kms": [0.0, 800.0],
+        "feh_range_dex": [-3.0, 0.8],
+        "vphi_range_kms": [-500.0, 500.0],
+        "density_bins": [20, 16],
+    },
 }
 LINE = lambda feh: 276.70 * feh + 97.78  # noqa: E731
 
 
 def _stars(**columns) -> pd.DataFrame:
     n = len(next(iter(columns.values())))
-    base = {"obsid": np.arange(n), "r_gc": np.full(n, 10.0), "v_gc": np.full(n, 100.0), "v_phi": np.zeros(n),
-            "feh": np.full(n, -1.5), "sigma_d_frac": np.full(n, 0.1), "sigma_v_gc": np.full(n, 10.0)}
+    base = {
+        "obsid": np.arange(n),
+        "r_gc": np.full(n, 10.0),
+        "v_gc": np.full(n, 100.0),
+        "v_phi": np.zeros(n),
+        "feh": np.full(n, -1.5),
+        "sigma_d_frac": np.full(n, 0.1),
+        "sigma_v_gc": np.full(n, 10.0),
+    }
     base.update({k: np.asarray(v, float) for k, v in columns.items()})
     return pd.DataFrame(base)
 
 
 def _limits() -> pd.DataFrame:
     """A hand-made binning: [4, 8), [8, 12), [12, 20] kpc with v_min 300, 300, 250 km/s."""
-    return pd.DataFrame({"binning": "binX", "bin": [0, 1, 2], "r_lo": [4.0, 8.0, 12.0], "r_hi": [8.0, 12.0, 20.0],
-                         "r_vmin": [6.0, 10.0, 16.0], "v_min": [300.0, 300.0, 250.0]})
+    return pd.DataFrame(
+        {
+            "binning": "binX",
+            "bin": [0, 1, 2],
+            "r_lo": [4.0, 8.0, 12.0],
+            "r_hi": [8.0, 12.0, 20.0],
+            "r_vmin": [6.0, 10.0, 16.0],
+            "v_min": [300.0, 300.0, 250.0],
+        }
+    )
 
 
 def _hand_made():
@@ -98,7 +130,11 @@ def test_each_cut_count_on_hand_made_table(caplog):
     # empty bin: count 0 and r0 NaN; sparse bins: median radius
     assert list(bins.columns) == list(RADIAL_BIN_COLUMNS)
     assert bins["n_stars"].tolist() == [2, 0, 2]
-    assert bins["r0"].iloc[0] == pytest.approx(4.5) and np.isnan(bins["r0"].iloc[1]) and bins["r0"].iloc[2] == pytest.approx(16.5)
+    assert (
+        bins["r0"].iloc[0] == pytest.approx(4.5)
+        and np.isnan(bins["r0"].iloc[1])
+        and bins["r0"].iloc[2] == pytest.approx(16.5)
+    )
     assert "binX bin(s) [1] empty" in caplog.text and "fewer than 10 stars" in caplog.text
 
 
@@ -124,7 +160,9 @@ def test_select_binning_rejects_mixed_or_gapped_limits():
 
 
 def test_radial_bin_limits_from_configuration():
-    tables = build_radial_bin_limits(SELECTION["binnings"], SELECTION["v_min"], SELECTION["reference_curves"], FRAME, COSMOLOGY)
+    tables = build_radial_bin_limits(
+        SELECTION["binnings"], SELECTION["v_min"], SELECTION["reference_curves"], FRAME, COSMOLOGY
+    )
     assert set(tables) == {"bin1", "bin2"}
     b1, b2 = tables["bin1"], tables["bin2"]
     assert len(b1) == len(b2) == 12 and b1["bin"].tolist() == list(range(12))
@@ -139,7 +177,14 @@ def test_radial_bin_limits_from_configuration():
 
 def test_reference_curve_table_contract():
     table = build_reference_vesc_curves(SELECTION["reference_curves"], SELECTION["v_min"], FRAME, COSMOLOGY)
-    assert list(table.columns) == ["r_kpc", "vesc_low_kms", "vesc_mid_kms", "vesc_high_kms", "vesc_mean_kms", "vmin_curve_kms"]
+    assert list(table.columns) == [
+        "r_kpc",
+        "vesc_low_kms",
+        "vesc_mid_kms",
+        "vesc_high_kms",
+        "vesc_mean_kms",
+        "vmin_curve_kms",
+    ]
     assert table["r_kpc"].iloc[0] == 1.0 and table["r_kpc"].iloc[-1] == 60.0
     np.testing.assert_allclose(table["vmin_curve_kms"], 0.6 * table["vesc_mean_kms"])
     bad = {**SELECTION["reference_curves"], "virial_masses_msun": {"a": 1e12}}
@@ -148,8 +193,12 @@ def test_reference_curve_table_contract():
 
 
 def _ingest_rows(n):
-    return pd.DataFrame([{"pipeline": "ingest", "cut": "K giants", "binning": "all", "n_stars": n + 3, "n_removed": 0, "note": ""},
-                         {"pipeline": "ingest", "cut": "full 6D", "binning": "all", "n_stars": n, "n_removed": 3, "note": ""}])
+    return pd.DataFrame(
+        [
+            {"pipeline": "ingest", "cut": "K giants", "binning": "all", "n_stars": n + 3, "n_removed": 0, "note": ""},
+            {"pipeline": "ingest", "cut": "full 6D", "binning": "all", "n_stars": n, "n_removed": 3, "note": ""},
+        ]
+    )
 
 
 def test_cut_flow_adds_up_and_mismatch_raises():

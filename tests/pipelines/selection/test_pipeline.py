@@ -46,25 +46,58 @@ def _galaxy_stars_6d(frame: dict, n_disk: int = 3000, n_halo: int = 600, seed: i
     rng = np.random.default_rng(seed)
     R, phi = rng.uniform(4, 13, n_disk), np.pi + rng.uniform(-0.4, 0.4, n_disk)
     vc = 230.0
-    disk = dict(x=R * np.cos(phi), y=R * np.sin(phi), z=rng.normal(0, 0.4, n_disk),
-                vx=vc * np.sin(phi) + rng.normal(0, 30, n_disk), vy=-vc * np.cos(phi) + rng.normal(0, 30, n_disk),
-                vz=rng.normal(0, 20, n_disk))
+    disk = dict(
+        x=R * np.cos(phi),
+        y=R * np.sin(phi),
+        z=rng.normal(0, 0.4, n_disk),
+        vx=vc * np.sin(phi) + rng.normal(0, 30, n_disk),
+        vy=-vc * np.cos(phi) + rng.normal(0, 30, n_disk),
+        vz=rng.normal(0, 20, n_disk),
+    )
     r, cth, ph = rng.uniform(4, 50, n_halo), rng.uniform(-1, 1, n_halo), rng.uniform(0, 2 * np.pi, n_halo)
-    halo = dict(x=r * np.sqrt(1 - cth**2) * np.cos(ph), y=r * np.sqrt(1 - cth**2) * np.sin(ph), z=r * cth,
-                vx=rng.normal(0, 220, n_halo), vy=rng.normal(0, 220, n_halo), vz=rng.normal(0, 220, n_halo))
+    halo = dict(
+        x=r * np.sqrt(1 - cth**2) * np.cos(ph),
+        y=r * np.sqrt(1 - cth**2) * np.sin(ph),
+        z=r * cth,
+        vx=rng.normal(0, 220, n_halo),
+        vy=rng.normal(0, 220, n_halo),
+        vz=rng.normal(0, 220, n_halo),
+    )
     c = {k: np.r_[disk[k], halo[k]] for k in disk}
-    icrs = coord.SkyCoord(x=c["x"] * u.kpc, y=c["y"] * u.kpc, z=c["z"] * u.kpc, v_x=c["vx"] * u.km / u.s,
-                          v_y=c["vy"] * u.km / u.s, v_z=c["vz"] * u.km / u.s, frame=galactocentric_frame(frame)).icrs
+    icrs = coord.SkyCoord(
+        x=c["x"] * u.kpc,
+        y=c["y"] * u.kpc,
+        z=c["z"] * u.kpc,
+        v_x=c["vx"] * u.km / u.s,
+        v_y=c["vy"] * u.km / u.s,
+        v_z=c["vz"] * u.km / u.s,
+        frame=galactocentric_frame(frame),
+    ).icrs
     n = n_disk + n_halo
     dist = icrs.distance.kpc
-    stars = pd.DataFrame({
-        "obsid": np.arange(n), "source_id": np.arange(n) + 10**15, "ra": icrs.ra.deg, "dec": icrs.dec.deg,
-        "dist": dist, "dist_err": dist * rng.uniform(0.05, 0.6, n), "rv": icrs.radial_velocity.to_value(u.km / u.s),
-        "rv_err": 5.0, "pmra": icrs.pm_ra_cosdec.to_value(u.mas / u.yr), "pmdec": icrs.pm_dec.to_value(u.mas / u.yr),
-        "pmra_error": 0.03, "pmdec_error": 0.03, "pmra_pmdec_corr": 0.2, "parallax": 1 / dist, "parallax_error": 0.05,
-        "ruwe": 1.0, "feh": np.r_[rng.normal(-0.2, 0.2, n_disk), rng.normal(-1.5, 0.4, n_halo)],
-        "teff": 4500.0, "logg": 2.5,
-    })
+    stars = pd.DataFrame(
+        {
+            "obsid": np.arange(n),
+            "source_id": np.arange(n) + 10**15,
+            "ra": icrs.ra.deg,
+            "dec": icrs.dec.deg,
+            "dist": dist,
+            "dist_err": dist * rng.uniform(0.05, 0.6, n),
+            "rv": icrs.radial_velocity.to_value(u.km / u.s),
+            "rv_err": 5.0,
+            "pmra": icrs.pm_ra_cosdec.to_value(u.mas / u.yr),
+            "pmdec": icrs.pm_dec.to_value(u.mas / u.yr),
+            "pmra_error": 0.03,
+            "pmdec_error": 0.03,
+            "pmra_pmdec_corr": 0.2,
+            "parallax": 1 / dist,
+            "parallax_error": 0.05,
+            "ruwe": 1.0,
+            "feh": np.r_[rng.normal(-0.2, 0.2, n_disk), rng.normal(-1.5, 0.4, n_halo)],
+            "teff": 4500.0,
+            "logg": 2.5,
+        }
+    )
     return stars[list(STARS_6D_COLUMNS)]
 
 
@@ -72,8 +105,18 @@ def _galaxy_stars_6d(frame: dict, n_disk: int = 3000, n_halo: int = 600, seed: i
 def run():
     params = _params()
     stars = _galaxy_stars_6d(params["galaxy_frame"])
-    ingest = pd.DataFrame([{"pipeline": "ingest", "cut": "full 6D phase space", "binning": "all",
-                            "n_stars": len(stars), "n_removed": 0, "note": ""}])
+    ingest = pd.DataFrame(
+        [
+            {
+                "pipeline": "ingest",
+                "cut": "full 6D phase space",
+                "binning": "all",
+                "n_stars": len(stars),
+                "n_removed": 0,
+                "note": "",
+            }
+        ]
+    )
     pipe = kinematics_pipeline() + selection_pipeline()
     catalog = DataCatalog({"stars_6d": MemoryDataset(stars), "cut_flow_ingest": MemoryDataset(ingest)})
     for name in pipe.inputs() - {"stars_6d", "cut_flow_ingest"}:
@@ -81,8 +124,16 @@ def run():
         for key in name.removeprefix("params:").split("."):
             value = value[key]
         catalog[name] = value
-    keep = {"stars_galactocentric", "reference_vesc_curves", "radial_bins", "selected_stars_bin1", "selected_stars_bin2",
-            "cut_flow", "fig_vgc_rgc", "fig_vphi_feh"}
+    keep = {
+        "stars_galactocentric",
+        "reference_vesc_curves",
+        "radial_bins",
+        "selected_stars_bin1",
+        "selected_stars_bin2",
+        "cut_flow",
+        "fig_vgc_rgc",
+        "fig_vphi_feh",
+    }
     for name in keep:
         catalog[name] = _KeptDataset()
     SequentialRunner().run(pipe, catalog)

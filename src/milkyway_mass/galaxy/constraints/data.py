@@ -62,8 +62,16 @@ KZ_COLUMNS = {
 }
 
 _EILERS_HEADER = ["R", "v_c", "err+", "err-"]
-_KZ_RAW = ["feh", "afe", "R_kpc", "sigma_msun_pc2", "sigma_err_msun_pc2", "R0_minus_R_kpc",
-           "kz_2piG_msun_pc2", "kz_err_2piG_msun_pc2"]
+_KZ_RAW = [
+    "feh",
+    "afe",
+    "R_kpc",
+    "sigma_msun_pc2",
+    "sigma_err_msun_pc2",
+    "R0_minus_R_kpc",
+    "kz_2piG_msun_pc2",
+    "kz_err_2piG_msun_pc2",
+]
 
 
 def _check_values(df: pd.DataFrame, source, positive: list[str]) -> None:

@@ -151,8 +151,12 @@ class CircularSpeedTerm:
         return model.circular_speed(np.atleast_1d(np.asarray(self.R_kpc, dtype=float)))
 
     def log_likelihood(self, model: GalaxyModel):
-        return gaussian_loglike(self.prediction(model), np.atleast_1d(self.vc_kms), np.atleast_1d(self.err_kms),
-                                names=("vc_model_kms", "vc_kms", "vc_err_kms"))
+        return gaussian_loglike(
+            self.prediction(model),
+            np.atleast_1d(self.vc_kms),
+            np.atleast_1d(self.err_kms),
+            names=("vc_model_kms", "vc_kms", "vc_err_kms"),
+        )
 
     def chi2(self, model: GalaxyModel):
         return np.sum(((self.prediction(model) - self.vc_kms) / self.err_kms) ** 2, axis=-1)
@@ -235,7 +239,9 @@ def make_terms(
             terms.append(EscapeVelocityTerm(data.vesc_curve, boundary_r200))
         elif name == "vc_R0":
             terms.append(
-                CircularSpeedTerm(np.array([data.R0_kpc]), np.array([data.vc_R0_kms]), np.array([data.vc_R0_err_kms]), name="vc_R0")
+                CircularSpeedTerm(
+                    np.array([data.R0_kpc]), np.array([data.vc_R0_kms]), np.array([data.vc_R0_err_kms]), name="vc_R0"
+                )
             )
         elif name == "rotation_curve":
             rc = data.rotation_curve
@@ -252,8 +258,10 @@ def make_terms(
                 raise ValueError(f"the K_z table must be at a single height; found z = {heights.tolist()} kpc")
             terms.append(
                 VerticalForceTerm(
-                    kz["R_kpc"].to_numpy(dtype=float), float(heights[0]),
-                    kz["kz_kms2_kpc"].to_numpy(dtype=float), kz["kz_err_kms2_kpc"].to_numpy(dtype=float),
+                    kz["R_kpc"].to_numpy(dtype=float),
+                    float(heights[0]),
+                    kz["kz_kms2_kpc"].to_numpy(dtype=float),
+                    kz["kz_err_kms2_kpc"].to_numpy(dtype=float),
                 )
             )
     return tuple(terms)

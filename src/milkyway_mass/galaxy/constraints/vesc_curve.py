@@ -22,7 +22,13 @@ from scipy.stats import gaussian_kde
 #: Columns of ``EscapeVelocityCurve.table`` (speeds in km/s, r0 in kpc): the names of
 #: ``schemas.VESC_CURVE_COLUMNS`` plus the 95 % errors (NaN where a curve gives 68 % only).
 CURVE_TABLE_COLUMNS = (
-    "bin", "r0", "vesc_median", "vesc_err_minus", "vesc_err_plus", "vesc_err95_minus", "vesc_err95_plus",
+    "bin",
+    "r0",
+    "vesc_median",
+    "vesc_err_minus",
+    "vesc_err_plus",
+    "vesc_err95_minus",
+    "vesc_err95_plus",
 )
 _SPEED_COLUMNS = CURVE_TABLE_COLUMNS[2:]
 

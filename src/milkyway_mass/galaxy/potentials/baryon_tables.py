@@ -222,7 +222,9 @@ class TabulatedComponent:
             return np.zeros(np.broadcast_shapes(np.shape(R), np.shape(self.mass_msun)))
         heights = [h for h in self.table.kz if np.isclose(h, z_abs[0], rtol=0, atol=1e-9)]
         if z_abs.size != 1 or not heights:
-            raise ValueError(f"K_z of {self.table.name} is tabulated only at |z| = {sorted(self.table.kz)} kpc; got z = {z}")
+            raise ValueError(
+                f"K_z of {self.table.name} is tabulated only at |z| = {sorted(self.table.kz)} kpc; got z = {z}"
+            )
         R = np.asarray(R, dtype=float)
         point = G * self.mass_msun * np.asarray(z) / (R**2 + np.asarray(z) ** 2) ** 1.5
         return point * self.table(("kz", heights[0]), R, self.rd_kpc)
@@ -296,7 +298,9 @@ class GasDisk:
     def mass_msun(self) -> float:
         """2 pi Sigma0 int R exp(-R_m/R - R/R_d) dR = 4 pi Sigma0 R_m R_d K_2(2 sqrt(R_m/R_d))."""
         ratio = np.sqrt(self.rhole_kpc / self.rd_kpc)
-        return float(4.0 * np.pi * self.sigma0_msun_pc2 * MSUN_PC2 * self.rhole_kpc * self.rd_kpc * special.kv(2, 2.0 * ratio))
+        return float(
+            4.0 * np.pi * self.sigma0_msun_pc2 * MSUN_PC2 * self.rhole_kpc * self.rd_kpc * special.kv(2, 2.0 * ratio)
+        )
 
     def density(self, R, z):
         """Density [Msun/kpc³] (0 at R = 0)."""
@@ -318,12 +322,11 @@ class ScfSettings:
 @lru_cache(maxsize=4)
 def gas_table(disks: tuple[GasDisk, ...], scf: ScfSettings, grid: TableGrid) -> tuple[UnitTable, float]:
     """Unit table of the fixed gas disks (galpy ``DiskSCFPotential``, G = 1, kpc) and their mass [Msun]."""
+
     def density(R, z):
         return sum(d.density(R, z) for d in disks)
 
-    sigma = [
-        {"type": "exp", "h": d.rd_kpc, "amp": d.sigma0_msun_pc2 * MSUN_PC2, "Rhole": d.rhole_kpc} for d in disks
-    ]
+    sigma = [{"type": "exp", "h": d.rd_kpc, "amp": d.sigma0_msun_pc2 * MSUN_PC2, "Rhole": d.rhole_kpc} for d in disks]
     hz = [{"type": "sech2", "h": d.z_d_kpc} for d in disks]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="'where' used without 'out'")  # inside galpy's SCF

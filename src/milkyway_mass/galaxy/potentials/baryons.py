@@ -41,7 +41,15 @@ from milkyway_mass.galaxy.potentials.baryon_tables import (
 )
 from milkyway_mass.galaxy.units import MSUN_PC2, MSUN_PC3, G
 
-__all__ = ["BARYON_MODELS", "COMPONENT_TYPES", "FixedBaryons", "McMillanBaryons", "MiyamotoNagai", "Plummer", "build_baryons"]
+__all__ = [
+    "BARYON_MODELS",
+    "COMPONENT_TYPES",
+    "FixedBaryons",
+    "McMillanBaryons",
+    "MiyamotoNagai",
+    "Plummer",
+    "build_baryons",
+]
 
 
 # --- closed-form components -------------------------------------------------------
@@ -119,7 +127,9 @@ class FixedBaryons:
             spec = dict(entry)
             kind = spec.pop("type", None)
             if kind not in COMPONENT_TYPES:
-                raise ValueError(f"baryon component {name!r}: unknown type {kind!r}; expected one of {sorted(COMPONENT_TYPES)}")
+                raise ValueError(
+                    f"baryon component {name!r}: unknown type {kind!r}; expected one of {sorted(COMPONENT_TYPES)}"
+                )
             try:
                 components[name] = COMPONENT_TYPES[kind](**{k: float(v) for k, v in spec.items()})
             except (TypeError, ValueError) as err:
@@ -148,7 +158,13 @@ class McMillanBaryons:
     scf: ScfSettings = ScfSettings()
     grid: TableGrid = TableGrid()
 
-    parameter_names = ("rho0_bulge_msun_pc3", "sigma0_thin_msun_pc2", "rd_thin_kpc", "sigma0_thick_msun_pc2", "rd_thick_kpc")
+    parameter_names = (
+        "rho0_bulge_msun_pc3",
+        "sigma0_thin_msun_pc2",
+        "rd_thin_kpc",
+        "sigma0_thick_msun_pc2",
+        "rd_thick_kpc",
+    )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> McMillanBaryons:
@@ -196,7 +212,9 @@ class McMillanBaryons:
         p = {n: np.asarray(params[n], dtype=float) for n in self.parameter_names}
         for name, value in p.items():
             if not np.all(np.isfinite(value) & (value > 0)):
-                raise ValueError(f"McMillan baryon parameter {name} must be positive and finite; got {value.ravel()[:5]}")
+                raise ValueError(
+                    f"McMillan baryon parameter {name} must be positive and finite; got {value.ravel()[:5]}"
+                )
         walkers = np.ones(np.broadcast_shapes(*(v.shape for v in p.values())))
         (bulge, bulge_mass_per_rho0), (gas, gas_mass) = self._tables["bulge"], self._tables["gas"]
 

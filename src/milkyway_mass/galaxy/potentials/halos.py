@@ -452,7 +452,9 @@ class OblateHalo(HaloBase):
 
     def density(self, R, z):
         """rho(R, z) [Msun / kpc³]."""
-        return self.profile.density(np.sqrt(np.asarray(R, dtype=float) ** 2 + (np.asarray(z, dtype=float) / self.q) ** 2))
+        return self.profile.density(
+            np.sqrt(np.asarray(R, dtype=float) ** 2 + (np.asarray(z, dtype=float) / self.q) ** 2)
+        )
 
     def potential(self, R, z):
         """Phi(R, z) [(km/s)²], zero at infinity."""

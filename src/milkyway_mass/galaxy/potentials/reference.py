@@ -51,7 +51,9 @@ def scaled_mwpotential2014(R0_kpc: float, vc_R0_kms: float) -> CompositePotentia
     return pot
 
 
-def rescale_halo(pot: CompositePotential, mvir_msun: float, overdensity: float, H0_kms_mpc: float, Om: float) -> CompositePotential:
+def rescale_halo(
+    pot: CompositePotential, mvir_msun: float, overdensity: float, H0_kms_mpc: float, Om: float
+) -> CompositePotential:
     """``bulge + disk + halo'``: the NFW halo's amplitude set so its virial mass is ``mvir_msun``."""
     bulge, disk, halo = pot
     if not isinstance(halo, NFWPotential):
@@ -65,8 +67,12 @@ def rescale_halo(pot: CompositePotential, mvir_msun: float, overdensity: float, 
 
 
 def reference_potentials(
-    virial_masses_msun: Mapping[str, float], R0_kpc: float, vc_R0_kms: float,
-    overdensity: float, H0_kms_mpc: float, Om: float,
+    virial_masses_msun: Mapping[str, float],
+    R0_kpc: float,
+    vc_R0_kms: float,
+    overdensity: float,
+    H0_kms_mpc: float,
+    Om: float,
 ) -> dict[str, list]:
     """Scaled MWPotential2014 with the halo rescaled to each named virial mass."""
     base = scaled_mwpotential2014(R0_kpc, vc_R0_kms)
@@ -92,8 +98,16 @@ def vesc_curves(potentials: Mapping[str, CompositePotential], r_kpc) -> pd.DataF
 
 
 def bin_vmin(
-    r_lo, r_hi, potentials: Mapping[str, CompositePotential], *, inner_r_max_kpc: float, inner_v_min_kms: float,
-    curve_fraction: float, evaluate_at: str, round_to_kms: float, rounding: str,
+    r_lo,
+    r_hi,
+    potentials: Mapping[str, CompositePotential],
+    *,
+    inner_r_max_kpc: float,
+    inner_v_min_kms: float,
+    curve_fraction: float,
+    evaluate_at: str,
+    round_to_kms: float,
+    rounding: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-bin speed threshold and the radius it was evaluated at (both arrays).
 

@@ -71,9 +71,9 @@ __all__ = [
     "sample_speeds",
 ]
 
-N_RADII = 80          # radii of the tabulated inverse CDFs per bin
-N_SPEEDS = 6000       # speeds per inverse CDF, dense towards v_esc
-RANK_BINS = 10        # bins of the rank histogram of the truth within each posterior
+N_RADII = 80  # radii of the tabulated inverse CDFs per bin
+N_SPEEDS = 6000  # speeds per inverse CDF, dense towards v_esc
+RANK_BINS = 10  # bins of the rank histogram of the truth within each posterior
 
 
 def energy_df(variant: str, galaxy: TruthGalaxy, tracer: dict | None = None):
@@ -125,13 +125,17 @@ def sample_speeds(galaxy: TruthGalaxy, f, r: np.ndarray, v_lo: float, rng: np.ra
     r_grid = np.geomspace(r.min(), r.max() * (1 + 1e-9), N_RADII)
     vesc = galaxy.vesc(r_grid)
     if np.any(vesc <= v_lo):
-        raise ValueError(f"v_esc <= {v_lo:.1f} km/s somewhere in {r.min():.2f}-{r.max():.2f} kpc: no bound star can be drawn")
+        raise ValueError(
+            f"v_esc <= {v_lo:.1f} km/s somewhere in {r.min():.2f}-{r.max():.2f} kpc: no bound star can be drawn"
+        )
     u = np.unique(np.concatenate([1.0 - np.geomspace(1e-7, 1.0, N_SPEEDS // 2), np.linspace(0.0, 1.0, N_SPEEDS // 2)]))
     u_lo = v_lo / vesc[:, None]
     x_grid = u_lo + (1.0 - u_lo) * u[None, :]  # v / v_esc(r_grid) from v_lo to v_esc, per row
     v = x_grid * vesc[:, None]
     p = v**2 * f(galaxy.phi(r_grid)[:, None] + 0.5 * v**2)
-    cdf = np.concatenate([np.zeros((N_RADII, 1)), np.cumsum(0.5 * (p[:, 1:] + p[:, :-1]) * np.diff(v, axis=1), axis=1)], axis=1)
+    cdf = np.concatenate(
+        [np.zeros((N_RADII, 1)), np.cumsum(0.5 * (p[:, 1:] + p[:, :-1]) * np.diff(v, axis=1), axis=1)], axis=1
+    )
     if np.any(cdf[:, -1] <= 0):
         raise ValueError("the DF has no bound stars above v_lo at some radius of the bin")
     cdf /= cdf[:, -1:]
@@ -144,8 +148,17 @@ def sample_speeds(galaxy: TruthGalaxy, f, r: np.ndarray, v_lo: float, rng: np.ra
     return x * galaxy.vesc(r)
 
 
-def observe_bin(galaxy: TruthGalaxy, f, survey_r: np.ndarray, survey_sigma: np.ndarray, n: int, v_min: float,
-                v_max: float, with_errors: bool, rng: np.random.Generator) -> dict:
+def observe_bin(
+    galaxy: TruthGalaxy,
+    f,
+    survey_r: np.ndarray,
+    survey_sigma: np.ndarray,
+    n: int,
+    v_min: float,
+    v_max: float,
+    with_errors: bool,
+    rng: np.random.Generator,
+) -> dict:
     """One realisation of a bin: ``n`` selected stars with true and observed speeds.
 
     Radii and speed errors σ_v are drawn in pairs from the survey stars of the bin
@@ -208,12 +221,23 @@ class Estimator:
 
     def __post_init__(self):
         if len(self.k_ranges) != len(self.k_init) or not self.k_ranges:
-            raise ValueError(f"estimator {self.name!r}: need one k_init per k range, got {self.k_ranges} and {self.k_init}")
+            raise ValueError(
+                f"estimator {self.name!r}: need one k_init per k range, got {self.k_ranges} and {self.k_init}"
+            )
 
 
-def build_jobs(galaxy: TruthGalaxy, dfs: dict, bins: pd.DataFrame, survey_stars: pd.DataFrame,
-               estimators: list[Estimator], n_realisations: int, error_settings: tuple[str, ...], fit: dict,
-               sampler: SamplerSettings, seed: int) -> list[CalibrationJob]:
+def build_jobs(
+    galaxy: TruthGalaxy,
+    dfs: dict,
+    bins: pd.DataFrame,
+    survey_stars: pd.DataFrame,
+    estimators: list[Estimator],
+    n_realisations: int,
+    error_settings: tuple[str, ...],
+    fit: dict,
+    sampler: SamplerSettings,
+    seed: int,
+) -> list[CalibrationJob]:
     """Every (estimator, error setting, DF, bin, realisation) fit of a calibration.
 
     ``dfs`` maps DF names to ``{"variant", "tracer"}`` (see :func:`energy_df`);
@@ -234,27 +258,66 @@ def build_jobs(galaxy: TruthGalaxy, dfs: dict, bins: pd.DataFrame, survey_stars:
         for i_bin, (_, b) in enumerate(bins.iterrows()):
             stars = survey_stars[(survey_stars["binning"] == b["binning"]) & (survey_stars["bin"] == b["bin"])]
             if stars.empty:
-                raise ValueError(f"calibration: no survey stars in {b['binning']} bin {b['bin']} to take radii and errors from")
+                raise ValueError(
+                    f"calibration: no survey stars in {b['binning']} bin {b['bin']} to take radii and errors from"
+                )
             for i_err, errors in enumerate(error_settings):
                 for real in range(n_realisations):
                     rng = np.random.default_rng(task_seed(seed, i_df, i_bin, i_err, real))
-                    sample = observe_bin(galaxy, f, stars["r_gc"].to_numpy(), stars["sigma_v_gc"].to_numpy(),
-                                         int(b["n_stars"]), float(b["v_min"]), fit["v_max_kms"], errors == "survey", rng)
-                    data = TailData(v=sample["v"], r=sample["r"], sigma=np.maximum(sample["sigma"], 1e-3),
-                                    v_min=np.full(sample["v"].size, float(b["v_min"])), r0=sample["r0"])
+                    sample = observe_bin(
+                        galaxy,
+                        f,
+                        stars["r_gc"].to_numpy(),
+                        stars["sigma_v_gc"].to_numpy(),
+                        int(b["n_stars"]),
+                        float(b["v_min"]),
+                        fit["v_max_kms"],
+                        errors == "survey",
+                        rng,
+                    )
+                    data = TailData(
+                        v=sample["v"],
+                        r=sample["r"],
+                        sigma=np.maximum(sample["sigma"], 1e-3),
+                        v_min=np.full(sample["v"].size, float(b["v_min"])),
+                        r0=sample["r0"],
+                    )
                     for est in estimators:
                         tasks = []
                         for ik, (kr, k0) in enumerate(zip(est.k_ranges, est.k_init)):
-                            prior, theta0, scatter = prior_and_start(est.likelihood, b["v_min"], kr, k0, fit,
-                                                                      fit["init"], fit["init_scatter"])
-                            tasks.append(FitTask(
-                                key=(est.name, errors, df_name, b["binning"], int(b["bin"]), real, k_range_label(kr)),
-                                data=data, prior=prior, theta0=theta0, scatter=scatter, likelihood=est.likelihood,
-                                sigma_out=fit["sigma_out_kms"], sampler=sampler,
-                                seed=task_seed(seed, i_df, i_bin, i_err, real, ik)))
-                        jobs.append(CalibrationJob(key=(est.name, errors, df_name, b["binning"], int(b["bin"]), real),
-                                                   tasks=tuple(tasks), labels=tuple(k_range_label(kr) for kr in est.k_ranges),
-                                                   tie_tolerance=fit["tie_lnL"], vesc_true=sample["vesc_true"]))
+                            prior, theta0, scatter = prior_and_start(
+                                est.likelihood, b["v_min"], kr, k0, fit, fit["init"], fit["init_scatter"]
+                            )
+                            tasks.append(
+                                FitTask(
+                                    key=(
+                                        est.name,
+                                        errors,
+                                        df_name,
+                                        b["binning"],
+                                        int(b["bin"]),
+                                        real,
+                                        k_range_label(kr),
+                                    ),
+                                    data=data,
+                                    prior=prior,
+                                    theta0=theta0,
+                                    scatter=scatter,
+                                    likelihood=est.likelihood,
+                                    sigma_out=fit["sigma_out_kms"],
+                                    sampler=sampler,
+                                    seed=task_seed(seed, i_df, i_bin, i_err, real, ik),
+                                )
+                            )
+                        jobs.append(
+                            CalibrationJob(
+                                key=(est.name, errors, df_name, b["binning"], int(b["bin"]), real),
+                                tasks=tuple(tasks),
+                                labels=tuple(k_range_label(kr) for kr in est.k_ranges),
+                                tie_tolerance=fit["tie_lnL"],
+                                vesc_true=sample["vesc_true"],
+                            )
+                        )
     return jobs
 
 
@@ -270,16 +333,26 @@ def fit_realisation(job: CalibrationJob) -> dict:
     fits = {label: fit_bin(task) for label, task in zip(job.labels, job.tasks)}
     chosen = choose_k_range(fits, job.tie_tolerance)
     fit = fits[chosen]
-    kept = fit["chain"][fit["n_burn_stored"]:].reshape(-1, fit["chain"].shape[-1])[:, 0].astype(float)
+    kept = fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])[:, 0].astype(float)
     p025, p16, p50, p84, p975 = np.percentile(kept, [2.5, 16, 50, 84, 97.5])
     truth = job.vesc_true
     sigma = (p50 - p16) if p50 > truth else (p84 - p50)
     return {
-        "key": job.key, "k_range": chosen, "n_stars": fit["n_stars"], "vesc_true": truth,
-        "vesc_median": p50, "vesc_p16": p16, "vesc_p84": p84, "vesc_p2.5": p025, "vesc_p97.5": p975,
+        "key": job.key,
+        "k_range": chosen,
+        "n_stars": fit["n_stars"],
+        "vesc_true": truth,
+        "vesc_median": p50,
+        "vesc_p16": p16,
+        "vesc_p84": p84,
+        "vesc_p2.5": p025,
+        "vesc_p97.5": p975,
         "pull": (p50 - truth) / sigma if sigma > 0 else np.inf,
-        "rank": float(np.mean(kept < truth)), "k_median": float(np.median(fit["chain"][fit["n_burn_stored"]:, :, 1])),
-        "converged": fit["converged"], "tau_max": float(np.max(fit["tau"])), "runtime_s": time.perf_counter() - t0,
+        "rank": float(np.mean(kept < truth)),
+        "k_median": float(np.median(fit["chain"][fit["n_burn_stored"] :, :, 1])),
+        "converged": fit["converged"],
+        "tau_max": float(np.max(fit["tau"])),
+        "runtime_s": time.perf_counter() - t0,
     }
 
 
@@ -292,8 +365,9 @@ def results_table(results: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_calibration(jobs: list[CalibrationJob], scheduler_address: str | None = None, n_workers: int = 2,
-                    progress: bool = True) -> list[dict]:
+def run_calibration(
+    jobs: list[CalibrationJob], scheduler_address: str | None = None, n_workers: int = 2, progress: bool = True
+) -> list[dict]:
     """Run :func:`fit_realisation` for every job on a ``dask.distributed`` cluster; results in job order.
 
     ``scheduler_address`` connects to an existing scheduler (a real cluster);
@@ -329,10 +403,15 @@ def _summary_row(g: pd.DataFrame) -> dict:
     half68 = 0.5 * (g["vesc_p84"] - g["vesc_p16"]) / g["vesc_true"]
     ranks = np.histogram(g["rank"], bins=RANK_BINS, range=(0.0, 1.0))[0]
     return {
-        "n_fits": len(g), "mean_bias": float(rel.mean()), "rms_error": float(np.sqrt(np.mean(rel**2))),
-        "scatter": float(rel.std(ddof=1)) if len(g) > 1 else np.nan, "mean_sigma_post": float(half68.mean()),
-        "coverage_68": float(inside68.mean()), "coverage_95": float(inside95.mean()),
-        "max_abs_pull": float(g["pull"].abs().max()), "fraction_converged": float(g["converged"].mean()),
+        "n_fits": len(g),
+        "mean_bias": float(rel.mean()),
+        "rms_error": float(np.sqrt(np.mean(rel**2))),
+        "scatter": float(rel.std(ddof=1)) if len(g) > 1 else np.nan,
+        "mean_sigma_post": float(half68.mean()),
+        "coverage_68": float(inside68.mean()),
+        "coverage_95": float(inside95.mean()),
+        "max_abs_pull": float(g["pull"].abs().max()),
+        "fraction_converged": float(g["converged"].mean()),
         "rank_histogram": " ".join(str(int(c)) for c in ranks),
     }
 
@@ -346,8 +425,10 @@ def coverage_summary(fits: pd.DataFrame, by=("estimator", "errors", "df")) -> pd
     truth; rank_histogram the counts of the truth's rank in ``RANK_BINS`` bins
     (flat if the posteriors are calibrated).
     """
-    rows = [{**dict(zip(by, key if isinstance(key, tuple) else (key,))), **_summary_row(g)}
-            for key, g in fits.groupby(list(by), sort=False)]
+    rows = [
+        {**dict(zip(by, key if isinstance(key, tuple) else (key,))), **_summary_row(g)}
+        for key, g in fits.groupby(list(by), sort=False)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -375,8 +456,13 @@ def _correct(median, err_minus, err_plus, bias, sigma_sys):
 
 def _apply(fits: pd.DataFrame, corr: pd.DataFrame) -> pd.DataFrame:
     c = corr.reindex(fits["bin"])
-    med, lo, hi = _correct(fits["vesc_median"], fits["vesc_median"] - fits["vesc_p16"],
-                           fits["vesc_p84"] - fits["vesc_median"], c["bias"].to_numpy(), c["sigma_sys"].to_numpy())
+    med, lo, hi = _correct(
+        fits["vesc_median"],
+        fits["vesc_median"] - fits["vesc_p16"],
+        fits["vesc_p84"] - fits["vesc_median"],
+        c["bias"].to_numpy(),
+        c["sigma_sys"].to_numpy(),
+    )
     return fits.assign(vesc_median=med, vesc_p16=med - lo, vesc_p84=med + hi)
 
 
@@ -401,8 +487,16 @@ def leave_one_out_coverage(fits: pd.DataFrame, held_out=()) -> pd.DataFrame:
         corrected = _apply(test, _corrections(train))
         rel = corrected["vesc_median"] / corrected["vesc_true"] - 1.0
         inside = (corrected["vesc_true"] >= corrected["vesc_p16"]) & (corrected["vesc_true"] <= corrected["vesc_p84"])
-        rows.append({"left_out_df": df_name, "held_out": is_held_out, "n_fits": len(test), "mean_bias": float(rel.mean()),
-                     "scatter": float(rel.std(ddof=1)) if len(test) > 1 else np.nan, "coverage_68": float(inside.mean())})
+        rows.append(
+            {
+                "left_out_df": df_name,
+                "held_out": is_held_out,
+                "n_fits": len(test),
+                "mean_bias": float(rel.mean()),
+                "scatter": float(rel.std(ddof=1)) if len(test) > 1 else np.nan,
+                "coverage_68": float(inside.mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -417,7 +511,12 @@ def calibrated_curve(table: pd.DataFrame, fits: pd.DataFrame, label: str) -> pd.
     c = _corrections(fits).reindex(table["bin"])
     out = table.copy()
     out["vesc_median"], out["vesc_err_minus"], out["vesc_err_plus"] = _correct(
-        table["vesc_median"], table["vesc_err_minus"], table["vesc_err_plus"], c["bias"].to_numpy(), c["sigma_sys"].to_numpy())
+        table["vesc_median"],
+        table["vesc_err_minus"],
+        table["vesc_err_plus"],
+        c["bias"].to_numpy(),
+        c["sigma_sys"].to_numpy(),
+    )
     out["vesc_bias"] = c["bias"].to_numpy()
     out["vesc_sigma_sys"] = c["sigma_sys"].to_numpy()
     out["calibration"] = label

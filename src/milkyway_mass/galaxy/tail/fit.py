@@ -46,8 +46,9 @@ class SamplerSettings:
 
     def __post_init__(self):
         if self.n_walkers < 2 * len(PARAMETER_NAMES):
-            raise ValueError(f"n_walkers must be >= {2 * len(PARAMETER_NAMES)} for emcee's stretch move, "
-                             f"got {self.n_walkers}")
+            raise ValueError(
+                f"n_walkers must be >= {2 * len(PARAMETER_NAMES)} for emcee's stretch move, got {self.n_walkers}"
+            )
         if self.n_burn < 0 or self.n_keep < 1 or self.store_every < 1:
             raise ValueError(f"need n_burn >= 0, n_keep >= 1, store_every >= 1; got {self}")
 
@@ -92,12 +93,15 @@ def tail_prior(likelihood: str, v_min: float, k_range, priors: dict) -> Prior:
     prior = Prior.box(names, ranges, where=f"{likelihood} tail fit", log_uniform=("v_esc",))
     lo, hi = dict(zip(names, prior.lower)), dict(zip(names, prior.upper))
     if lo["k"] < 0 or lo["f"] <= 0 or hi["f"] > 1:
-        raise ValueError(f"tail prior outside the physical range (k >= 0, 0 < f <= 1): k {list(k_range)}, f {priors['f']}")
+        raise ValueError(
+            f"tail prior outside the physical range (k >= 0, 0 < f <= 1): k {list(k_range)}, f {priors['f']}"
+        )
     return prior
 
 
-def prior_and_start(likelihood: str, v_min: float, k_range, k_init: float, priors: dict, init: dict,
-                    scatter: dict) -> tuple[Prior, tuple, tuple]:
+def prior_and_start(
+    likelihood: str, v_min: float, k_range, k_init: float, priors: dict, init: dict, scatter: dict
+) -> tuple[Prior, tuple, tuple]:
     """Prior, start θ0 and start scatter of one fit, from ``escape_velocity``-style settings.
 
     ``priors`` has vesc_max_kms, gamma, f [lo, hi] (and b for likelihoods with b);
@@ -138,8 +142,13 @@ def maximise_likelihood(likelihood: TailLikelihood, prior: Prior, start, max_ite
         return -float(likelihood(from_unit(x)[None, :])[0])
 
     x0 = to_unit(start)
-    res = minimize(neg_ln_l, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * lo.size,
-                   options={"maxiter": max_iter, "xatol": 1e-7, "fatol": 1e-7})
+    res = minimize(
+        neg_ln_l,
+        x0,
+        method="Nelder-Mead",
+        bounds=[(0.0, 1.0)] * lo.size,
+        options={"maxiter": max_iter, "xatol": 1e-7, "fatol": 1e-7},
+    )
     return from_unit(res.x), -float(res.fun)
 
 
@@ -159,15 +168,29 @@ def fit_bin(task: FitTask, progress: bool = False) -> dict:
     rng = np.random.default_rng(task.seed)
     like = TailLikelihood(task.data, task.sigma_out, task.likelihood)
     if task.prior.names != like.parameter_names:
-        raise ValueError(f"{task.likelihood} likelihood has parameters {like.parameter_names}; the prior has {task.prior.names}")
+        raise ValueError(
+            f"{task.likelihood} likelihood has parameters {like.parameter_names}; the prior has {task.prior.names}"
+        )
     n_params = len(like.parameter_names)
     if s.n_walkers < 2 * n_params:
-        raise ValueError(f"{task.likelihood} likelihood has {n_params} parameters: n_walkers must be >= "
-                         f"{2 * n_params}, got {s.n_walkers}")
+        raise ValueError(
+            f"{task.likelihood} likelihood has {n_params} parameters: n_walkers must be >= "
+            f"{2 * n_params}, got {s.n_walkers}"
+        )
     post = Posterior(None, task.prior, (like,))
     p0 = initial_ball(task.theta0, post, s.n_walkers, task.scatter, rng)
-    result = run_emcee(post, task.prior, n_walkers=s.n_walkers, n_burn=s.n_burn, n_keep=s.n_keep,
-                       seed=int(rng.integers(2**32)), progress=progress, initial=p0, keep_burn_in=True, n_tau=s.n_tau)
+    result = run_emcee(
+        post,
+        task.prior,
+        n_walkers=s.n_walkers,
+        n_burn=s.n_burn,
+        n_keep=s.n_keep,
+        seed=int(rng.integers(2**32)),
+        progress=progress,
+        initial=p0,
+        keep_burn_in=True,
+        n_tau=s.n_tau,
+    )
     chain, log_prob, diag = result["chain"], result["log_prob"], result["diagnostics"]
     ln_l = log_prob - task.prior.log_prob(chain.reshape(-1, n_params)).reshape(log_prob.shape)
     best = np.unravel_index(np.argmax(ln_l), ln_l.shape)
@@ -230,9 +253,16 @@ def run_fits(tasks: list[FitTask], n_workers: int = 2, progress: bool = True) ->
                 bar.update()
     bar.close()
     for key, res in results.items():
-        logger.info("fit %s: N=%d, ln L_max=%.2f, acceptance=%.2f, max tau=%.0f (%s), %.1f s", key, res["n_stars"],
-                    res["ln_l_max"], res["acceptance_fraction"], np.max(res["tau"]),
-                    "converged" if res["converged"] else "chain shorter than n_tau*tau", res["runtime_s"])
+        logger.info(
+            "fit %s: N=%d, ln L_max=%.2f, acceptance=%.2f, max tau=%.0f (%s), %.1f s",
+            key,
+            res["n_stars"],
+            res["ln_l_max"],
+            res["acceptance_fraction"],
+            np.max(res["tau"]),
+            "converged" if res["converged"] else "chain shorter than n_tau*tau",
+            res["runtime_s"],
+        )
     return results
 
 

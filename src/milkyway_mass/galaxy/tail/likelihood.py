@@ -77,7 +77,7 @@ LIKELIHOODS = ("published", "convolved", "df_consistent", "df_power_exp")
 EXTRA_PARAMETERS = {"df_power_exp": ("b",)}
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
-_N_CHEB = 9   # Chebyshev nodes in ln(r/r0) at which H is evaluated per walker
+_N_CHEB = 9  # Chebyshev nodes in ln(r/r0) at which H is evaluated per walker
 
 
 def parameter_names(kind: str) -> tuple[str, ...]:
@@ -171,8 +171,9 @@ def log_bound_df_power_exp(v, vesc, k, coeffs, v_min, log_h=None):
     if log_h is None:
         shape = np.broadcast_shapes(np.shape(y), *(np.shape(c) for c in coeffs), (k.size,) + (1,) * (ndim - 1))
         flat = (k.size, -1)
-        log_h = log_power_exp_integral(k, np.broadcast_to(y_safe, shape).reshape(flat),
-                                       [np.broadcast_to(c, shape).reshape(flat) for c in coeffs]).reshape(shape)
+        log_h = log_power_exp_integral(
+            k, np.broadcast_to(y_safe, shape).reshape(flat), [np.broadcast_to(c, shape).reshape(flat) for c in coeffs]
+        ).reshape(shape)
     log_norm = (2.0 * kk + 3.0) * np.log(vesc) - np.log(2.0) + (kk + 1.0) * np.log(y_safe) - np.log1p(kk) + log_h
     gap2 = np.square(vesc) - np.square(v)
     inside = (gap2 > 0) & (v >= v_min) & reachable
@@ -230,8 +231,10 @@ class TailLikelihood:
         if kind == "convolved" and not (data.sigma > 0).all():
             raise ValueError(f"convolved likelihood needs sigma > 0; {np.sum(data.sigma <= 0)} star(s) have sigma <= 0")
         if kind == "df_power_exp" and data.n and np.ptp(data.v_min) > 0:
-            raise ValueError(f"df_power_exp likelihood needs one v_min for all stars of a bin; got "
-                             f"{data.v_min.min()}..{data.v_min.max()} km/s")
+            raise ValueError(
+                f"df_power_exp likelihood needs one v_min for all stars of a bin; got "
+                f"{data.v_min.min()}..{data.v_min.max()} km/s"
+            )
         self.data = data
         self.kind = kind
         self.sigma_out = float(sigma_out)

@@ -24,11 +24,11 @@ __all__ = ["chebyshev_interpolation_matrix", "log_incomplete_beta", "log_normal_
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
-_MU_LO, _MU_HI, _DMU = -30.0, 30.0, 0.1   # grid of log I_k(mu)
-_DK = 0.05    # k step of every table
+_MU_LO, _MU_HI, _DMU = -30.0, 30.0, 0.1  # grid of log I_k(mu)
+_DK = 0.05  # k step of every table
 _K_TOP = 8.0
 _N_NODES = 96  # Gauss–Jacobi nodes per table entry
-_DY = 0.002   # grid of log J_k(y) on y in [0, 1]
+_DY = 0.002  # grid of log J_k(y) on y in [0, 1]
 _N_QUAD = 48  # Gauss–Legendre nodes of the product integration of H(k, y, b')
 
 
@@ -71,8 +71,7 @@ def _asymptotic_low(k, mu):
     c1 = -a * (a + 1) / 2
     c2 = -c1 * (a + 2) * (a + 3) / 4
     c3 = -c2 * (a + 4) * (a + 5) / 6
-    return (-0.5 * mu**2 - _LOG_SQRT_2PI + gammaln(a) - a * np.log(-mu)
-            + np.log1p(m2 * (c1 + m2 * (c2 + m2 * c3))))
+    return -0.5 * mu**2 - _LOG_SQRT_2PI + gammaln(a) - a * np.log(-mu) + np.log1p(m2 * (c1 + m2 * (c2 + m2 * c3)))
 
 
 def _interpolate_table(table: tuple[np.ndarray, np.ndarray], x_lo: float, dx: float, k, x) -> np.ndarray:
@@ -93,8 +92,15 @@ def _interpolate_table(table: tuple[np.ndarray, np.ndarray], x_lo: float, dx: fl
 
     i0 = np.clip(np.floor(k / _DK).astype(int) - 1, 0, nk - 4)
     u = k / _DK - i0
-    lag = np.stack([-(u - 1) * (u - 2) * (u - 3) / 6, u * (u - 2) * (u - 3) / 2,
-                    -u * (u - 1) * (u - 3) / 2, u * (u - 1) * (u - 2) / 6], axis=1)
+    lag = np.stack(
+        [
+            -(u - 1) * (u - 2) * (u - 3) / 6,
+            u * (u - 2) * (u - 3) / 2,
+            -u * (u - 1) * (u - 3) / 2,
+            u * (u - 1) * (u - 2) / 6,
+        ],
+        axis=1,
+    )
     idx = i0[:, None] + np.arange(4)
     row_f = np.einsum("wm,wmj->wj", lag, log_f[idx, cols])
     row_d = np.einsum("wm,wmj->wj", lag, dlog_f[idx, cols])
@@ -176,8 +182,8 @@ def log_power_exp_integral(k, y, coeffs):
     """
     k = np.asarray(k, dtype=float)
     y, *cs = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (y, *coeffs)))
-    nodes, weights = _power_weights(k)                      # (Q,), (W, Q)
-    t = y[..., None] * nodes                                # (W, M, Q)
+    nodes, weights = _power_weights(k)  # (Q,), (W, Q)
+    t = y[..., None] * nodes  # (W, M, Q)
     exponent = sum(c[..., None] * t ** (m + 1) for m, c in enumerate(cs))
     g = np.sqrt(1.0 - t) * np.exp(exponent)
     return np.log(np.einsum("wmq,wq->wm", g, weights)) + np.log1p(k)[:, None]

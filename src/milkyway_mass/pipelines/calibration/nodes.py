@@ -27,7 +27,16 @@ from milkyway_mass.schemas import require_columns
 
 logger = logging.getLogger(__name__)
 
-LEAVE_ONE_OUT_COLUMNS = ["estimator", "errors", "left_out_df", "held_out", "n_fits", "mean_bias", "scatter", "coverage_68"]
+LEAVE_ONE_OUT_COLUMNS = [
+    "estimator",
+    "errors",
+    "left_out_df",
+    "held_out",
+    "n_fits",
+    "mean_bias",
+    "scatter",
+    "coverage_68",
+]
 
 
 def _k_ranges(ranges) -> tuple[tuple[float, ...], ...]:
@@ -38,8 +47,10 @@ def _k_ranges(ranges) -> tuple[tuple[float, ...], ...]:
 def _selected(calibration: dict, names: list[str], listing: str, definitions: str) -> dict:
     unknown = [name for name in names if name not in calibration[definitions]]
     if unknown:
-        raise ValueError(f"calibration.{listing} names {unknown}, not defined in calibration.{definitions} "
-                         f"({sorted(calibration[definitions])})")
+        raise ValueError(
+            f"calibration.{listing} names {unknown}, not defined in calibration.{definitions} "
+            f"({sorted(calibration[definitions])})"
+        )
     return {name: calibration[definitions][name] for name in names}
 
 
@@ -53,8 +64,10 @@ def _held_out(calibration: dict) -> list[str]:
 
 
 def _estimators(calibration: dict) -> list[Estimator]:
-    return [Estimator(name, e["likelihood"], _k_ranges(e["k_ranges"]), tuple(map(float, e["k_init"])))
-            for name, e in _selected(calibration, calibration["compare"], "compare", "estimators").items()]
+    return [
+        Estimator(name, e["likelihood"], _k_ranges(e["k_ranges"]), tuple(map(float, e["k_init"])))
+        for name, e in _selected(calibration, calibration["compare"], "compare", "estimators").items()
+    ]
 
 
 def _reference_galaxy(calibration: dict, galaxy_frame: dict, cosmology: dict) -> TruthGalaxy:
@@ -73,16 +86,30 @@ def _calibration_bins(stars: dict[str, pd.DataFrame], radial_bins: pd.DataFrame,
             if wanted and n >= calibration["min_stars"]:
                 rows.append({"binning": binning, "bin": int(b["bin"]), "v_min": float(b["v_min"]), "n_stars": n})
             elif wanted:
-                logger.warning("calibration: %s bin %d has %d stars < min_stars=%d; not calibrated", binning, b["bin"], n,
-                               calibration["min_stars"])
+                logger.warning(
+                    "calibration: %s bin %d has %d stars < min_stars=%d; not calibrated",
+                    binning,
+                    b["bin"],
+                    n,
+                    calibration["min_stars"],
+                )
     if not rows:
-        raise ValueError(f"calibration: no bin of {calibration['binnings']} has >= {calibration['min_stars']} selected stars")
+        raise ValueError(
+            f"calibration: no bin of {calibration['binnings']} has >= {calibration['min_stars']} selected stars"
+        )
     return pd.DataFrame(rows)
 
 
-def run_calibration_fits(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radial_bins: pd.DataFrame,
-                         calibration: dict, escape_velocity: dict, selection: dict, galaxy_frame: dict,
-                         cosmology: dict) -> pd.DataFrame:
+def run_calibration_fits(
+    stars_bin1: pd.DataFrame,
+    stars_bin2: pd.DataFrame,
+    radial_bins: pd.DataFrame,
+    calibration: dict,
+    escape_velocity: dict,
+    selection: dict,
+    galaxy_frame: dict,
+    cosmology: dict,
+) -> pd.DataFrame:
     """Fit every realisation of every (estimator, error setting, DF, bin); one row per fit.
 
     Star counts, v_min and the radii and speed errors of each bin come from the
@@ -93,22 +120,55 @@ def run_calibration_fits(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, rad
     bins = _calibration_bins(stars, radial_bins, calibration)
     survey = pd.concat([stars[b].assign(binning=b) for b in calibration["binnings"]], ignore_index=True)
     pri, smp = escape_velocity["priors"], calibration["sampler"]
-    fit = {**pri, "sigma_out_kms": escape_velocity["sigma_out_kms"], "v_max_kms": selection["v_max_kms"],
-           "tie_lnL": escape_velocity["model_choice_tie_lnL"], "init": escape_velocity["init"],
-           "init_scatter": escape_velocity["init_scatter"]}
-    settings = SamplerSettings(n_walkers=smp["n_walkers"], n_burn=smp["n_burn"], n_keep=smp["n_keep"], n_tau=smp["n_tau"],
-                               polish=smp["polish"], polish_max_iter=smp["polish_max_iter"])
-    dfs = (_selected(calibration, calibration["family"], "family", "dfs")
-           | _selected(calibration, _held_out(calibration), "held_out", "dfs"))
-    jobs = build_jobs(_reference_galaxy(calibration, galaxy_frame, cosmology), dfs, bins, survey,
-                      _estimators(calibration), calibration["n_realisations"], tuple(calibration["errors"]), fit, settings,
-                      calibration["seed"])
-    logger.info("calibration: %d realisations (%d bins x %d DFs x %d error settings x %d estimators x %d)", len(jobs),
-                len(bins), len(dfs), len(calibration["errors"]), len(calibration["compare"]),
-                calibration["n_realisations"])
+    fit = {
+        **pri,
+        "sigma_out_kms": escape_velocity["sigma_out_kms"],
+        "v_max_kms": selection["v_max_kms"],
+        "tie_lnL": escape_velocity["model_choice_tie_lnL"],
+        "init": escape_velocity["init"],
+        "init_scatter": escape_velocity["init_scatter"],
+    }
+    settings = SamplerSettings(
+        n_walkers=smp["n_walkers"],
+        n_burn=smp["n_burn"],
+        n_keep=smp["n_keep"],
+        n_tau=smp["n_tau"],
+        polish=smp["polish"],
+        polish_max_iter=smp["polish_max_iter"],
+    )
+    dfs = _selected(calibration, calibration["family"], "family", "dfs") | _selected(
+        calibration, _held_out(calibration), "held_out", "dfs"
+    )
+    jobs = build_jobs(
+        _reference_galaxy(calibration, galaxy_frame, cosmology),
+        dfs,
+        bins,
+        survey,
+        _estimators(calibration),
+        calibration["n_realisations"],
+        tuple(calibration["errors"]),
+        fit,
+        settings,
+        calibration["seed"],
+    )
+    logger.info(
+        "calibration: %d realisations (%d bins x %d DFs x %d error settings x %d estimators x %d)",
+        len(jobs),
+        len(bins),
+        len(dfs),
+        len(calibration["errors"]),
+        len(calibration["compare"]),
+        calibration["n_realisations"],
+    )
     dask = calibration["dask"]
-    return results_table(run_calibration(jobs, scheduler_address=dask["scheduler_address"], n_workers=dask["n_workers"],
-                                         progress=calibration["progress"]))
+    return results_table(
+        run_calibration(
+            jobs,
+            scheduler_address=dask["scheduler_address"],
+            n_workers=dask["n_workers"],
+            progress=calibration["progress"],
+        )
+    )
 
 
 def summarise_calibration(fits: pd.DataFrame, calibration: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -119,14 +179,18 @@ def summarise_calibration(fits: pd.DataFrame, calibration: dict) -> tuple[pd.Dat
     per_bin = coverage_summary(fits, by=("estimator", "errors", "df", "binning", "bin"))
     coverage = pd.concat([overall, per_bin], ignore_index=True)
     coverage["held_out"] = coverage["df"].isin(held_out)
-    loo = [leave_one_out_coverage(g, held_out).assign(estimator=est, errors=err)
-           for (est, err), g in fits.groupby(["estimator", "errors"], sort=False) if g["df"].nunique() > 1]
+    loo = [
+        leave_one_out_coverage(g, held_out).assign(estimator=est, errors=err)
+        for (est, err), g in fits.groupby(["estimator", "errors"], sort=False)
+        if g["df"].nunique() > 1
+    ]
     loo_table = pd.concat(loo, ignore_index=True) if loo else pd.DataFrame(columns=LEAVE_ONE_OUT_COLUMNS)
     return coverage, loo_table[LEAVE_ONE_OUT_COLUMNS]
 
 
-def calibrate_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fits: pd.DataFrame, calibration: dict,
-                         escape_velocity: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def calibrate_vesc_curve(
+    table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fits: pd.DataFrame, calibration: dict, escape_velocity: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The measured curves corrected with the calibration of the estimator that ``escape_velocity`` ran.
 
     The estimator is found by its likelihood and k ranges; corrections come from
@@ -134,19 +198,32 @@ def calibrate_vesc_curve(table_bin1: pd.DataFrame, table_bin2: pd.DataFrame, fit
     (held-out DFs never enter a correction).
     """
     k_ranges = _k_ranges(escape_velocity["priors"]["k_ranges"])
-    match = [e.name for e in _estimators(calibration)
-             if e.likelihood == escape_velocity["likelihood"] and e.k_ranges == k_ranges]
+    match = [
+        e.name
+        for e in _estimators(calibration)
+        if e.likelihood == escape_velocity["likelihood"] and e.k_ranges == k_ranges
+    ]
     if not match:
-        raise ValueError(f"calibration has no estimator with likelihood={escape_velocity['likelihood']!r} and "
-                         f"k_ranges={[list(k) for k in k_ranges]} (the escape_velocity settings); add one to calibration.compare")
-    family = fits[(fits["estimator"] == match[0]) & (fits["errors"] == "survey") & ~fits["df"].isin(_held_out(calibration))]
+        raise ValueError(
+            f"calibration has no estimator with likelihood={escape_velocity['likelihood']!r} and "
+            f"k_ranges={[list(k) for k in k_ranges]} (the escape_velocity settings); add one to calibration.compare"
+        )
+    family = fits[
+        (fits["estimator"] == match[0]) & (fits["errors"] == "survey") & ~fits["df"].isin(_held_out(calibration))
+    ]
     out = []
     for binning, table in (("bin1", table_bin1), ("bin2", table_bin2)):
         sel = family[family["binning"] == binning]
         label = f"{match[0]}: {sel['df'].nunique()} DFs x {sel['realisation'].nunique()} realisations, survey errors"
         if sel.empty:
-            logger.warning("calibration: no '%s' fits with survey errors for %s; its curve is not corrected", match[0], binning)
+            logger.warning(
+                "calibration: no '%s' fits with survey errors for %s; its curve is not corrected", match[0], binning
+            )
         out.append(calibrated_curve(table, sel, label))
-        logger.info("calibrated %s curve: bias %s, sigma_sys %s", binning, np.round(out[-1]["vesc_bias"].to_numpy(), 3),
-                    np.round(out[-1]["vesc_sigma_sys"].to_numpy(), 3))
+        logger.info(
+            "calibrated %s curve: bias %s, sigma_sys %s",
+            binning,
+            np.round(out[-1]["vesc_bias"].to_numpy(), 3),
+            np.round(out[-1]["vesc_sigma_sys"].to_numpy(), 3),
+        )
     return out[0], out[1]

@@ -35,13 +35,12 @@ STAR_COLUMNS = ("r_gc", "v_gc", "sigma_v_gc", "binning", "bin", "v_min")
 SAMPLE_COLUMNS = ("binning", "bin", "r0", *PARAMETER_NAMES)
 SUMMARY_PARAMS = ("k", "gamma", "f")
 PRIOR_EDGE_WIDTH = 0.05  # outer fraction of a prior range counted as its edge
-PRIOR_EDGE_MASS = 0.10   # posterior mass there (twice a flat posterior's) that marks a prior-truncated posterior
+PRIOR_EDGE_MASS = 0.10  # posterior mass there (twice a flat posterior's) that marks a prior-truncated posterior
 VESC_AT_SUN_METHOD = (
     "interpolated: linear interpolation in r between the two fitted bins whose r0 bracket R0, applied to "
     "independent draws from the two posteriors; in_bin_model: v_esc(r0)*(R0/r0)^(-gamma/2) of the bin "
     "containing R0, per posterior sample. Values: median and 16th/84th percentiles [km/s]."
 )
-
 
 
 def _bin_rows(radial_bins: pd.DataFrame, binning: str) -> pd.DataFrame:
@@ -50,7 +49,9 @@ def _bin_rows(radial_bins: pd.DataFrame, binning: str) -> pd.DataFrame:
     if rows.empty:
         raise ValueError(f"radial_bins has no rows for binning '{binning}'")
     if rows["bin"].duplicated().any():
-        raise ValueError(f"radial_bins lists bin(s) {rows['bin'][rows['bin'].duplicated()].tolist()} of '{binning}' twice")
+        raise ValueError(
+            f"radial_bins lists bin(s) {rows['bin'][rows['bin'].duplicated()].tolist()} of '{binning}' twice"
+        )
     return rows
 
 
@@ -59,12 +60,16 @@ def _check_stars(stars: pd.DataFrame, binning: str, bins: pd.DataFrame) -> None:
     require_columns(stars, STAR_COLUMNS, name)
     wrong = stars["binning"] != binning
     if wrong.any():
-        raise ValueError(f"{name}: {int(wrong.sum())} star(s) have binning other than '{binning}': "
-                         f"{sorted(stars.loc[wrong, 'binning'].astype(str).unique())}")
+        raise ValueError(
+            f"{name}: {int(wrong.sum())} star(s) have binning other than '{binning}': "
+            f"{sorted(stars.loc[wrong, 'binning'].astype(str).unique())}"
+        )
     unknown = ~stars["bin"].isin(bins["bin"])
     if unknown.any():
-        raise ValueError(f"{name}: {int(unknown.sum())} star(s) in bin(s) {sorted(stars.loc[unknown, 'bin'].unique())} "
-                         f"that radial_bins does not list for '{binning}'")
+        raise ValueError(
+            f"{name}: {int(unknown.sum())} star(s) in bin(s) {sorted(stars.loc[unknown, 'bin'].unique())} "
+            f"that radial_bins does not list for '{binning}'"
+        )
 
 
 def bin_data(stars: pd.DataFrame, row, name: str = "selected_stars") -> TailData:
@@ -76,8 +81,13 @@ def bin_data(stars: pd.DataFrame, row, name: str = "selected_stars") -> TailData
     if not (np.isfinite(row["r0"]) and row["r0"] > 0):
         raise ValueError(f"radial_bins: bin {row['bin']} of '{row['binning']}' has r0={row['r0']} but {len(sel)} stars")
     try:
-        return TailData(v=sel["v_gc"].to_numpy(dtype=float), r=sel["r_gc"].to_numpy(dtype=float),
-                        sigma=sel["sigma_v_gc"].to_numpy(dtype=float), v_min=vmin, r0=float(row["r0"]))
+        return TailData(
+            v=sel["v_gc"].to_numpy(dtype=float),
+            r=sel["r_gc"].to_numpy(dtype=float),
+            sigma=sel["sigma_v_gc"].to_numpy(dtype=float),
+            v_min=vmin,
+            r0=float(row["r0"]),
+        )
     except ValueError as exc:
         raise ValueError(f"{name}, bin {row['bin']}: {exc}") from exc
 
@@ -88,8 +98,13 @@ def _fit_tasks(stars: pd.DataFrame, bins: pd.DataFrame, binning: str, params: di
     if len(ini["k"]) != len(pri["k_ranges"]):
         raise ValueError(f"escape_velocity.init.k has {len(ini['k'])} values for {len(pri['k_ranges'])} k_ranges")
     settings = SamplerSettings(
-        n_walkers=smp["n_walkers"], n_burn=smp["n_burn"], n_keep=smp["n_keep"], n_tau=smp["n_tau"],
-        polish=smp["polish"], polish_max_iter=smp["polish_max_iter"], store_every=params["chain_store_every"],
+        n_walkers=smp["n_walkers"],
+        n_burn=smp["n_burn"],
+        n_keep=smp["n_keep"],
+        n_tau=smp["n_tau"],
+        polish=smp["polish"],
+        polish_max_iter=smp["polish_max_iter"],
+        store_every=params["chain_store_every"],
     )
     counts = stars["bin"].value_counts()
     tasks, status = [], {}
@@ -98,22 +113,33 @@ def _fit_tasks(stars: pd.DataFrame, bins: pd.DataFrame, binning: str, params: di
         n = int(counts.get(row["bin"], 0))
         if n < max(params["min_stars"], 1):
             status[b] = f"skipped: {n} stars < min_stars={params['min_stars']}"
-            logger.warning("escape_velocity %s bin %d (%.1f-%.1f kpc): %s", binning, b, row["r_lo"], row["r_hi"], status[b])
+            logger.warning(
+                "escape_velocity %s bin %d (%.1f-%.1f kpc): %s", binning, b, row["r_lo"], row["r_hi"], status[b]
+            )
             continue
         status[b] = "ok"
         data = bin_data(stars, row, f"selected_stars_{binning}")
         for i, (k_range, k0) in enumerate(zip(pri["k_ranges"], ini["k"])):
             prior, theta0, scatter = prior_and_start(params["likelihood"], row["v_min"], k_range, k0, pri, ini, sca)
-            tasks.append(FitTask(
-                key=(binning, b, k_range_label(k_range)), data=data, prior=prior, theta0=theta0, scatter=scatter,
-                likelihood=params["likelihood"], sigma_out=params["sigma_out_kms"], sampler=settings,
-                seed=task_seed(smp["seed"], BINNINGS.index(binning), b, i),
-            ))
+            tasks.append(
+                FitTask(
+                    key=(binning, b, k_range_label(k_range)),
+                    data=data,
+                    prior=prior,
+                    theta0=theta0,
+                    scatter=scatter,
+                    likelihood=params["likelihood"],
+                    sigma_out=params["sigma_out_kms"],
+                    sampler=settings,
+                    seed=task_seed(smp["seed"], BINNINGS.index(binning), b, i),
+                )
+            )
     return tasks, status
 
 
-def fit_escape_velocity(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radial_bins: pd.DataFrame,
-                        params: dict) -> tuple[dict, dict]:
+def fit_escape_velocity(
+    stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radial_bins: pd.DataFrame, params: dict
+) -> tuple[dict, dict]:
     """Fit every bin of both binnings with every k range (one process pool); returns the chains of each binning.
 
     Each output: ``{"binning", "likelihood", "k_ranges" (labels), "bins" (list of
@@ -129,8 +155,15 @@ def fit_escape_velocity(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radi
         tasks += binning_tasks
         counts = stars["bin"].value_counts()
         meta[binning] = [
-            {"bin": int(r["bin"]), "r_lo": float(r["r_lo"]), "r_hi": float(r["r_hi"]), "r0": float(r["r0"]),
-             "v_min": float(r["v_min"]), "n_stars": int(counts.get(r["bin"], 0)), "status": status[int(r["bin"])]}
+            {
+                "bin": int(r["bin"]),
+                "r_lo": float(r["r_lo"]),
+                "r_hi": float(r["r_hi"]),
+                "r0": float(r["r0"]),
+                "v_min": float(r["v_min"]),
+                "n_stars": int(counts.get(r["bin"], 0)),
+                "status": status[int(r["bin"])],
+            }
             for _, r in bins.iterrows()
         ]
     results = run_fits(tasks, n_workers=params["n_workers"], progress=params["progress"])
@@ -142,21 +175,29 @@ def fit_escape_velocity(stars_bin1: pd.DataFrame, stars_bin2: pd.DataFrame, radi
             if row["status"] == "ok":
                 per_range = {label: fits[(row["bin"], label)] for label in labels}
                 chosen[row["bin"]] = choose_k_range(per_range, params["model_choice_tie_lnL"])
-        out.append({"binning": binning, "likelihood": params["likelihood"], "k_ranges": labels,
-                    "bins": meta[binning], "fits": fits, "chosen": chosen})
+        out.append(
+            {
+                "binning": binning,
+                "likelihood": params["likelihood"],
+                "k_ranges": labels,
+                "bins": meta[binning],
+                "fits": fits,
+                "chosen": chosen,
+            }
+        )
     return out[0], out[1]
 
 
 def kept_samples(fit: dict) -> np.ndarray:
     """Post-burn-in samples of one fit, flattened to (n, n_params)."""
-    return fit["chain"][fit["n_burn_stored"]:].reshape(-1, fit["chain"].shape[-1])
+    return fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])
 
 
 def parameters_at_prior_edge(kept: np.ndarray, lower, upper, names=("v_esc", "k", "gamma")) -> list[str]:
     """Names of the parameters (the first ``len(names)`` columns of ``kept``) whose posterior piles up
     against a bound of the prior range: at least ``PRIOR_EDGE_MASS`` of the samples lie within
     ``PRIOR_EDGE_WIDTH`` of the range's width from that bound."""
-    x = kept[:, :len(names)]
+    x = kept[:, : len(names)]
     lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
     margin = PRIOR_EDGE_WIDTH * (hi - lo)
     near_lo = np.mean(x < lo + margin, axis=0)
@@ -197,20 +238,40 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
                 kept[:, [names.index(n) for n in ("v_esc", "k", "gamma", *shape)]],
                 (meta["v_min"], fit["k_range"][0], pri["gamma"][0], *(pri[n][0] for n in shape)),
                 (pri["vesc_max_kms"], fit["k_range"][1], pri["gamma"][1], *(pri[n][1] for n in shape)),
-                names=("v_esc", "k", "gamma", *shape))
-            row.update(lnL_max=fit["ln_l_max"], aic=fit["aic"], acceptance_fraction=fit["acceptance_fraction"],
-                       tau=float(np.max(fit["tau"])), converged=fit["converged"], at_prior_edge=" ".join(edge))
+                names=("v_esc", "k", "gamma", *shape),
+            )
+            row.update(
+                lnL_max=fit["ln_l_max"],
+                aic=fit["aic"],
+                acceptance_fraction=fit["acceptance_fraction"],
+                tau=float(np.max(fit["tau"])),
+                converged=fit["converged"],
+                at_prior_edge=" ".join(edge),
+            )
             where = f"escape_velocity {chains['binning']} bin {b} ({meta['r_lo']:.1f}-{meta['r_hi']:.1f} kpc, {chosen})"
             if edge:
-                logger.warning("%s: posterior of %s piles up against the edge of its prior range (the prior, not the data, bounds it)",
-                               where, ", ".join(edge))
+                logger.warning(
+                    "%s: posterior of %s piles up against the edge of its prior range (the prior, not the data, bounds it)",
+                    where,
+                    ", ".join(edge),
+                )
             if not fit["converged"]:
-                logger.warning("%s: kept chain of %d steps is shorter than n_tau*tau = %.0f; lengthen the sampler",
-                               where, params["sampler"]["n_keep"], fit["n_tau_required"])
-            samples.append(pd.DataFrame({
-                "binning": chains["binning"], "bin": b, "r0": meta["r0"],
-                **{name: kept[:, j] for j, name in enumerate(names)},
-            }))
+                logger.warning(
+                    "%s: kept chain of %d steps is shorter than n_tau*tau = %.0f; lengthen the sampler",
+                    where,
+                    params["sampler"]["n_keep"],
+                    fit["n_tau_required"],
+                )
+            samples.append(
+                pd.DataFrame(
+                    {
+                        "binning": chains["binning"],
+                        "bin": b,
+                        "r0": meta["r0"],
+                        **{name: kept[:, j] for j, name in enumerate(names)},
+                    }
+                )
+            )
         for label in chains["k_ranges"]:
             fit = chains["fits"].get((b, label), {})
             row[f"lnL_max_{label}"] = fit.get("ln_l_max", np.nan)
@@ -220,14 +281,33 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
             row[f"converged_{label}"] = fit.get("converged", np.nan)
         rows.append(row)
     table = pd.DataFrame(rows)
-    fixed = ["binning", "bin", "r_lo", "r_hi", "r0", "v_min", "n_stars", "status", "likelihood", "k_range",
-             "vesc_median", "vesc_err_minus", "vesc_err_plus",
-             *(f"{p}_{s}" for p in SUMMARY_PARAMS for s in ("median", "err")),
-             "lnL_max", "aic", "acceptance_fraction", "tau", "converged", "at_prior_edge"]
+    fixed = [
+        "binning",
+        "bin",
+        "r_lo",
+        "r_hi",
+        "r0",
+        "v_min",
+        "n_stars",
+        "status",
+        "likelihood",
+        "k_range",
+        "vesc_median",
+        "vesc_err_minus",
+        "vesc_err_plus",
+        *(f"{p}_{s}" for p in SUMMARY_PARAMS for s in ("median", "err")),
+        "lnL_max",
+        "aic",
+        "acceptance_fraction",
+        "tau",
+        "converged",
+        "at_prior_edge",
+    ]
     table = table.reindex(columns=fixed + [c for c in table.columns if c not in fixed])
     columns = SAMPLE_COLUMNS + tuple(c for c in parameter_names(chains["likelihood"]) if c not in SAMPLE_COLUMNS)
-    sample_df = (pd.concat(samples, ignore_index=True) if samples
-                 else pd.DataFrame({c: pd.Series(dtype=float) for c in columns}))
+    sample_df = (
+        pd.concat(samples, ignore_index=True) if samples else pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    )
     return sample_df[list(columns)], table
 
 
@@ -236,22 +316,29 @@ def _interval(x: np.ndarray) -> dict:
     return {"median": float(p50), "err_minus": float(p50 - p16), "err_plus": float(p84 - p50)}
 
 
-def _vesc_at_sun_one(samples: pd.DataFrame, table: pd.DataFrame, r_sun: float, n_draws: int,
-                     rng: np.random.Generator) -> dict:
+def _vesc_at_sun_one(
+    samples: pd.DataFrame, table: pd.DataFrame, r_sun: float, n_draws: int, rng: np.random.Generator
+) -> dict:
     ok = table[table["status"] == "ok"].sort_values("r0")
     result = {"R0_kpc": r_sun}
     r0 = ok["r0"].to_numpy(dtype=float)
     below, above = ok[r0 <= r_sun], ok[r0 > r_sun]
     if below.empty or above.empty:
-        result["interpolated"] = {"status": f"R0={r_sun} kpc is not bracketed by fitted bins (r0 = {r0.round(2).tolist()})"}
+        result["interpolated"] = {
+            "status": f"R0={r_sun} kpc is not bracketed by fitted bins (r0 = {r0.round(2).tolist()})"
+        }
     else:
         lo, hi = below.iloc[-1], above.iloc[0]
-        draws = [rng.choice(samples.loc[samples["bin"] == row["bin"], "v_esc"].to_numpy(dtype=float), n_draws)
-                 for row in (lo, hi)]
+        draws = [
+            rng.choice(samples.loc[samples["bin"] == row["bin"], "v_esc"].to_numpy(dtype=float), n_draws)
+            for row in (lo, hi)
+        ]
         w = (r_sun - lo["r0"]) / (hi["r0"] - lo["r0"])
         result["interpolated"] = {
-            "status": "ok", **_interval((1 - w) * draws[0] + w * draws[1]),
-            "bins": [int(lo["bin"]), int(hi["bin"])], "r0_kpc": [float(lo["r0"]), float(hi["r0"])],
+            "status": "ok",
+            **_interval((1 - w) * draws[0] + w * draws[1]),
+            "bins": [int(lo["bin"]), int(hi["bin"])],
+            "r0_kpc": [float(lo["r0"]), float(hi["r0"])],
         }
     inside = ok[(ok["r_lo"] <= r_sun) & (r_sun < ok["r_hi"])]
     if inside.empty:
@@ -264,8 +351,14 @@ def _vesc_at_sun_one(samples: pd.DataFrame, table: pd.DataFrame, r_sun: float, n
     return result
 
 
-def escape_velocity_at_sun(samples_bin1: pd.DataFrame, samples_bin2: pd.DataFrame, table_bin1: pd.DataFrame,
-                           table_bin2: pd.DataFrame, galaxy_frame: dict, params: dict) -> dict:
+def escape_velocity_at_sun(
+    samples_bin1: pd.DataFrame,
+    samples_bin2: pd.DataFrame,
+    table_bin1: pd.DataFrame,
+    table_bin2: pd.DataFrame,
+    galaxy_frame: dict,
+    params: dict,
+) -> dict:
     """v_esc at the Sun (R0) with 68 % intervals, for both binnings [km/s].
 
     ``interpolated``: linear interpolation in r between the two fitted bins whose r0

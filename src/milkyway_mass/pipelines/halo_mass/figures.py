@@ -21,8 +21,12 @@ from .nodes import analysis_a_model, flat_samples
 
 def plot_corner(chain: dict[str, Any], figures: dict[str, Any]) -> Figure:
     """Corner plot of the sampled halo parameters (68 % and 95 % contours, 16/50/84 % quantiles)."""
-    return corner_plot({"posterior": flat_samples(chain)}, chain["parameter_names"],
-                       f"{chain['curve_source']} curve, v_esc x {chain['vesc_scale']:.2f}", int(figures["corner_bins"]))
+    return corner_plot(
+        {"posterior": flat_samples(chain)},
+        chain["parameter_names"],
+        f"{chain['curve_source']} curve, v_esc x {chain['vesc_scale']:.2f}",
+        int(figures["corner_bins"]),
+    )
 
 
 def plot_escape_velocity_curve(
@@ -64,12 +68,20 @@ def plot_escape_velocity_curve(
     width = float(figures["box_width_kpc"])
     for row in t.itertuples():
         if np.isfinite(row.vesc_err95_minus) and np.isfinite(row.vesc_err95_plus):
-            ax.plot([row.r0, row.r0], [row.vesc_median - row.vesc_err95_minus, row.vesc_median + row.vesc_err95_plus],
-                    color="k", lw=1)
+            ax.plot(
+                [row.r0, row.r0],
+                [row.vesc_median - row.vesc_err95_minus, row.vesc_median + row.vesc_err95_plus],
+                color="k",
+                lw=1,
+            )
         ax.add_patch(
             Rectangle(
-                (row.r0 - width / 2, row.vesc_median - row.vesc_err_minus), width, row.vesc_err_minus + row.vesc_err_plus,
-                facecolor="none", edgecolor="k", lw=1,
+                (row.r0 - width / 2, row.vesc_median - row.vesc_err_minus),
+                width,
+                row.vesc_err_minus + row.vesc_err_plus,
+                facecolor="none",
+                edgecolor="k",
+                lw=1,
             )
         )
         ax.plot([row.r0 - width / 2, row.r0 + width / 2], [row.vesc_median] * 2, color="k", lw=1.5)
@@ -88,9 +100,16 @@ def plot_escape_velocity_curve(
 #: Line colours of the model components in the Analysis B figures.
 COMPONENT_COLOURS = {"bulge": "C1", "thin_disk": "C2", "thick_disk": "C3", "gas": "C5", "halo": "C4"}
 
+
 def _plot_curve_grid(
-    curves: pd.DataFrame, quantity: str, points: pd.DataFrame, summary: dict[str, Any], constraint: str,
-    ylabel: str, title: str, figures: dict[str, Any],
+    curves: pd.DataFrame,
+    quantity: str,
+    points: pd.DataFrame,
+    summary: dict[str, Any],
+    constraint: str,
+    ylabel: str,
+    title: str,
+    figures: dict[str, Any],
 ) -> Figure:
     """One panel per fit (rows: baryons x constraint set, columns: halo family): data points
     (``points``: x, y, err_minus, err_plus), the total model's band and median, and the
@@ -114,8 +133,14 @@ def _plot_curve_grid(
                 color = COMPONENT_COLOURS.get(component, "0.5")
                 ax.plot(part["R_kpc"], part["median"], color=color, ls="--", lw=1, label=component)
         ax.errorbar(
-            points["x"], points["y"], yerr=[points["err_minus"], points["err_plus"]],
-            fmt="o", ms=2.5, color="k", elinewidth=0.8, label="data",
+            points["x"],
+            points["y"],
+            yerr=[points["err_minus"], points["err_plus"]],
+            fmt="o",
+            ms=2.5,
+            color="k",
+            elinewidth=0.8,
+            label="data",
         )
         status = "fitted" if constraint in fit["constraints"] else "not fitted (prediction)"
         ax.set_title(f"{name}\n{status}", fontsize=8)
@@ -130,7 +155,14 @@ def _plot_curve_grid(
     for ax in axes.ravel():
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
-    fig.legend(legend.values(), legend.keys(), loc="upper center", ncol=min(len(legend), 8), fontsize=8, bbox_to_anchor=(0.5, 1.0))
+    fig.legend(
+        legend.values(),
+        legend.keys(),
+        loc="upper center",
+        ncol=min(len(legend), 8),
+        fontsize=8,
+        bbox_to_anchor=(0.5, 1.0),
+    )
     fig.suptitle(f"{title}; {summary['data_label']}", y=1.03, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
@@ -140,11 +172,24 @@ def plot_rotation_curve_analysis_b(
     curves: pd.DataFrame, rotation_curve: pd.DataFrame, summary: dict[str, Any], analysis_b: dict[str, Any]
 ) -> Figure:
     """Circular speed in the plane of every fit (band, components) against the rotation curve."""
-    points = pd.DataFrame({
-        "x": rotation_curve["R_kpc"], "y": rotation_curve["vc_kms"],
-        "err_minus": rotation_curve["vc_err_down_kms"], "err_plus": rotation_curve["vc_err_up_kms"],
-    })
-    return _plot_curve_grid(curves, "vc_kms", points, summary, "rotation_curve", "v_c [km/s]", "Rotation curve (z = 0)", analysis_b["figures"])
+    points = pd.DataFrame(
+        {
+            "x": rotation_curve["R_kpc"],
+            "y": rotation_curve["vc_kms"],
+            "err_minus": rotation_curve["vc_err_down_kms"],
+            "err_plus": rotation_curve["vc_err_up_kms"],
+        }
+    )
+    return _plot_curve_grid(
+        curves,
+        "vc_kms",
+        points,
+        summary,
+        "rotation_curve",
+        "v_c [km/s]",
+        "Rotation curve (z = 0)",
+        analysis_b["figures"],
+    )
 
 
 def plot_vertical_force_analysis_b(
@@ -152,10 +197,18 @@ def plot_vertical_force_analysis_b(
 ) -> Figure:
     """K_z at the measured height of every fit (band, components) against the K_z table."""
     err = vertical_force["kz_err_kms2_kpc"]
-    points = pd.DataFrame({"x": vertical_force["R_kpc"], "y": vertical_force["kz_kms2_kpc"], "err_minus": err, "err_plus": err})
+    points = pd.DataFrame(
+        {"x": vertical_force["R_kpc"], "y": vertical_force["kz_kms2_kpc"], "err_minus": err, "err_plus": err}
+    )
     z = float(np.unique(vertical_force["z_kpc"])[0])
     return _plot_curve_grid(
-        curves, "kz_kms2_kpc", points, summary, "vertical_force", "K_z [(km/s)^2/kpc]", f"Vertical force at |z| = {z:g} kpc",
+        curves,
+        "kz_kms2_kpc",
+        points,
+        summary,
+        "vertical_force",
+        "K_z [(km/s)^2/kpc]",
+        f"Vertical force at |z| = {z:g} kpc",
         analysis_b["figures"],
     )
 
@@ -165,7 +218,14 @@ def plot_vesc_analysis_b(
 ) -> Figure:
     """Escape speed in the plane of every fit (band) against the escape-velocity curve (68 % intervals)."""
     t = vesc_curve.table
-    points = pd.DataFrame({
-        "x": t["r0"], "y": t["vesc_median"], "err_minus": t["vesc_err_minus"], "err_plus": t["vesc_err_plus"],
-    })
-    return _plot_curve_grid(curves, "vesc_kms", points, summary, "vesc_curve", "v_esc [km/s]", "Escape speed (z = 0)", analysis_b["figures"])
+    points = pd.DataFrame(
+        {
+            "x": t["r0"],
+            "y": t["vesc_median"],
+            "err_minus": t["vesc_err_minus"],
+            "err_plus": t["vesc_err_plus"],
+        }
+    )
+    return _plot_curve_grid(
+        curves, "vesc_kms", points, summary, "vesc_curve", "v_esc [km/s]", "Escape speed (z = 0)", analysis_b["figures"]
+    )

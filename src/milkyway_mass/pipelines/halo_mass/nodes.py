@@ -81,7 +81,8 @@ def build_measured_curve(
     if len(skipped):
         logger.info(
             "halo_mass: dropped %d v_esc samples of bin(s) %s not marked 'ok' in vesc_table",
-            len(skipped), sorted(skipped["bin"].unique().tolist()),
+            len(skipped),
+            sorted(skipped["bin"].unique().tolist()),
         )
     grouped = dict(tuple(vesc_samples.groupby("bin")))
     bins, r0, samples = [], [], []
@@ -129,8 +130,14 @@ def build_calibrated_curve(calibrated_table: pd.DataFrame, curve: dict[str, Any]
     """
     require_columns(calibrated_table, VESC_CURVE_COLUMNS, "vesc_table_calibrated")
     ok = calibrated_table[calibrated_table["status"] == "ok"].sort_values("r0")
-    return split_normal_curve(ok["bin"].tolist(), ok["r0"], ok["vesc_median"], ok["vesc_err_minus"], ok["vesc_err_plus"],
-                              min_bins=int(curve["min_bins"]))
+    return split_normal_curve(
+        ok["bin"].tolist(),
+        ok["r0"],
+        ok["vesc_median"],
+        ok["vesc_err_minus"],
+        ok["vesc_err_plus"],
+        min_bins=int(curve["min_bins"]),
+    )
 
 
 def scale_curve(curve: EscapeVelocityCurve, factor: float) -> EscapeVelocityCurve:
@@ -138,22 +145,28 @@ def scale_curve(curve: EscapeVelocityCurve, factor: float) -> EscapeVelocityCurv
     return curve.scaled(factor)
 
 
-def mass_model(family: str, baryons: str, model: dict[str, Any], baryon_models: dict[str, Any],
-               cosmology: dict[str, Any]) -> MassModel:
+def mass_model(
+    family: str, baryons: str, model: dict[str, Any], baryon_models: dict[str, Any], cosmology: dict[str, Any]
+) -> MassModel:
     """The halo family ``family`` + the baryon model ``baryons`` ('fixed': ``model.baryons``;
     others: ``baryon_models[baryons].model``), with the cosmology and overdensity of the halo definition."""
     if family not in HALO_FAMILIES:
         raise ValueError(f"unknown halo family {family!r}; expected one of {sorted(HALO_FAMILIES)}")
-    return MassModel(HALO_FAMILIES[family], build_baryons(baryons, model["baryons"], baryon_models),
-                     Cosmology.from_config(cosmology), float(model["overdensity"]))
+    return MassModel(
+        HALO_FAMILIES[family],
+        build_baryons(baryons, model["baryons"], baryon_models),
+        Cosmology.from_config(cosmology),
+        float(model["overdensity"]),
+    )
 
 
 def halo_posterior(curve: EscapeVelocityCurve, model, priors, galaxy_frame, cosmology) -> Posterior:
     """Posterior of §5: ``model.halo_family`` + fixed baryons, flat box prior, the
     escape-velocity curve term + the Gaussian vc(R0) term."""
     mm = mass_model(model["halo_family"], "fixed", model, {}, cosmology)
-    data = ConstraintData(curve, float(galaxy_frame["R0_kpc"]), float(galaxy_frame["vc_R0_kms"]),
-                          float(galaxy_frame["vc_R0_err_kms"]))
+    data = ConstraintData(
+        curve, float(galaxy_frame["R0_kpc"]), float(galaxy_frame["vc_R0_kms"]), float(galaxy_frame["vc_R0_err_kms"])
+    )
     terms = make_terms(("vesc_curve", "vc_R0"), data, boundary_r200=float(model["escape_boundary_r200"]))
     return Posterior(mm, Prior.box(mm.parameter_names, priors), terms)
 
@@ -188,7 +201,10 @@ def fit_halo_mass(
     )
     logger.info(
         "halo_mass fit (%s curve x %.3f): acceptance %.2f, autocorrelation times %s",
-        curve.source, curve.scale, result["diagnostics"]["acceptance_mean"], result["diagnostics"]["autocorr_time"],
+        curve.source,
+        curve.scale,
+        result["diagnostics"]["acceptance_mean"],
+        result["diagnostics"]["autocorr_time"],
     )
     return result
 
@@ -203,17 +219,30 @@ def analysis_a_model(chain: dict[str, Any], model: dict[str, Any], cosmology: di
     """Analysis A's mass model (``model.halo_family`` + the fixed ``model.baryons``), checked against the chain."""
     mm = mass_model(model["halo_family"], "fixed", model, {}, cosmology)
     if tuple(chain["parameter_names"]) != mm.parameter_names:
-        raise ValueError(f"the chain samples {chain['parameter_names']}; the {model['halo_family']} halo needs "
-                         f"{list(mm.parameter_names)}")
+        raise ValueError(
+            f"the chain samples {chain['parameter_names']}; the {model['halo_family']} halo needs "
+            f"{list(mm.parameter_names)}"
+        )
     return mm
 
 
-def _estimates(mm: MassModel, samples: np.ndarray, model: dict[str, Any], summary: dict[str, Any],
-               galaxy_frame: dict[str, Any], chunk: int = 1000) -> dict[str, dict[str, float]]:
+def _estimates(
+    mm: MassModel,
+    samples: np.ndarray,
+    model: dict[str, Any],
+    summary: dict[str, Any],
+    galaxy_frame: dict[str, Any],
+    chunk: int = 1000,
+) -> dict[str, dict[str, float]]:
     """Median and ``summary.interval_percentiles`` interval of every quantity of ``derived_samples``."""
     derived = derived_samples(
-        mm, samples, R0_kpc=float(galaxy_frame["R0_kpc"]), boundary_r200=float(model["escape_boundary_r200"]),
-        n_nodes=int(summary["mass_quadrature_nodes"]), n_grid=int(summary["mass_grid_points"]), chunk=chunk,
+        mm,
+        samples,
+        R0_kpc=float(galaxy_frame["R0_kpc"]),
+        boundary_r200=float(model["escape_boundary_r200"]),
+        n_nodes=int(summary["mass_quadrature_nodes"]),
+        n_grid=int(summary["mass_grid_points"]),
+        chunk=chunk,
     )
     percentiles = [float(p) for p in summary["interval_percentiles"]]
     return {key: estimate(values, percentiles) for key, values in derived.items()}
@@ -244,9 +273,8 @@ def summarise_fit(
         "escape_boundary_r200": float(model["escape_boundary_r200"]),
         "interval_percentiles": [lo, hi],
         "estimates": estimates,
-        "max_posterior": {
-            n: float(chain["chain"][best][i]) for i, n in enumerate(chain["parameter_names"])
-        } | {"log_posterior": float(np.max(chain["log_prob"]))},
+        "max_posterior": {n: float(chain["chain"][best][i]) for i, n in enumerate(chain["parameter_names"])}
+        | {"log_posterior": float(np.max(chain["log_prob"]))},
         "diagnostics": chain["diagnostics"],
     }
 
@@ -258,10 +286,19 @@ def _select_range(table: pd.DataFrame, R_range, min_points, what: str) -> pd.Dat
     lo, hi = (float(v) for v in R_range)
     keep = table["R_kpc"].between(lo, hi)
     if (~keep).any():
-        logger.info("halo_mass analysis B: %s: %d of %d points outside R = [%g, %g] kpc not used", what, int((~keep).sum()), len(table), lo, hi)
+        logger.info(
+            "halo_mass analysis B: %s: %d of %d points outside R = [%g, %g] kpc not used",
+            what,
+            int((~keep).sum()),
+            len(table),
+            lo,
+            hi,
+        )
     out = table[keep].reset_index(drop=True)
     if len(out) < int(min_points):
-        raise ValueError(f"{what}: {len(out)} point(s) in R = [{lo:g}, {hi:g}] kpc; the fit needs at least {min_points}")
+        raise ValueError(
+            f"{what}: {len(out)} point(s) in R = [{lo:g}, {hi:g}] kpc; the fit needs at least {min_points}"
+        )
     return out
 
 
@@ -340,41 +377,63 @@ def fit_analysis_b(
     maximum-posterior sample and each constraint's goodness there.
     """
     data = ConstraintData(
-        vesc_curve, float(galaxy_frame["R0_kpc"]), float(galaxy_frame["vc_R0_kms"]), float(galaxy_frame["vc_R0_err_kms"]),
-        rotation_curve, vertical_force,
+        vesc_curve,
+        float(galaxy_frame["R0_kpc"]),
+        float(galaxy_frame["vc_R0_kms"]),
+        float(galaxy_frame["vc_R0_err_kms"]),
+        rotation_curve,
+        vertical_force,
     )
     fits = {}
     for spec in _fit_specs(analysis_b):
         mm = _mass_model(spec, model, analysis_b, cosmology)
         prior = build_prior(
-            mm.halo_family, _halo_config(spec, analysis_b)["priors"], mm.baryons.parameter_names,
+            mm.halo_family,
+            _halo_config(spec, analysis_b)["priors"],
+            mm.baryons.parameter_names,
             _baryon_priors(spec, analysis_b),
         )
         terms = make_terms(
-            spec.constraints, data, boundary_r200=float(model["escape_boundary_r200"]),
+            spec.constraints,
+            data,
+            boundary_r200=float(model["escape_boundary_r200"]),
             frac_systematic=float(analysis_b["rotation_curve"]["frac_systematic"]),
         )
         posterior = Posterior(mm, prior, terms)
         settings = _sampler_settings(spec, analysis_b["sampler"])
         result = fit_posterior(
-            posterior, _start(spec, prior.names, analysis_b), analysis_b["optimizer"], settings,
-            fit_seed(settings["seed"], spec.name), label=spec.name,
+            posterior,
+            _start(spec, prior.names, analysis_b),
+            analysis_b["optimizer"],
+            settings,
+            fit_seed(settings["seed"], spec.name),
+            label=spec.name,
         )
         best, lp_best = result["max_posterior"]["x"], result["max_posterior"]["log_posterior"]
         galaxy = mm.build(best[None, :])
         fits[spec.name] = {
-            "family": spec.family, "baryons": spec.baryons, "constraint_set": spec.constraint_set,
-            "constraints": list(spec.constraints), "parameter_names": list(prior.names),
-            "chain": result["chain"].astype(np.float32), "log_prob": result["log_prob"].astype(np.float32),
-            "acceptance_fraction": result["acceptance_fraction"], "diagnostics": result["diagnostics"],
-            "optimizer": result["optimizer"], "seed": result["seed"], "n_burn": result["n_burn"],
-            "store_thin": result["store_thin"], "sampler": settings,
+            "family": spec.family,
+            "baryons": spec.baryons,
+            "constraint_set": spec.constraint_set,
+            "constraints": list(spec.constraints),
+            "parameter_names": list(prior.names),
+            "chain": result["chain"].astype(np.float32),
+            "log_prob": result["log_prob"].astype(np.float32),
+            "acceptance_fraction": result["acceptance_fraction"],
+            "diagnostics": result["diagnostics"],
+            "optimizer": result["optimizer"],
+            "seed": result["seed"],
+            "n_burn": result["n_burn"],
+            "store_thin": result["store_thin"],
+            "sampler": settings,
             "max_posterior": dict(zip(prior.names, best.tolist())) | {"log_posterior": lp_best},
             "goodness": {t.name: term_goodness(t, galaxy) for t in terms},
         }
         logger.info(
             "halo_mass analysis B %s: max log posterior %.2f, acceptance %.2f, steps / tau %.1f",
-            spec.name, lp_best, result["diagnostics"]["acceptance_mean"],
+            spec.name,
+            lp_best,
+            result["diagnostics"]["acceptance_mean"],
             result["diagnostics"]["steps_over_autocorr_time"],
         )
     return {
@@ -418,9 +477,7 @@ def summarise_analysis_b(
         samples = _subsample(flat_samples(fit).astype(float), int(cfg["max_samples"]), rng)
         estimates = _estimates(mm, samples, model, cfg, galaxy_frame, chunk=int(cfg["chunk_size"]))
         optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
-        fits[name] = {
-            k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")
-        } | {
+        fits[name] = {k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")} | {
             "n_samples_summarised": len(samples),
             "estimates": estimates,
             "max_posterior": fit["max_posterior"],
@@ -429,7 +486,8 @@ def summarise_analysis_b(
             "diagnostics": fit["diagnostics"],
         }
         row = {k: fit[k] for k in ("family", "baryons", "constraint_set")} | {
-            "fit": name, "constraints": "+".join(fit["constraints"]),
+            "fit": name,
+            "constraints": "+".join(fit["constraints"]),
         }
         for key in (*QUANTITIES_B, "log10_M200", "M_baryon_r200_msun", *(["q"] if "q" in estimates else [])):
             e = estimates[key]
@@ -472,7 +530,9 @@ def predict_analysis_b_curves(
     cfg = analysis_b["figures"]
     rng = np.random.default_rng(int(cfg["seed"]))
     pct = [float(cfg["band_percentiles"][0]), 50.0, float(cfg["band_percentiles"][1])]
-    grids = {q: np.linspace(*(float(v) for v in cfg[f"{q}_R_range_kpc"]), int(cfg["n_radii"])) for q in ("vc", "kz", "vesc")}
+    grids = {
+        q: np.linspace(*(float(v) for v in cfg[f"{q}_R_range_kpc"]), int(cfg["n_radii"])) for q in ("vc", "kz", "vesc")
+    }
     z = float(np.unique(vertical_force["z_kpc"])[0])
     frames = []
     for name, fit in chains["fits"].items():
@@ -481,14 +541,25 @@ def predict_analysis_b_curves(
         curves = {
             "vc_kms": (grids["vc"], component_vc(mm, draws, grids["vc"])),
             "kz_kms2_kpc": (grids["kz"], component_kz(mm, draws, grids["kz"], z)),
-            "vesc_kms": (grids["vesc"], {"total": mm.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))}),
+            "vesc_kms": (
+                grids["vesc"],
+                {"total": mm.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))},
+            ),
         }
         for quantity, (R, components) in curves.items():
             for component, values in components.items():
                 lo, med, hi = np.percentile(np.broadcast_to(values, (len(draws), R.size)), pct, axis=0)
-                frames.append(pd.DataFrame({
-                    "fit": name, "quantity": quantity, "component": component, "R_kpc": R, "median": med, "lo": lo, "hi": hi,
-                }))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "fit": name,
+                            "quantity": quantity,
+                            "component": component,
+                            "R_kpc": R,
+                            "median": med,
+                            "lo": lo,
+                            "hi": hi,
+                        }
+                    )
+                )
     return pd.concat(frames, ignore_index=True)
-
-

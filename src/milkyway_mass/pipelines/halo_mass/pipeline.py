@@ -63,26 +63,52 @@ B_INPUTS = {
 def _fit_template() -> Pipeline:
     return Pipeline(
         [
-            node(scale_curve, ["halo_mass_vesc_curve", "params:vesc_scale"], "halo_mass_scaled_curve", name="scale_vesc_curve"),
+            node(
+                scale_curve,
+                ["halo_mass_vesc_curve", "params:vesc_scale"],
+                "halo_mass_scaled_curve",
+                name="scale_vesc_curve",
+            ),
             node(
                 fit_halo_mass,
                 [
-                    "halo_mass_scaled_curve", "params:halo_mass.model", "params:halo_mass.priors",
-                    "params:halo_mass.sampler", "params:galaxy_frame", "params:cosmology",
+                    "halo_mass_scaled_curve",
+                    "params:halo_mass.model",
+                    "params:halo_mass.priors",
+                    "params:halo_mass.sampler",
+                    "params:galaxy_frame",
+                    "params:cosmology",
                 ],
                 "halo_mass_chain",
                 name="fit_halo_mass",
             ),
             node(
                 summarise_fit,
-                ["halo_mass_chain", "params:halo_mass.model", "params:halo_mass.summary", "params:galaxy_frame", "params:cosmology"],
+                [
+                    "halo_mass_chain",
+                    "params:halo_mass.model",
+                    "params:halo_mass.summary",
+                    "params:galaxy_frame",
+                    "params:cosmology",
+                ],
                 "halo_mass_fit_summary",
                 name="summarise_halo_fit",
             ),
-            node(plot_corner, ["halo_mass_chain", "params:halo_mass.figures"], "halo_mass_corner_plot", name="plot_halo_corner"),
+            node(
+                plot_corner,
+                ["halo_mass_chain", "params:halo_mass.figures"],
+                "halo_mass_corner_plot",
+                name="plot_halo_corner",
+            ),
             node(
                 plot_escape_velocity_curve,
-                ["halo_mass_chain", "params:halo_mass.model", "params:halo_mass.figures", "params:galaxy_frame", "params:cosmology"],
+                [
+                    "halo_mass_chain",
+                    "params:halo_mass.model",
+                    "params:halo_mass.figures",
+                    "params:galaxy_frame",
+                    "params:cosmology",
+                ],
                 "halo_mass_vesc_plot",
                 name="plot_halo_vesc_curve",
             ),
@@ -95,20 +121,35 @@ def _analysis_b(curve_source: str) -> Pipeline:
     MODEL = "params:halo_mass.model"
     template = Pipeline(
         [
-            node(scale_curve, ["halo_mass_vesc_curve", f"{B}.vesc_scale"], "halo_mass_b_vesc_curve", name="scale_vesc_curve_analysis_b"),
             node(
-                build_rotation_curve_constraint, ["rotation_curve_table", f"{B}.rotation_curve"],
-                "halo_mass_b_rotation_curve", name="build_rotation_curve_analysis_b",
+                scale_curve,
+                ["halo_mass_vesc_curve", f"{B}.vesc_scale"],
+                "halo_mass_b_vesc_curve",
+                name="scale_vesc_curve_analysis_b",
             ),
             node(
-                build_vertical_force_constraint, ["kz_table", f"{B}.vertical_force"],
-                "halo_mass_b_vertical_force", name="build_vertical_force_analysis_b",
+                build_rotation_curve_constraint,
+                ["rotation_curve_table", f"{B}.rotation_curve"],
+                "halo_mass_b_rotation_curve",
+                name="build_rotation_curve_analysis_b",
+            ),
+            node(
+                build_vertical_force_constraint,
+                ["kz_table", f"{B}.vertical_force"],
+                "halo_mass_b_vertical_force",
+                name="build_vertical_force_analysis_b",
             ),
             node(
                 fit_analysis_b,
                 [
-                    "halo_mass_b_vesc_curve", "halo_mass_b_rotation_curve", "halo_mass_b_vertical_force",
-                    MODEL, B, "params:galaxy_frame", "params:cosmology", f"{B}.data_labels.{curve_source}",
+                    "halo_mass_b_vesc_curve",
+                    "halo_mass_b_rotation_curve",
+                    "halo_mass_b_vertical_force",
+                    MODEL,
+                    B,
+                    "params:galaxy_frame",
+                    "params:cosmology",
+                    f"{B}.data_labels.{curve_source}",
                 ],
                 "halo_mass_b_chains",
                 name="fit_analysis_b",
@@ -158,8 +199,12 @@ def create_pipeline(curve_source: str = "measured", analyses: tuple[str, ...] = 
     if curve_source == "calibrated" and "B" in analyses:
         raise ValueError("the calibrated curve feeds Analysis A only; use analyses=('A',)")
     build, curve_inputs = CURVE_BUILDERS[curve_source]
-    source = node(build, [*curve_inputs, "params:halo_mass.curve"], "halo_mass_vesc_curve",
-                  name=f"build_halo_mass_{curve_source}_curve")
+    source = node(
+        build,
+        [*curve_inputs, "params:halo_mass.curve"],
+        "halo_mass_vesc_curve",
+        name=f"build_halo_mass_{curve_source}_curve",
+    )
     unknown = set(analyses) - set(ANALYSES)
     if unknown or not analyses:
         raise ValueError(f"analyses must be a non-empty subset of {ANALYSES}, got {analyses!r}")
@@ -173,7 +218,8 @@ def create_pipeline(curve_source: str = "measured", analyses: tuple[str, ...] = 
                 namespace=variant,
                 inputs={"halo_mass_vesc_curve"},
                 outputs={"halo_mass_fit_summary": f"halo_mass_fit_summary_{variant}"},
-                parameters=_shared_parameters(template) | {"params:vesc_scale": f"params:halo_mass.vesc_scale.{variant}"},
+                parameters=_shared_parameters(template)
+                | {"params:vesc_scale": f"params:halo_mass.vesc_scale.{variant}"},
             )
             for variant in VARIANTS
         ]
@@ -191,5 +237,7 @@ def create_pipeline(curve_source: str = "measured", analyses: tuple[str, ...] = 
         raw = {"published_vesc_bin1"} | (set(B_INPUTS["published"].values()) if "B" in analyses else set())
         return Pipeline(pipe, namespace="published", inputs=raw, parameters=_shared_parameters(pipe))
     if curve_source == "calibrated":
-        return Pipeline(pipe, namespace="calibrated", inputs={"vesc_table_calibrated_bin1"}, parameters=_shared_parameters(pipe))
+        return Pipeline(
+            pipe, namespace="calibrated", inputs={"vesc_table_calibrated_bin1"}, parameters=_shared_parameters(pipe)
+        )
     return pipe

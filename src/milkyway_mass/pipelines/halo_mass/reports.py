@@ -29,7 +29,6 @@ TOTAL_MASS_DEFINITION = (
 )
 
 
-
 def _fmt(estimate: dict[str, float], fmt: str, scale: float = 1.0) -> str:
     m, p, n = (estimate[k] / scale for k in ("median", "err_plus", "err_minus"))
     return f"{fmt.format(m)} +{fmt.format(p)} / -{fmt.format(n)}"
@@ -79,13 +78,24 @@ def report_halo_mass(
     ]
     for key, (label, fmt) in QUANTITIES.items():
         scale = 1e12 if key.endswith("_msun") else 1.0
-        lines.append(f"| {label} | " + " | ".join(_fmt(v["estimates"][key], fmt, scale) for v in variants.values()) + " |")
+        lines.append(
+            f"| {label} | " + " | ".join(_fmt(v["estimates"][key], fmt, scale) for v in variants.values()) + " |"
+        )
     lines += ["", "MCMC diagnostics:", "", "| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
-    for key in ("n_walkers", "n_steps_kept", "acceptance_mean", "steps_over_autocorr_time", "effective_samples", "converged"):
+    for key in (
+        "n_walkers",
+        "n_steps_kept",
+        "acceptance_mean",
+        "steps_over_autocorr_time",
+        "effective_samples",
+        "converged",
+    ):
         lines.append(f"| {key} | " + " | ".join(_cell(v["diagnostics"][key]) for v in variants.values()) + " |")
     lines.append(
         "| autocorr_time | "
-        + " | ".join(", ".join(f"{k} {t:.1f}" for k, t in v["diagnostics"]["autocorr_time"].items()) for v in variants.values())
+        + " | ".join(
+            ", ".join(f"{k} {t:.1f}" for k, t in v["diagnostics"]["autocorr_time"].items()) for v in variants.values()
+        )
         + " |"
     )
     lines += ["", TOTAL_MASS_DEFINITION, "", "Comparison with published escape-velocity masses [1e12 Msun]:", ""]
@@ -167,11 +177,14 @@ def analysis_b_markdown(summary: dict[str, Any]) -> str:
     for fit in summary["fits"].values():
         g = fit["goodness"]
         cells = [
-            f"{g[t]['chi2']:.1f} / {g[t]['n_points']}" if t in g else "-" for t in ("rotation_curve", "vertical_force", "vc_R0")
+            f"{g[t]['chi2']:.1f} / {g[t]['n_points']}" if t in g else "-"
+            for t in ("rotation_curve", "vertical_force", "vc_R0")
         ]
         cells.append(f"{g['vesc_curve']['log_likelihood']:.1f}" if "vesc_curve" in g else "-")
         d = fit["diagnostics"]
         cells += [f"{d['acceptance_mean']:.2f}", f"{d['steps_over_autocorr_time']:.1f}", _cell(d["converged"])]
-        lines.append(f"| {fit['family']} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {fit['family']} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |"
+        )
     lines += ["", "Definitions:", ""] + [f"- {k}: {v}" for k, v in summary["definitions"].items()]
     return "\n".join(lines) + "\n"

@@ -41,7 +41,9 @@ def _standardise(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
     mapping = source["columns"]
     missing = [f"'{col}' (for {canon})" for canon, col in mapping.items() if col not in raw.columns]
     if missing:
-        raise SchemaError(f"{source['file']}: missing required column(s) {', '.join(missing)}; found {list(raw.columns)}")
+        raise SchemaError(
+            f"{source['file']}: missing required column(s) {', '.join(missing)}; found {list(raw.columns)}"
+        )
     out = pd.DataFrame(index=raw.index)
     for canon, col in mapping.items():
         values = raw[col]
@@ -106,7 +108,9 @@ def select_k_giants(lamost: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) 
     return kept, append_cut(cut_flow, PIPELINE, "K giants (Teff, log g)", len(kept), note)
 
 
-def cross_match(lamost: pd.DataFrame, gaia: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cross_match(
+    lamost: pd.DataFrame, gaia: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach each star's Gaia DR3 counterpart.
 
     First by the Gaia source_id that LAMOST carries; stars without a usable id
@@ -139,18 +143,29 @@ def cross_match(lamost: pd.DataFrame, gaia: pd.DataFrame, cut_flow: pd.DataFrame
     dup_source = np.zeros(len(need_pos), dtype=bool)
     dup_source[single] = gaia.source_id.iloc[gaia_idx_match[single]].isin(duplicated_ids).to_numpy()
     ok = single & ~dup_source
-    by_pos = need_pos[ok].reset_index(drop=True).join(gaia.iloc[gaia_idx_match[ok]].reset_index(drop=True), suffixes=("", "_gaia"))
+    by_pos = (
+        need_pos[ok]
+        .reset_index(drop=True)
+        .join(gaia.iloc[gaia_idx_match[ok]].reset_index(drop=True), suffixes=("", "_gaia"))
+    )
 
     matched = pd.concat([by_id, by_pos], ignore_index=True)
     counts = {
         "no Gaia counterpart": int((n_near == 0).sum()),
-        "ambiguous (several Gaia sources in radius, or duplicated Gaia source_id)": int((n_near > 1).sum() + dup_source.sum() + id_dup.sum()),
+        "ambiguous (several Gaia sources in radius, or duplicated Gaia source_id)": int(
+            (n_near > 1).sum() + dup_source.sum() + id_dup.sum()
+        ),
     }
-    note = " | ".join(filter(None, [
-        describe_counts(counts),
-        f"matched by source_id: {len(by_id)}, by position: {len(by_pos)} (radius {radius.value:g} arcsec)",
-        f"repeat observations of an already matched source (kept): {int(matched.source_id.duplicated().sum())}",
-    ]))
+    note = " | ".join(
+        filter(
+            None,
+            [
+                describe_counts(counts),
+                f"matched by source_id: {len(by_id)}, by position: {len(by_pos)} (radius {radius.value:g} arcsec)",
+                f"repeat observations of an already matched source (kept): {int(matched.source_id.duplicated().sum())}",
+            ],
+        )
+    )
     return matched, append_cut(cut_flow, PIPELINE, "cross-matched with Gaia DR3", len(matched), note)
 
 
@@ -159,6 +174,7 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
 
     A star removed for several reasons is counted once, under the first reason.
     """
+
     def positive(col):
         return matched[col].astype(float).gt(0)
 
@@ -168,7 +184,10 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
     checks = {
         "no valid distance (missing, <= 0, or no error)": positive("dist") & positive("dist_err") & finite("dist_err"),
         "no line-of-sight velocity": finite("rv") & positive("rv_err") & finite("rv_err"),
-        "no proper motion": finite("pmra") & finite("pmdec") & positive("pmra_error") & positive("pmdec_error")
+        "no proper motion": finite("pmra")
+        & finite("pmdec")
+        & positive("pmra_error")
+        & positive("pmdec_error")
         & matched.pmra_pmdec_corr.astype(float).between(-1, 1),
         "no [Fe/H]": finite("feh"),
     }
@@ -178,11 +197,15 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
         counts[reason] = int((keep & ~ok).sum())
         keep &= ok
     stars = matched[keep]
-    stars = stars.assign(obsid=stars.obsid.astype("int64"), source_id=stars.source_id.astype("int64"))[list(STARS_6D_COLUMNS)].reset_index(drop=True)
+    stars = stars.assign(obsid=stars.obsid.astype("int64"), source_id=stars.source_id.astype("int64"))[
+        list(STARS_6D_COLUMNS)
+    ].reset_index(drop=True)
     return stars, append_cut(cut_flow, PIPELINE, "full 6D phase space", len(stars), describe_counts(counts))
 
 
-def keep_one_observation_per_source(stars: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def keep_one_observation_per_source(
+    stars: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep one row per Gaia ``source_id`` (repeat LAMOST observations of one star).
 
     Runs after the full-6D cut, so only usable observations compete. The row kept
@@ -203,8 +226,13 @@ def keep_one_observation_per_source(stars: pd.DataFrame, cut_flow: pd.DataFrame,
         kept = kept.assign(rv=(sums.w_rv / sums.w).to_numpy(), rv_err=(1.0 / np.sqrt(sums.w)).to_numpy())
     kept = kept.sort_index().reset_index(drop=True)
     n_observations = stars.source_id.value_counts()
-    note = " | ".join(filter(None, [
-        describe_counts({"repeat observations of a Gaia source": len(stars) - len(kept)}),
-        f"stars observed more than once: {int((n_observations > 1).sum())}; kept: {rule}",
-    ]))
+    note = " | ".join(
+        filter(
+            None,
+            [
+                describe_counts({"repeat observations of a Gaia source": len(stars) - len(kept)}),
+                f"stars observed more than once: {int((n_observations > 1).sum())}; kept: {rule}",
+            ],
+        )
+    )
     return kept, append_cut(cut_flow, PIPELINE, "one observation per Gaia source", len(kept), note)

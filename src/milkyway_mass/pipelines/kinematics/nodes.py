@@ -28,11 +28,17 @@ def compute_galactocentric(stars_6d: pd.DataFrame, galaxy_frame: dict, kinematic
         raise ValueError(f"stars_6d lacks column(s) {missing} of schemas.STARS_6D_COLUMNS")
     stars = stars_6d[list(STARS_6D_COLUMNS)].reset_index(drop=True)
     out = add_galactocentric_columns(
-        stars, galaxy_frame, n_draws=kinematics["mc_draws"], seed=kinematics["seed"],
-        chunk_size=kinematics["chunk_size"], progress=kinematics["progress"],
+        stars,
+        galaxy_frame,
+        n_draws=kinematics["mc_draws"],
+        seed=kinematics["seed"],
+        chunk_size=kinematics["chunk_size"],
+        progress=kinematics["progress"],
     )
     logger.info(
         "kinematics: %d stars transformed; %d Monte Carlo draws each; median sigma_vGC %.1f km/s",
-        len(out), kinematics["mc_draws"], out["sigma_v_gc"].median() if len(out) else float("nan"),
+        len(out),
+        kinematics["mc_draws"],
+        out["sigma_v_gc"].median() if len(out) else float("nan"),
     )
     return out[list(STARS_6D_COLUMNS) + list(GALACTOCENTRIC_COLUMNS)]

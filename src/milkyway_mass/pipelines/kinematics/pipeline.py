@@ -6,11 +6,13 @@ from .nodes import compute_galactocentric
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([
-        node(
-            compute_galactocentric,
-            inputs=["stars_6d", "params:galaxy_frame", "params:kinematics"],
-            outputs="stars_galactocentric",
-            name="compute_galactocentric",
-        ),
-    ])
+    return Pipeline(
+        [
+            node(
+                compute_galactocentric,
+                inputs=["stars_6d", "params:galaxy_frame", "params:kinematics"],
+                outputs="stars_galactocentric",
+                name="compute_galactocentric",
+            ),
+        ]
+    )

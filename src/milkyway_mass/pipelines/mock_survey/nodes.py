@@ -36,8 +36,12 @@ def _galaxy(mock: dict, frame: dict, cosmology: dict) -> TruthGalaxy:
 def _icrs(stars: pd.DataFrame, frame: dict) -> coord.SkyCoord:
     """ICRS coordinates and velocities of stars given in the Galactocentric frame (kpc, km/s)."""
     return coord.SkyCoord(
-        x=stars.x.to_numpy() * u.kpc, y=stars.y.to_numpy() * u.kpc, z=stars.z.to_numpy() * u.kpc,
-        v_x=stars.vx.to_numpy() * u.km / u.s, v_y=stars.vy.to_numpy() * u.km / u.s, v_z=stars.vz.to_numpy() * u.km / u.s,
+        x=stars.x.to_numpy() * u.kpc,
+        y=stars.y.to_numpy() * u.kpc,
+        z=stars.z.to_numpy() * u.kpc,
+        v_x=stars.vx.to_numpy() * u.km / u.s,
+        v_y=stars.vy.to_numpy() * u.km / u.s,
+        v_z=stars.vz.to_numpy() * u.km / u.s,
         frame=galactocentric_frame(frame),
     ).transform_to(coord.ICRS())
 
@@ -49,7 +53,11 @@ def build_truth(mock: dict, frame: dict, cosmology: dict) -> dict:
     truth["seed"] = mock["seed"]
     logger.info(
         "Mock truth: M200 = %.3g Msun, c200 = %.1f, r200 = %.1f kpc, vc(R0) = %.1f km/s, v_esc(R0) = %.1f km/s",
-        truth["M200_msun"], truth["c200"], truth["r200_kpc"], truth["vc_R0_kms"], truth["vesc_R0_kms"],
+        truth["M200_msun"],
+        truth["c200"],
+        truth["r200_kpc"],
+        truth["vc_R0_kms"],
+        truth["vesc_R0_kms"],
     )
     return truth
 
@@ -85,12 +93,20 @@ def generate_population(mock: dict, frame: dict, cosmology: dict) -> pd.DataFram
         return pd.concat(parts, ignore_index=True).iloc[:n_wanted].reset_index(drop=True)
 
     df = halo_df(galaxy, mock["halo"]["tracer"])
-    halo = in_footprint(lambda m, s: sample_halo(galaxy, df, m, mock["halo"]["radial_weighting"], s), n_halo, mock["seed"] + 1)
+    halo = in_footprint(
+        lambda m, s: sample_halo(galaxy, df, m, mock["halo"]["radial_weighting"], s), n_halo, mock["seed"] + 1
+    )
     unbound = rng.choice(n_halo, n_unbound, replace=False)
-    halo.loc[unbound] = unbound_velocities(galaxy, halo.loc[unbound], mock["outliers"]["unbound_speed_over_vesc"], mock["seed"] + 2)
+    halo.loc[unbound] = unbound_velocities(
+        galaxy, halo.loc[unbound], mock["outliers"]["unbound_speed_over_vesc"], mock["seed"] + 2
+    )
     halo.loc[unbound, "population"] = "outlier_unbound"
-    thin = in_footprint(lambda m, s: sample_disk(galaxy, m, mock["disk"]["thin"], sun, s), n_disk - n_thick, mock["seed"] + 3).assign(population="disk_thin")
-    thick = in_footprint(lambda m, s: sample_disk(galaxy, m, mock["disk"]["thick"], sun, s), n_thick, mock["seed"] + 4).assign(population="disk_thick")
+    thin = in_footprint(
+        lambda m, s: sample_disk(galaxy, m, mock["disk"]["thin"], sun, s), n_disk - n_thick, mock["seed"] + 3
+    ).assign(population="disk_thin")
+    thick = in_footprint(
+        lambda m, s: sample_disk(galaxy, m, mock["disk"]["thick"], sun, s), n_thick, mock["seed"] + 4
+    ).assign(population="disk_thick")
     stars = pd.concat([halo, thin, thick], ignore_index=True)
 
     stars["r_true"] = np.sqrt(stars.x**2 + stars.y**2 + stars.z**2)
@@ -121,7 +137,10 @@ def generate_population(mock: dict, frame: dict, cosmology: dict) -> pd.DataFram
 
 def _gaia_pm_error(g_mag: np.ndarray, model: dict) -> np.ndarray:
     """Gaia-DR3-like proper-motion uncertainty [mas/yr] vs G: log10 σ = a + b (max(G, G_bright) − 15)."""
-    return np.maximum(10 ** (model["log10_at_g15"] + model["slope_per_mag"] * (np.maximum(g_mag, model["g_bright"]) - 15.0)), model["floor_mas_yr"])
+    return np.maximum(
+        10 ** (model["log10_at_g15"] + model["slope_per_mag"] * (np.maximum(g_mag, model["g_bright"]) - 15.0)),
+        model["floor_mas_yr"],
+    )
 
 
 def _draw_rv_err(n: int, model: dict, rng: np.random.Generator) -> np.ndarray:
@@ -129,7 +148,9 @@ def _draw_rv_err(n: int, model: dict, rng: np.random.Generator) -> np.ndarray:
     return model["min"] + rng.exponential(model["exp_scale"], n)
 
 
-def observe_survey(population: pd.DataFrame, mock: dict, frame: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def observe_survey(
+    population: pd.DataFrame, mock: dict, frame: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Observe the mock: LAMOST-style K-giant table and Gaia-DR3-style astrometry table.
 
     Errors: distances log-normal with the quoted fractional error; rv, pmra/pmdec
@@ -150,9 +171,11 @@ def observe_survey(population: pd.DataFrame, mock: dict, frame: dict) -> tuple[p
     d_true = gc.distance.to_value(u.kpc)
     n = len(population)
 
-    frac = np.where(rng.random(n) < obs["dist_frac_err"]["tail_fraction"],
-                    rng.uniform(*obs["dist_frac_err"]["tail_range"], n),
-                    rng.uniform(*obs["dist_frac_err"]["core_range"], n))
+    frac = np.where(
+        rng.random(n) < obs["dist_frac_err"]["tail_fraction"],
+        rng.uniform(*obs["dist_frac_err"]["tail_range"], n),
+        rng.uniform(*obs["dist_frac_err"]["core_range"], n),
+    )
     dist = d_true * np.exp(frac * rng.standard_normal(n))
     rv_err = _draw_rv_err(n, obs["rv_err_kms"], rng)
     rv_true = gc.radial_velocity.to_value(u.km / u.s)
@@ -169,32 +192,55 @@ def observe_survey(population: pd.DataFrame, mock: dict, frame: dict) -> tuple[p
     # Unique Gaia-like ids, at least 2 apart (a close neighbour gets id + 1).
     source_id = rng.permutation(10**15 + np.cumsum(rng.integers(2, 10**9, n, dtype=np.int64)))
     offset = obs["position_scatter_arcsec"] / 3600.0
-    lamost = pd.DataFrame({
-        "obsid": population.obsid.to_numpy(),
-        "ra": ra, "dec": dec,
-        "teff": population.teff.to_numpy(), "logg": population.logg.to_numpy(),
-        "feh": population.feh.to_numpy() + obs["feh_err_dex"] * rng.standard_normal(n),
-        "rv": rv, "rv_err": rv_err,
-        "dist": dist, "dist_err": frac * dist,
-        "gaia_source_id": source_id,
-    })
-    gaia = pd.DataFrame({
-        "source_id": source_id,
-        "ra": ra + offset * rng.standard_normal(n) / np.cos(np.radians(dec)), "dec": dec + offset * rng.standard_normal(n),
-        "parallax": 1.0 / d_true + plx_err * rng.standard_normal(n), "parallax_error": plx_err,
-        "pmra": pmra, "pmra_error": pmra_err, "pmdec": pmdec, "pmdec_error": pmdec_err,
-        "pmra_pmdec_corr": corr,
-        "ruwe": np.where(rng.random(n) < obs["ruwe_bad_fraction"], rng.uniform(1.4, 3.0, n), 1.0 + np.abs(rng.normal(0, 0.08, n))),
-        "phot_g_mean_mag": g_mag,
-    })
-    repeat_model = {"rv_true": rv_true, "is_kgiant": population.is_kgiant.to_numpy(bool), "rv_err_kms": obs["rv_err_kms"]}
+    lamost = pd.DataFrame(
+        {
+            "obsid": population.obsid.to_numpy(),
+            "ra": ra,
+            "dec": dec,
+            "teff": population.teff.to_numpy(),
+            "logg": population.logg.to_numpy(),
+            "feh": population.feh.to_numpy() + obs["feh_err_dex"] * rng.standard_normal(n),
+            "rv": rv,
+            "rv_err": rv_err,
+            "dist": dist,
+            "dist_err": frac * dist,
+            "gaia_source_id": source_id,
+        }
+    )
+    gaia = pd.DataFrame(
+        {
+            "source_id": source_id,
+            "ra": ra + offset * rng.standard_normal(n) / np.cos(np.radians(dec)),
+            "dec": dec + offset * rng.standard_normal(n),
+            "parallax": 1.0 / d_true + plx_err * rng.standard_normal(n),
+            "parallax_error": plx_err,
+            "pmra": pmra,
+            "pmra_error": pmra_err,
+            "pmdec": pmdec,
+            "pmdec_error": pmdec_err,
+            "pmra_pmdec_corr": corr,
+            "ruwe": np.where(
+                rng.random(n) < obs["ruwe_bad_fraction"], rng.uniform(1.4, 3.0, n), 1.0 + np.abs(rng.normal(0, 0.08, n))
+            ),
+            "phot_g_mean_mag": g_mag,
+        }
+    )
+    repeat_model = {
+        "rv_true": rv_true,
+        "is_kgiant": population.is_kgiant.to_numpy(bool),
+        "rv_err_kms": obs["rv_err_kms"],
+    }
     lamost, gaia, defects = _inject_bad_rows(lamost, gaia, mock["bad_rows"], rng, repeat_model)
     logger.info("Mock survey: %d LAMOST rows, %d Gaia rows", len(lamost), len(gaia))
     return lamost, gaia, defects
 
 
 def _inject_bad_rows(
-    lamost: pd.DataFrame, gaia: pd.DataFrame, bad: dict, rng: np.random.Generator, repeat_model: dict,
+    lamost: pd.DataFrame,
+    gaia: pd.DataFrame,
+    bad: dict,
+    rng: np.random.Generator,
+    repeat_model: dict,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Inject the configured defects; each affects a disjoint random set of LAMOST rows.
 
@@ -208,12 +254,14 @@ def _inject_bad_rows(
     n_repeat = counts.pop("repeat_observation", 0)
     picks, start = {}, 0
     for key, k in counts.items():
-        picks[key] = order[start:start + k]
+        picks[key] = order[start : start + k]
         start += k
     rest = order[start:]
     originals = rest[repeat_model["is_kgiant"][rest]][:n_repeat]
     if len(originals) < n_repeat:
-        raise ValueError(f"mock_survey.bad_rows.repeat_observation asks for {n_repeat} repeats but only {len(originals)} clean K giants are left")
+        raise ValueError(
+            f"mock_survey.bad_rows.repeat_observation asks for {n_repeat} repeats but only {len(originals)} clean K giants are left"
+        )
     lamost, gaia = lamost.copy(), gaia.copy()
     gaia_row = pd.Series(np.arange(len(gaia)), index=gaia.source_id)
 
@@ -226,7 +274,10 @@ def _inject_bad_rows(
     twins = gaia.iloc[amb].copy()
     twins["source_id"] = twins["source_id"] + 1
     twins["ra"] += 0.4 / 3600.0 / np.cos(np.radians(twins["dec"]))
-    gaia.loc[gaia_row[lamost.gaia_source_id.iloc[picks["no_proper_motion"]]].to_numpy(), ["pmra", "pmdec", "pmra_error", "pmdec_error", "pmra_pmdec_corr"]] = np.nan
+    gaia.loc[
+        gaia_row[lamost.gaia_source_id.iloc[picks["no_proper_motion"]]].to_numpy(),
+        ["pmra", "pmdec", "pmra_error", "pmdec_error", "pmra_pmdec_corr"],
+    ] = np.nan
     bad_d = picks["bad_distance"]
     lamost.loc[bad_d, "dist"] = rng.choice([-9999.0, np.nan, -1.0], len(bad_d))
     lamost.loc[picks["bad_rv"], "rv"] = rng.choice([-9999.0, np.nan], len(picks["bad_rv"]))
@@ -236,18 +287,31 @@ def _inject_bad_rows(
     lamost.loc[mis, "rv"] += rng.choice([-1, 1], len(mis)) * rng.uniform(150, 400, len(mis))
     gaia = pd.concat([gaia[~gaia._drop], twins.assign(_drop=False)], ignore_index=True).drop(columns="_drop")
     repeats = _repeat_observations(lamost, originals, repeat_model, rng)
-    defects = pd.concat([
-        pd.DataFrame({
-            "obsid": np.concatenate([lamost.obsid.to_numpy()[idx] for idx in picks.values()]),
-            "defect": np.concatenate([[key] * len(idx) for key, idx in picks.items()]),
-        }),
-        pd.DataFrame({"obsid": repeats.obsid.to_numpy(), "defect": "repeat_observation", "repeat_of": lamost.obsid.to_numpy()[originals]}),
-    ], ignore_index=True).astype({"repeat_of": "Int64"})
+    defects = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "obsid": np.concatenate([lamost.obsid.to_numpy()[idx] for idx in picks.values()]),
+                    "defect": np.concatenate([[key] * len(idx) for key, idx in picks.items()]),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "obsid": repeats.obsid.to_numpy(),
+                    "defect": "repeat_observation",
+                    "repeat_of": lamost.obsid.to_numpy()[originals],
+                }
+            ),
+        ],
+        ignore_index=True,
+    ).astype({"repeat_of": "Int64"})
     lamost = pd.concat([lamost, repeats], ignore_index=True)
     return lamost, gaia.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True), defects
 
 
-def _repeat_observations(lamost: pd.DataFrame, rows: np.ndarray, repeat_model: dict, rng: np.random.Generator) -> pd.DataFrame:
+def _repeat_observations(
+    lamost: pd.DataFrame, rows: np.ndarray, repeat_model: dict, rng: np.random.Generator
+) -> pd.DataFrame:
     """A second LAMOST observation of the stars at positions ``rows``: new obsids after the
     largest one, everything else copied except rv_err (drawn as for every row) and rv
     (the true rv plus new noise) [km/s]."""
@@ -263,7 +327,12 @@ def truth_stars(population: pd.DataFrame, defects: pd.DataFrame) -> pd.DataFrame
     injected defect ('' if none); a repeat observation is a copy of its star's row under
     the repeat's obsid, with ``repeat_of`` the original obsid (<NA> for every other row)."""
     repeats = defects.dropna(subset=["repeat_of"])
-    copies = population.set_index("obsid").loc[repeats.repeat_of.to_numpy()].reset_index().assign(obsid=repeats.obsid.to_numpy())
+    copies = (
+        population.set_index("obsid")
+        .loc[repeats.repeat_of.to_numpy()]
+        .reset_index()
+        .assign(obsid=repeats.obsid.to_numpy())
+    )
     out = pd.concat([population, copies], ignore_index=True).merge(defects, on="obsid", how="left")
     out["defect"] = out["defect"].fillna("")
     return out
@@ -292,4 +361,3 @@ def mock_kz(bovy_rix: pd.DataFrame, mock: dict, frame: dict, cosmology: dict) ->
     out = bovy_rix.copy()
     out.iloc[:, 6] = kz + bovy_rix.iloc[:, 7].to_numpy() * rng.standard_normal(len(out))
     return out
-

@@ -40,10 +40,16 @@ def _nonfinite_note(n: int) -> str:
 def _potentials(reference: dict, galaxy_frame: dict, cosmology: dict) -> dict:
     masses = reference["virial_masses_msun"]
     if set(masses) != set(CURVE_NAMES):
-        raise ValueError(f"selection.reference_curves.virial_masses_msun must have keys {CURVE_NAMES}, got {sorted(masses)}")
+        raise ValueError(
+            f"selection.reference_curves.virial_masses_msun must have keys {CURVE_NAMES}, got {sorted(masses)}"
+        )
     return reference_potentials(
-        {name: masses[name] for name in CURVE_NAMES}, galaxy_frame["R0_kpc"], galaxy_frame["vc_R0_kms"],
-        reference["virial_overdensity"], cosmology["H0_kms_mpc"], reference["virial_Om"],
+        {name: masses[name] for name in CURVE_NAMES},
+        galaxy_frame["R0_kpc"],
+        galaxy_frame["vc_R0_kms"],
+        reference["virial_overdensity"],
+        cosmology["H0_kms_mpc"],
+        reference["virial_Om"],
     )
 
 
@@ -64,7 +70,9 @@ def apply_quality_cuts(stars_galactocentric: pd.DataFrame, quality: dict) -> tup
         values = stars_galactocentric[column].to_numpy(dtype=float)
         removed = keep & ~(values < limit)
         keep &= ~removed
-        note = f"removed {int(removed.sum())} with {column} >= {limit:g}" + _nonfinite_note(int((removed & ~np.isfinite(values)).sum()))
+        note = f"removed {int(removed.sum())} with {column} >= {limit:g}" + _nonfinite_note(
+            int((removed & ~np.isfinite(values)).sum())
+        )
         rows.append(_cut_row(label, "all", keep.sum(), removed.sum(), note))
     return stars_galactocentric[keep].reset_index(drop=True), pd.DataFrame(rows, columns=list(CUT_FLOW_COLUMNS))
 
@@ -82,7 +90,9 @@ def build_reference_vesc_curves(reference: dict, v_min: dict, galaxy_frame: dict
     return table
 
 
-def build_radial_bin_limits(binnings: dict, v_min: dict, reference: dict, galaxy_frame: dict, cosmology: dict) -> dict[str, pd.DataFrame]:
+def build_radial_bin_limits(
+    binnings: dict, v_min: dict, reference: dict, galaxy_frame: dict, cosmology: dict
+) -> dict[str, pd.DataFrame]:
     """Per binning name, one row per bin: ``binning, bin, r_lo, r_hi, r_vmin, v_min``.
 
     ``r_vmin`` is the radius where v_min was evaluated (see
@@ -93,16 +103,30 @@ def build_radial_bin_limits(binnings: dict, v_min: dict, reference: dict, galaxy
     for name, spec in binnings.items():
         edges = np.asarray(spec["edges_kpc"], float)
         if edges.size < 2 or not np.all(np.diff(edges) > 0) or edges[0] < 0:
-            raise ValueError(f"selection.binnings.{name}.edges_kpc must be >= 2 increasing non-negative radii, got {edges.tolist()}")
+            raise ValueError(
+                f"selection.binnings.{name}.edges_kpc must be >= 2 increasing non-negative radii, got {edges.tolist()}"
+            )
         vmin, r_eval = bin_vmin(
-            edges[:-1], edges[1:], potentials, inner_r_max_kpc=v_min["inner_r_max_kpc"],
-            inner_v_min_kms=v_min["inner_v_min_kms"], curve_fraction=v_min["curve_fraction"],
-            evaluate_at=v_min["evaluate_at"], round_to_kms=v_min["round_to_kms"], rounding=v_min["rounding"],
+            edges[:-1],
+            edges[1:],
+            potentials,
+            inner_r_max_kpc=v_min["inner_r_max_kpc"],
+            inner_v_min_kms=v_min["inner_v_min_kms"],
+            curve_fraction=v_min["curve_fraction"],
+            evaluate_at=v_min["evaluate_at"],
+            round_to_kms=v_min["round_to_kms"],
+            rounding=v_min["rounding"],
         )
-        tables[name] = pd.DataFrame({
-            "binning": name, "bin": np.arange(edges.size - 1), "r_lo": edges[:-1], "r_hi": edges[1:],
-            "r_vmin": r_eval, "v_min": vmin,
-        })
+        tables[name] = pd.DataFrame(
+            {
+                "binning": name,
+                "bin": np.arange(edges.size - 1),
+                "r_lo": edges[:-1],
+                "r_hi": edges[1:],
+                "r_vmin": r_eval,
+                "v_min": vmin,
+            }
+        )
         logger.info("selection: %s v_min per bin [km/s]: %s", name, vmin.tolist())
     return tables
 
@@ -119,12 +143,16 @@ def select_binning(
     fewer than ``min_stars_per_bin`` stars give a warning and are recorded.
     """
     if bin_limits.empty or bin_limits["binning"].nunique() != 1:
-        raise ValueError(f"bin_limits must hold the bins of exactly one binning, got {bin_limits['binning'].unique().tolist()}")
+        raise ValueError(
+            f"bin_limits must hold the bins of exactly one binning, got {bin_limits['binning'].unique().tolist()}"
+        )
     binning = bin_limits["binning"].iloc[0]
     limits = bin_limits.sort_values("bin").reset_index(drop=True)
     edges = np.append(limits["r_lo"].to_numpy(float), limits["r_hi"].iloc[-1])
     if not np.allclose(limits["r_lo"].to_numpy()[1:], limits["r_hi"].to_numpy()[:-1]):
-        raise ValueError(f"bins of binning '{binning}' are not contiguous: {limits[['r_lo', 'r_hi']].to_numpy().tolist()}")
+        raise ValueError(
+            f"bins of binning '{binning}' are not contiguous: {limits[['r_lo', 'r_hi']].to_numpy().tolist()}"
+        )
     n_bins = len(limits)
     r = quality_stars["r_gc"].to_numpy(float)
     v = quality_stars["v_gc"].to_numpy(float)
@@ -134,11 +162,16 @@ def select_binning(
     vmin_star = np.where(in_range, limits["v_min"].to_numpy(float)[np.clip(idx, 0, n_bins - 1)], np.nan)
     fast = in_range & (v >= vmin_star)
     n0 = len(quality_stars)
-    rows = [_cut_row(
-        f"high-velocity stars: v_GC >= v_min, r_GC in [{edges[0]:g}, {edges[-1]:g}] kpc", binning, fast.sum(), n0 - fast.sum(),
-        f"outside [{edges[0]:g}, {edges[-1]:g}] kpc: {int((~in_range).sum())}; below v_min: {int((in_range & ~fast).sum())}"
-        + _nonfinite_note(int((~np.isfinite(r) | ~np.isfinite(v)).sum())),
-    )]
+    rows = [
+        _cut_row(
+            f"high-velocity stars: v_GC >= v_min, r_GC in [{edges[0]:g}, {edges[-1]:g}] kpc",
+            binning,
+            fast.sum(),
+            n0 - fast.sum(),
+            f"outside [{edges[0]:g}, {edges[-1]:g}] kpc: {int((~in_range).sum())}; below v_min: {int((in_range & ~fast).sum())}"
+            + _nonfinite_note(int((~np.isfinite(r) | ~np.isfinite(v)).sum())),
+        )
+    ]
     v_max = selection["v_max_kms"]
     bound = fast & (v < v_max)
     rows.append(_cut_row(f"v_GC < {v_max:g} km/s", binning, bound.sum(), (fast & ~bound).sum()))
@@ -165,13 +198,22 @@ def select_binning(
     for kind, which in (("empty", empty), (f"fewer than {selection['min_stars_per_bin']} stars", sparse)):
         if which:
             logger.warning("selection: %s bin(s) %s %s (r0 = NaN for empty bins)", binning, which, kind)
-    note = (f"disk-like removed: {int((bound & ~halo).sum())}" + _nonfinite_note(n_bad)
-            + "; stars per bin: " + " ".join(str(n) for n in bins["n_stars"])
-            + f"; empty bins: {empty}; bins with < {selection['min_stars_per_bin']} stars: {sparse}")
-    rows.append(_cut_row(
-        f"halo stars: v_phi > {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f} km/s",
-        binning, halo.sum(), (bound & ~halo).sum(), note,
-    ))
+    note = (
+        f"disk-like removed: {int((bound & ~halo).sum())}"
+        + _nonfinite_note(n_bad)
+        + "; stars per bin: "
+        + " ".join(str(n) for n in bins["n_stars"])
+        + f"; empty bins: {empty}; bins with < {selection['min_stars_per_bin']} stars: {sparse}"
+    )
+    rows.append(
+        _cut_row(
+            f"halo stars: v_phi > {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f} km/s",
+            binning,
+            halo.sum(),
+            (bound & ~halo).sum(),
+            note,
+        )
+    )
     logger.info("selection: %s: %d halo stars, per bin %s", binning, int(halo.sum()), bins["n_stars"].tolist())
     return candidates, selected, bins[list(RADIAL_BIN_COLUMNS)], pd.DataFrame(rows, columns=list(CUT_FLOW_COLUMNS))
 
@@ -185,15 +227,21 @@ def _check_chain(rows: pd.DataFrame, start: int, what: str) -> None:
     expected = start
     for row in rows.itertuples():
         if row.n_stars + row.n_removed != expected:
-            raise ValueError(f"cut flow does not add up at '{row.cut}' ({what}): {row.n_stars} + {row.n_removed} != {expected}")
+            raise ValueError(
+                f"cut flow does not add up at '{row.cut}' ({what}): {row.n_stars} + {row.n_removed} != {expected}"
+            )
         expected = row.n_stars
 
 
-def assemble_cut_flow(cut_flow_ingest: pd.DataFrame, quality_cut_flow: pd.DataFrame, *binning_cut_flows: pd.DataFrame) -> pd.DataFrame:
+def assemble_cut_flow(
+    cut_flow_ingest: pd.DataFrame, quality_cut_flow: pd.DataFrame, *binning_cut_flows: pd.DataFrame
+) -> pd.DataFrame:
     """Ingest rows, then the quality cuts, then each binning's cuts; checks that removals add up."""
     columns = list(CUT_FLOW_COLUMNS)
     if list(cut_flow_ingest.columns) != columns:
-        raise ValueError(f"cut_flow_ingest columns {list(cut_flow_ingest.columns)} differ from schemas.CUT_FLOW_COLUMNS {columns}")
+        raise ValueError(
+            f"cut_flow_ingest columns {list(cut_flow_ingest.columns)} differ from schemas.CUT_FLOW_COLUMNS {columns}"
+        )
     n_start = int(quality_cut_flow["n_stars"].iloc[0] + quality_cut_flow["n_removed"].iloc[0])
     if len(cut_flow_ingest) and int(cut_flow_ingest["n_stars"].iloc[-1]) != n_start:
         raise ValueError(
@@ -209,41 +257,92 @@ def _density(ax, x, y, x_range, y_range, bins):
     """Log-scaled 2D histogram of (x, y) in grey; nothing drawn if there are no points in range."""
     counts, xe, ye = np.histogram2d(x, y, bins=bins, range=[x_range, y_range])
     if counts.max() > 0:
-        mesh = ax.pcolormesh(xe, ye, np.ma.masked_equal(counts.T, 0), cmap="Greys", norm=LogNorm(vmin=1, vmax=counts.max()))
+        mesh = ax.pcolormesh(
+            xe, ye, np.ma.masked_equal(counts.T, 0), cmap="Greys", norm=LogNorm(vmin=1, vmax=counts.max())
+        )
         ax.figure.colorbar(mesh, ax=ax, label="stars per pixel")
 
 
 def plot_vgc_rgc(
-    quality_stars: pd.DataFrame, reference_vesc_curves: pd.DataFrame, radial_bins: pd.DataFrame,
-    selected_stars_bin1: pd.DataFrame, selection: dict,
+    quality_stars: pd.DataFrame,
+    reference_vesc_curves: pd.DataFrame,
+    radial_bins: pd.DataFrame,
+    selected_stars_bin1: pd.DataFrame,
+    selection: dict,
 ) -> Figure:
     """v_GC–r_GC density of the quality-cut stars, the three reference curves, 0.6× their mean,
     the v_min step of each binning, v_max, and the selected Bin-1 halo stars."""
     fig_cfg = selection["figures"]
     fig = Figure(figsize=(8, 5.5))
     ax = fig.subplots()
-    _density(ax, quality_stars["r_gc"], quality_stars["v_gc"], fig_cfg["r_range_kpc"], fig_cfg["v_range_kms"], fig_cfg["density_bins"])
+    _density(
+        ax,
+        quality_stars["r_gc"],
+        quality_stars["v_gc"],
+        fig_cfg["r_range_kpc"],
+        fig_cfg["v_range_kms"],
+        fig_cfg["density_bins"],
+    )
     curves = reference_vesc_curves
     masses = selection["reference_curves"]["virial_masses_msun"]
     for name, color in zip(CURVE_NAMES, ("tab:blue", "tab:green", "tab:red")):
-        ax.plot(curves["r_kpc"], curves[f"vesc_{name}_kms"], color=color, lw=1.5, zorder=3,
-                label=f"v_esc, MWPotential2014, M_vir = {masses[name]:.3g} Msun")
-    ax.plot(curves["r_kpc"], curves["vmin_curve_kms"], color="k", ls="--", lw=1.2, zorder=3,
-            label=f"{selection['v_min']['curve_fraction']:g} x mean of the three")
+        ax.plot(
+            curves["r_kpc"],
+            curves[f"vesc_{name}_kms"],
+            color=color,
+            lw=1.5,
+            zorder=3,
+            label=f"v_esc, MWPotential2014, M_vir = {masses[name]:.3g} Msun",
+        )
+    ax.plot(
+        curves["r_kpc"],
+        curves["vmin_curve_kms"],
+        color="k",
+        ls="--",
+        lw=1.2,
+        zorder=3,
+        label=f"{selection['v_min']['curve_fraction']:g} x mean of the three",
+    )
     for (name, bins), ls in zip(radial_bins.groupby("binning", sort=True), ("-", ":")):
-        ax.stairs(bins["v_min"], np.append(bins["r_lo"], bins["r_hi"].iloc[-1]), baseline=None, color="tab:orange", lw=2, ls=ls, zorder=4,
-                  label=f"v_min ({name})")
-    ax.axhline(selection["v_max_kms"], color="tab:purple", ls="-.", lw=1, label=f"v_max = {selection['v_max_kms']:g} km/s")
-    ax.scatter(selected_stars_bin1["r_gc"], selected_stars_bin1["v_gc"], s=3, color="tab:red", alpha=0.5, zorder=2,
-               label=f"selected halo stars, bin1 (N = {len(selected_stars_bin1)})")
-    ax.set(xlim=fig_cfg["r_range_kpc"], ylim=fig_cfg["v_range_kms"], xlabel="r_GC [kpc]", ylabel="v_GC [km/s]",
-           title=f"Quality-cut stars (N = {len(quality_stars)}) and the speed threshold")
+        ax.stairs(
+            bins["v_min"],
+            np.append(bins["r_lo"], bins["r_hi"].iloc[-1]),
+            baseline=None,
+            color="tab:orange",
+            lw=2,
+            ls=ls,
+            zorder=4,
+            label=f"v_min ({name})",
+        )
+    ax.axhline(
+        selection["v_max_kms"], color="tab:purple", ls="-.", lw=1, label=f"v_max = {selection['v_max_kms']:g} km/s"
+    )
+    ax.scatter(
+        selected_stars_bin1["r_gc"],
+        selected_stars_bin1["v_gc"],
+        s=3,
+        color="tab:red",
+        alpha=0.5,
+        zorder=2,
+        label=f"selected halo stars, bin1 (N = {len(selected_stars_bin1)})",
+    )
+    ax.set(
+        xlim=fig_cfg["r_range_kpc"],
+        ylim=fig_cfg["v_range_kms"],
+        xlabel="r_GC [kpc]",
+        ylabel="v_GC [km/s]",
+        title=f"Quality-cut stars (N = {len(quality_stars)}) and the speed threshold",
+    )
     ax.legend(fontsize=7, loc="upper right")
     return fig
 
 
-def plot_vphi_feh(quality_stars: pd.DataFrame, high_velocity_stars_bin1: pd.DataFrame,
-                  high_velocity_stars_bin2: pd.DataFrame, selection: dict) -> Figure:
+def plot_vphi_feh(
+    quality_stars: pd.DataFrame,
+    high_velocity_stars_bin1: pd.DataFrame,
+    high_velocity_stars_bin2: pd.DataFrame,
+    selection: dict,
+) -> Figure:
     """v_phi–[Fe/H] plane: density of the quality-cut stars, the high-velocity stars of each
     binning (halo kept, disk-like rejected) and the halo/disk line. Prograde v_phi < 0."""
     fig_cfg = selection["figures"]
@@ -252,14 +351,42 @@ def plot_vphi_feh(quality_stars: pd.DataFrame, high_velocity_stars_bin1: pd.Data
     axes = fig.subplots(1, 2, sharey=True)
     feh_line = np.linspace(*fig_cfg["feh_range_dex"], 50)
     for ax, (name, stars) in zip(axes, (("bin1", high_velocity_stars_bin1), ("bin2", high_velocity_stars_bin2))):
-        _density(ax, quality_stars["feh"], quality_stars["v_phi"], fig_cfg["feh_range_dex"], fig_cfg["vphi_range_kms"], fig_cfg["density_bins"])
+        _density(
+            ax,
+            quality_stars["feh"],
+            quality_stars["v_phi"],
+            fig_cfg["feh_range_dex"],
+            fig_cfg["vphi_range_kms"],
+            fig_cfg["density_bins"],
+        )
         halo = stars["is_halo"].to_numpy(bool)
-        ax.scatter(stars.loc[halo, "feh"], stars.loc[halo, "v_phi"], s=3, color="tab:blue", label=f"halo, kept (N = {int(halo.sum())})")
-        ax.scatter(stars.loc[~halo, "feh"], stars.loc[~halo, "v_phi"], s=3, color="tab:orange", label=f"disk-like, removed (N = {int((~halo).sum())})")
-        ax.plot(feh_line, line["slope_kms_per_dex"] * feh_line + line["intercept_kms"], color="k", lw=1.5,
-                label=f"v_phi = {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f}")
-        ax.set(xlim=fig_cfg["feh_range_dex"], ylim=fig_cfg["vphi_range_kms"], xlabel="[Fe/H] [dex]",
-               title=f"High-velocity stars, {name}")
+        ax.scatter(
+            stars.loc[halo, "feh"],
+            stars.loc[halo, "v_phi"],
+            s=3,
+            color="tab:blue",
+            label=f"halo, kept (N = {int(halo.sum())})",
+        )
+        ax.scatter(
+            stars.loc[~halo, "feh"],
+            stars.loc[~halo, "v_phi"],
+            s=3,
+            color="tab:orange",
+            label=f"disk-like, removed (N = {int((~halo).sum())})",
+        )
+        ax.plot(
+            feh_line,
+            line["slope_kms_per_dex"] * feh_line + line["intercept_kms"],
+            color="k",
+            lw=1.5,
+            label=f"v_phi = {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f}",
+        )
+        ax.set(
+            xlim=fig_cfg["feh_range_dex"],
+            ylim=fig_cfg["vphi_range_kms"],
+            xlabel="[Fe/H] [dex]",
+            title=f"High-velocity stars, {name}",
+        )
         ax.legend(fontsize=7, loc="lower left")
     axes[0].set_ylabel("v_phi [km/s] (prograde < 0)")
     return fig

@@ -24,8 +24,15 @@ def halo_cut_vs_truth(truth_stars: pd.DataFrame, **high_velocity: pd.DataFrame) 
     for binning, stars in high_velocity.items():
         pop = stars["obsid"].map(labels).fillna("unknown")
         for name, group in stars.groupby(pop):
-            rows.append({"binning": binning, "population": name, "n_high_velocity": len(group),
-                         "n_kept": int(group["is_halo"].sum()), "fraction_kept": float(group["is_halo"].mean())})
+            rows.append(
+                {
+                    "binning": binning,
+                    "population": name,
+                    "n_high_velocity": len(group),
+                    "n_kept": int(group["is_halo"].sum()),
+                    "fraction_kept": float(group["is_halo"].mean()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -47,7 +54,9 @@ def vesc_recovery(mock_truth: dict, *vesc_tables: pd.DataFrame) -> pd.DataFrame:
     sigma = np.where(diff > 0, out["vesc_err_minus"], out["vesc_err_plus"])
     out["pull"] = diff / sigma
     out["ratio"] = out["vesc_median"] / out["vesc_true"]
-    out["within_68"] = (out["vesc_true"] >= out["vesc_median"] - out["vesc_err_minus"]) & (out["vesc_true"] <= out["vesc_median"] + out["vesc_err_plus"])
+    out["within_68"] = (out["vesc_true"] >= out["vesc_median"] - out["vesc_err_minus"]) & (
+        out["vesc_true"] <= out["vesc_median"] + out["vesc_err_plus"]
+    )
     ok = out["status"] == "ok"
     out.loc[~ok, ["pull", "ratio"]] = np.nan
     out.loc[~ok, "within_68"] = False
@@ -69,7 +78,15 @@ def summarise_vesc_recovery(recovery: pd.DataFrame) -> dict:
 
 
 #: Fitted quantities compared with the mock truth (same keys in both), where a fit reports them.
-MASS_QUANTITIES = ("M200_msun", "M_total_r200_msun", "c200", "r200_kpc", "vesc_R0_kms", "vc_R0_kms", "rho_dm_R0_gev_cm3")
+MASS_QUANTITIES = (
+    "M200_msun",
+    "M_total_r200_msun",
+    "c200",
+    "r200_kpc",
+    "vesc_R0_kms",
+    "vc_R0_kms",
+    "rho_dm_R0_gev_cm3",
+)
 
 
 def _recovery_rows(fits: dict, mock_truth: dict, label: str) -> pd.DataFrame:
@@ -83,8 +100,18 @@ def _recovery_rows(fits: dict, mock_truth: dict, label: str) -> pd.DataFrame:
             true = float(mock_truth[key])
             diff = est["median"] - true
             sigma = est["err_minus"] if diff > 0 else est["err_plus"]
-            rows.append({label: name, "quantity": key, "fit_median": est["median"], "err_minus": est["err_minus"],
-                         "err_plus": est["err_plus"], "truth": true, "pull": diff / sigma, "ratio": est["median"] / true})
+            rows.append(
+                {
+                    label: name,
+                    "quantity": key,
+                    "fit_median": est["median"],
+                    "err_minus": est["err_minus"],
+                    "err_plus": est["err_plus"],
+                    "truth": true,
+                    "pull": diff / sigma,
+                    "ratio": est["median"] / true,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -104,7 +131,16 @@ def plot_vesc_recovery(recovery: pd.DataFrame, mock_truth: dict) -> plt.Figure:
     r = np.asarray(mock_truth["vesc_curve"]["r_kpc"])
     ax.plot(r, mock_truth["vesc_curve"]["vesc_kms"], "k-", lw=1.5, label=f"truth (to {mock_truth['boundary']})")
     for (binning, g), color in zip(recovery[recovery["status"] == "ok"].groupby("binning"), ("C0", "C3"), strict=False):
-        ax.errorbar(g["r0"], g["vesc_median"], yerr=[g["vesc_err_minus"], g["vesc_err_plus"]], fmt="o", color=color, ms=4, capsize=2, label=binning)
+        ax.errorbar(
+            g["r0"],
+            g["vesc_median"],
+            yerr=[g["vesc_err_minus"], g["vesc_err_plus"]],
+            fmt="o",
+            color=color,
+            ms=4,
+            capsize=2,
+            label=binning,
+        )
         axp.plot(g["r0"], g["pull"], "o", color=color, ms=4)
     ax.set_ylabel(r"$v_{\rm esc}$ [km/s]")
     ax.legend()
@@ -118,16 +154,33 @@ def plot_vesc_recovery(recovery: pd.DataFrame, mock_truth: dict) -> plt.Figure:
     return fig
 
 
-def validation_report(halo_cut: pd.DataFrame, recovery: pd.DataFrame, vesc_summary: dict, mass: pd.DataFrame, mass_b: pd.DataFrame) -> str:
+def validation_report(
+    halo_cut: pd.DataFrame, recovery: pd.DataFrame, vesc_summary: dict, mass: pd.DataFrame, mass_b: pd.DataFrame
+) -> str:
     """Markdown report of what the pipeline recovers on the mock, biases included."""
-    lines = ["# Mock validation", "", "## Halo/disk cut against the truth labels (high-velocity stars)", "",
-             halo_cut.to_markdown(index=False, floatfmt=".4f"), "",
-             "## Escape velocity per bin: measured vs true", "",
-             recovery.to_markdown(index=False, floatfmt=".3f"), ""]
+    lines = [
+        "# Mock validation",
+        "",
+        "## Halo/disk cut against the truth labels (high-velocity stars)",
+        "",
+        halo_cut.to_markdown(index=False, floatfmt=".4f"),
+        "",
+        "## Escape velocity per bin: measured vs true",
+        "",
+        recovery.to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
     for binning, s in vesc_summary.items():
-        lines.append(f"- {binning}: {s['fraction_within_68']:.0%} of {s['n_bins_fitted']} bins contain the truth in their 68 % interval; "
-                     f"max |pull| = {s['max_abs_pull']:.2f}; mean pull = {s['mean_pull']:+.2f}; median ratio = {s['median_ratio']:.3f}")
+        lines.append(
+            f"- {binning}: {s['fraction_within_68']:.0%} of {s['n_bins_fitted']} bins contain the truth in their 68 % interval; "
+            f"max |pull| = {s['max_abs_pull']:.2f}; mean pull = {s['mean_pull']:+.2f}; median ratio = {s['median_ratio']:.3f}"
+        )
     lines += ["", "## Halo mass (Analysis A): fit vs truth", "", mass.to_markdown(index=False, floatfmt=".4g"), ""]
     key = mass_b[mass_b.quantity.isin(["M200_msun", "rho_dm_R0_gev_cm3"])]
-    lines += ["## Analysis B fits: M200 and local dark-matter density vs truth", "", key.to_markdown(index=False, floatfmt=".4g"), ""]
+    lines += [
+        "## Analysis B fits: M200 and local dark-matter density vs truth",
+        "",
+        key.to_markdown(index=False, floatfmt=".4g"),
+        "",
+    ]
     return "\n".join(lines) + "\n"
