@@ -19,9 +19,8 @@ import pandas as pd
 from kedro.config import OmegaConfigLoader
 from timing import best_of
 
-from milkyway_mass.galaxy.constraints.terms import ConstraintData, make_terms
-from milkyway_mass.galaxy.fitting import Posterior, initial_ball
-from milkyway_mass.galaxy.model import build_prior
+from milkyway_mass.galaxy.constraints.terms import ConstraintData
+from milkyway_mass.galaxy.fitting import initial_ball
 from milkyway_mass.pipelines.halo_mass import nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -47,17 +46,9 @@ def main(env: str = "base") -> None:
     data = ConstraintData(curve, frame["R0_kpc"], frame["vc_R0_kms"], frame["vc_R0_err_kms"], rc, kz)
     total = 0.0
     print(f"{'fit':<28s} {'ms / call':>10s} {'s / 1000 steps':>15s} {'steps':>6s} {'est. s':>7s}")  # noqa: T201
-    for spec in nodes._fit_specs(b):
-        model = nodes._mass_model(spec, hm["model"], b, p["cosmology"])
-        prior = build_prior(
-            model.halo_family,
-            b["halos"][spec.family]["priors"],
-            model.baryons.parameter_names,
-            nodes._baryon_priors(spec, b),
-        )
-        post = Posterior(model, prior, make_terms(spec.constraints, data, boundary_r200=2.0))
-        settings = nodes._sampler_settings(spec, b["sampler"])
-        start = nodes._start(spec, prior.names, b)
+    for spec in nodes.fit_specs(b):
+        post, settings, start = nodes.grid_fit_setup(spec, data, hm["model"], b, p["cosmology"])
+        prior = post.prior
         theta = initial_ball(
             start, post, int(settings["n_walkers"]) // 2, 0.01 * (prior.upper - prior.lower), np.random.default_rng(1)
         )

@@ -303,7 +303,7 @@ def _select_range(table: pd.DataFrame, R_range, min_points, what: str) -> pd.Dat
 
 
 def build_rotation_curve_constraint(table: pd.DataFrame, rotation_curve: dict[str, Any]) -> pd.DataFrame:
-    """Validated rotation curve (``constraint_data.ROTATION_CURVE_COLUMNS``) from a table with
+    """Validated rotation curve (``galaxy.constraints.data.ROTATION_CURVE_COLUMNS``) from a table with
     the Eilers et al. (2019) columns R, v_c, err+, err- [kpc, km/s].
 
     The order of the error columns is ``rotation_curve.error_columns`` (mean |
@@ -314,17 +314,18 @@ def build_rotation_curve_constraint(table: pd.DataFrame, rotation_curve: dict[st
 
 
 def build_vertical_force_constraint(table: pd.DataFrame, vertical_force: dict[str, Any]) -> pd.DataFrame:
-    """Validated K_z(R, |z| = 1.1 kpc) (``constraint_data.KZ_COLUMNS``, K_z in (km/s)²/kpc) from a
+    """Validated K_z(R, |z| = 1.1 kpc) (``galaxy.constraints.data.KZ_COLUMNS``, K_z in (km/s)²/kpc) from a
     table in the Bovy & Rix (2013) layout (8 unnamed columns); points outside ``R_range_kpc`` dropped."""
     kz = kz_from_table(table, source="K_z table")
     return _select_range(kz, vertical_force["R_range_kpc"], vertical_force["min_points"], "K_z table")
 
 
-def _fit_specs(analysis_b: dict[str, Any]) -> list[FitSpec]:
+def fit_specs(analysis_b: dict[str, Any]) -> list[FitSpec]:
+    """The fits of the Analysis B grid (``analysis_b.grid``, then ``extra_fits``)."""
     return fit_grid(analysis_b["grid"], analysis_b["constraint_sets"], analysis_b.get("extra_fits") or [])
 
 
-def _mass_model(spec: FitSpec, model: dict[str, Any], analysis_b: dict[str, Any], cosmology) -> MassModel:
+def _grid_model(spec: FitSpec, model: dict[str, Any], analysis_b: dict[str, Any], cosmology) -> MassModel:
     return mass_model(spec.family, spec.baryons, model, analysis_b["baryon_models"], cosmology)
 
 
@@ -357,6 +358,27 @@ def _sampler_settings(spec: FitSpec, sampler: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def grid_fit_setup(
+    spec: FitSpec, data: ConstraintData, model: dict[str, Any], analysis_b: dict[str, Any], cosmology: dict[str, Any]
+) -> tuple[Posterior, dict[str, Any], np.ndarray]:
+    """Posterior, sampler settings and optimiser start of one fit of the Analysis B grid."""
+    mm = _grid_model(spec, model, analysis_b, cosmology)
+    prior = build_prior(
+        mm.halo_family,
+        _halo_config(spec, analysis_b)["priors"],
+        mm.baryons.parameter_names,
+        _baryon_priors(spec, analysis_b),
+    )
+    terms = make_terms(
+        spec.constraints,
+        data,
+        boundary_r200=float(model["escape_boundary_r200"]),
+        frac_systematic=float(analysis_b["rotation_curve"]["frac_systematic"]),
+    )
+    settings = _sampler_settings(spec, analysis_b["sampler"])
+    return Posterior(mm, prior, terms), settings, _start(spec, prior.names, analysis_b)
+
+
 def fit_analysis_b(
     vesc_curve: EscapeVelocityCurve,
     rotation_curve: pd.DataFrame,
@@ -385,29 +407,11 @@ def fit_analysis_b(
         vertical_force,
     )
     fits = {}
-    for spec in _fit_specs(analysis_b):
-        mm = _mass_model(spec, model, analysis_b, cosmology)
-        prior = build_prior(
-            mm.halo_family,
-            _halo_config(spec, analysis_b)["priors"],
-            mm.baryons.parameter_names,
-            _baryon_priors(spec, analysis_b),
-        )
-        terms = make_terms(
-            spec.constraints,
-            data,
-            boundary_r200=float(model["escape_boundary_r200"]),
-            frac_systematic=float(analysis_b["rotation_curve"]["frac_systematic"]),
-        )
-        posterior = Posterior(mm, prior, terms)
-        settings = _sampler_settings(spec, analysis_b["sampler"])
+    for spec in fit_specs(analysis_b):
+        posterior, settings, start = grid_fit_setup(spec, data, model, analysis_b, cosmology)
+        mm, prior, terms = posterior.model, posterior.prior, posterior.terms
         result = fit_posterior(
-            posterior,
-            _start(spec, prior.names, analysis_b),
-            analysis_b["optimizer"],
-            settings,
-            fit_seed(settings["seed"], spec.name),
-            label=spec.name,
+            posterior, start, analysis_b["optimizer"], settings, fit_seed(settings["seed"], spec.name), label=spec.name
         )
         best, lp_best = result["max_posterior"]["x"], result["max_posterior"]["log_posterior"]
         galaxy = mm.build(best[None, :])
@@ -473,7 +477,7 @@ def summarise_analysis_b(
     rng = np.random.default_rng(int(cfg["seed"]))
     fits, rows = {}, []
     for name, fit in chains["fits"].items():
-        mm = _mass_model(_fit_spec(fit), model, analysis_b, cosmology)
+        mm = _grid_model(_fit_spec(fit), model, analysis_b, cosmology)
         samples = _subsample(flat_samples(fit).astype(float), int(cfg["max_samples"]), rng)
         estimates = _estimates(mm, samples, model, cfg, galaxy_frame, chunk=int(cfg["chunk_size"]))
         optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
@@ -536,7 +540,7 @@ def predict_analysis_b_curves(
     z = float(np.unique(vertical_force["z_kpc"])[0])
     frames = []
     for name, fit in chains["fits"].items():
-        mm = _mass_model(_fit_spec(fit), model, analysis_b, cosmology)
+        mm = _grid_model(_fit_spec(fit), model, analysis_b, cosmology)
         draws = _subsample(flat_samples(fit).astype(float), int(cfg["n_band_draws"]), rng)
         curves = {
             "vc_kms": (grids["vc"], component_vc(mm, draws, grids["vc"])),
