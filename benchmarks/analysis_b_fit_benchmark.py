@@ -21,7 +21,7 @@ from timing import best_of
 
 from milkyway_mass.galaxy.constraints.terms import ConstraintData
 from milkyway_mass.galaxy.fitting import initial_ball
-from milkyway_mass.pipelines.halo_mass import nodes
+from milkyway_mass.pipelines.halo_mass import combined_nodes, nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -36,18 +36,18 @@ def main(env: str = "base") -> None:
     curve = nodes.build_published_curve(
         pd.read_csv(PROJECT / "data/01_raw/published/published_vesc_bin1.csv"), hm["curve"]
     )
-    rc = nodes.build_rotation_curve_constraint(
+    rc = combined_nodes.build_rotation_curve_constraint(
         pd.read_csv(shared / "mw_rotcurve_eilers2019/Eilers2019-circ-velocity.txt", sep=r"\s+"), b["rotation_curve"]
     )
-    kz = nodes.build_vertical_force_constraint(
+    kz = combined_nodes.build_vertical_force_constraint(
         pd.read_csv(shared / "kz_bovy_rix2013/bovyrix13kzdata.csv", header=None), b["vertical_force"]
     )
     frame = p["galaxy_frame"]
     data = ConstraintData(curve, frame["R0_kpc"], frame["vc_R0_kms"], frame["vc_R0_err_kms"], rc, kz)
     total = 0.0
     print(f"{'fit':<28s} {'ms / call':>10s} {'s / 1000 steps':>15s} {'steps':>6s} {'est. s':>7s}")  # noqa: T201
-    for spec in nodes.fit_specs(b):
-        post, settings, start = nodes.grid_fit_setup(spec, data, hm["model"], b, p["cosmology"])
+    for spec in combined_nodes.fit_specs(b):
+        post, settings, start = combined_nodes.grid_fit_setup(spec, data, hm["model"], b, p["cosmology"])
         prior = post.prior
         theta = initial_ball(
             start, post, int(settings["n_walkers"]) // 2, 0.01 * (prior.upper - prior.lower), np.random.default_rng(1)

@@ -1,11 +1,12 @@
 """One way to fit a posterior: prior, posterior, seeds, start, optimiser, emcee, diagnostics.
 
-Every halo fit goes through here. The posterior is the prior plus a sum of
-constraint terms (``constraints``), vectorised over walkers; emcee only sees the
-callable.
+Every fit goes through here: the halo fits (``model.MassModel`` with the terms of
+``constraints``) and the per-bin tail fits (``tail.fit``, the tail likelihood as the
+one term). The posterior is the prior plus a sum of constraint terms, vectorised
+over walkers; emcee only sees the callable.
 
-- ``Prior``: a box on all parameters times Gaussians on some.
-- ``Posterior``: ``Prior`` + Σ terms(model.build(θ)).
+- ``Prior``: a box on all parameters times Gaussians on some and 1/θ on others.
+- ``Posterior``: ``Prior`` + Σ terms(model.build(θ)) (or Σ terms(θ) without a model).
 - ``run_emcee``: burn-in then kept steps from given or prior-uniform walkers,
   with ``chain_diagnostics`` (acceptance, integrated autocorrelation time τ).
 - ``fit_posterior``: Nelder–Mead maximum (``maximise``), a ball of walkers around
@@ -55,6 +56,7 @@ class Prior:
     def __post_init__(self):
         mask = np.zeros(len(self.names), bool) if self.log_uniform is None else np.asarray(self.log_uniform, bool)
         object.__setattr__(self, "log_uniform", mask)
+        object.__setattr__(self, "_gaussian", np.isfinite(self.sigma))
         if np.any(self.lower[mask] <= 0):
             raise ValueError(f"a 1/θ prior needs a positive lower bound: {dict(zip(self.names, self.lower))}")
 
@@ -81,12 +83,13 @@ class Prior:
     def log_prob(self, theta):
         theta = np.atleast_2d(theta)
         inside = np.all((theta >= self.lower) & (theta <= self.upper), axis=-1)
-        gaussian = np.isfinite(self.sigma)
-        z = (theta[:, gaussian] - self.mean[gaussian]) / self.sigma[gaussian]
-        log_p = -0.5 * np.sum(z**2, axis=-1)
+        log_p = np.zeros(len(theta))
+        if self._gaussian.any():
+            g = self._gaussian
+            log_p -= 0.5 * np.sum(((theta[:, g] - self.mean[g]) / self.sigma[g]) ** 2, axis=-1)
         if self.log_uniform.any():
             with np.errstate(divide="ignore", invalid="ignore"):
-                log_p = log_p - np.sum(np.log(theta[:, self.log_uniform]), axis=-1)
+                log_p -= np.sum(np.log(theta[:, self.log_uniform]), axis=-1)
         return np.where(inside, log_p, -np.inf)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -127,6 +130,8 @@ class Posterior:
     def log_likelihood_terms(self, theta) -> dict[str, np.ndarray]:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         built, valid = self._build(theta)
+        if valid.all():
+            return {t.name: t.log_likelihood(built) for t in self.terms}
         out = {t.name: np.full(len(theta), -np.inf) for t in self.terms}
         if valid.any():
             for t in self.terms:
@@ -136,8 +141,10 @@ class Posterior:
     def __call__(self, theta):
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         log_post = self.prior.log_prob(theta)
-        ok = np.flatnonzero(np.isfinite(log_post))
-        if ok.size:
+        ok = np.isfinite(log_post)
+        if ok.all():
+            log_post += sum(self.log_likelihood_terms(theta).values())
+        elif ok.any():
             log_post[ok] += sum(self.log_likelihood_terms(theta[ok]).values())
         return np.where(np.isnan(log_post), -np.inf, log_post)
 

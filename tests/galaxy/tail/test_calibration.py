@@ -10,16 +10,14 @@ from scipy import integrate, stats
 from milkyway_mass.galaxy.tail.calibration import (
     Estimator,
     build_jobs,
-    calibrated_curve,
-    coverage_summary,
     energy_df,
     fit_realisation,
-    leave_one_out_coverage,
     observe_bin,
     results_table,
     run_calibration,
     sample_speeds,
 )
+from milkyway_mass.galaxy.tail.coverage import calibrated_curve, coverage_summary, leave_one_out_coverage
 from milkyway_mass.galaxy.tail.fit import SamplerSettings
 
 

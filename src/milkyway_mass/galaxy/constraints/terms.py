@@ -92,7 +92,11 @@ def gaussian_loglike(model, observed, sigma, names: tuple[str, str, str] = ("mod
     (``names`` label the three arguments in error messages)."""
     observed = _data(names[1], observed)
     sigma = _errors(names[2], sigma, observed.size)
-    model = _model(names[0], model, observed.size)
+    return _gaussian_sum(_model(names[0], model, observed.size), observed, sigma)
+
+
+def _gaussian_sum(model: np.ndarray, observed: np.ndarray, sigma: np.ndarray):
+    """The sum of :func:`gaussian_loglike` for data already validated (terms check theirs once)."""
     with np.errstate(invalid="ignore"):
         terms = -0.5 * ((model - observed) / sigma) ** 2 - np.log(sigma) - _LN_SQRT_2PI
     return _sum_finite(model, terms)
@@ -147,16 +151,17 @@ class CircularSpeedTerm:
     err_kms: np.ndarray
     name: str = "vc"
 
+    def __post_init__(self):
+        vc = _data("vc_kms", np.atleast_1d(self.vc_kms))
+        object.__setattr__(self, "R_kpc", _data("R_kpc", np.atleast_1d(self.R_kpc), vc.size))
+        object.__setattr__(self, "vc_kms", vc)
+        object.__setattr__(self, "err_kms", _errors("vc_err_kms", np.atleast_1d(self.err_kms), vc.size))
+
     def prediction(self, model: GalaxyModel):
-        return model.circular_speed(np.atleast_1d(np.asarray(self.R_kpc, dtype=float)))
+        return model.circular_speed(self.R_kpc)
 
     def log_likelihood(self, model: GalaxyModel):
-        return gaussian_loglike(
-            self.prediction(model),
-            np.atleast_1d(self.vc_kms),
-            np.atleast_1d(self.err_kms),
-            names=("vc_model_kms", "vc_kms", "vc_err_kms"),
-        )
+        return _gaussian_sum(self.prediction(model), self.vc_kms, self.err_kms)
 
     def chi2(self, model: GalaxyModel):
         return np.sum(((self.prediction(model) - self.vc_kms) / self.err_kms) ** 2, axis=-1)
@@ -199,11 +204,17 @@ class VerticalForceTerm:
     kz_err: np.ndarray
     name: str = "vertical_force"
 
+    def __post_init__(self):
+        kz = _data("kz_obs", self.kz)
+        object.__setattr__(self, "R_kpc", _data("R_kpc", self.R_kpc, kz.size))
+        object.__setattr__(self, "kz", kz)
+        object.__setattr__(self, "kz_err", _errors("kz_err", self.kz_err, kz.size))
+
     def prediction(self, model: GalaxyModel):
         return dphi_dz(model.components, self.R_kpc, self.z_kpc)
 
     def log_likelihood(self, model: GalaxyModel):
-        return vertical_force_loglike(self.prediction(model), self.kz, self.kz_err)
+        return _gaussian_sum(self.prediction(model), self.kz, self.kz_err)
 
     def chi2(self, model: GalaxyModel):
         return np.sum(((self.prediction(model) - self.kz) / self.kz_err) ** 2, axis=-1)

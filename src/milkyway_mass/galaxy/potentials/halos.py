@@ -60,8 +60,8 @@ ZHAO_ALPHA_MIN = 0.2
 
 def _positive(name: str, value) -> np.ndarray:
     arr = np.asarray(value, dtype=float)
-    bad = ~(np.isfinite(arr) & (arr > 0))
-    if np.any(bad):
+    if not ((arr > 0).all() and (arr < np.inf).all()):  # NaN fails both
+        bad = ~(np.isfinite(arr) & (arr > 0))
         raise ValueError(f"halo parameter {name} must be positive and finite; got {arr[bad].ravel()[:5]}")
     return arr
 
@@ -184,7 +184,7 @@ class NFWHalo(SphericalHalo):
         r_s = r200 / c
         rho0 = m200 / (4.0 * np.pi * r_s**3 * (np.log1p(c) - c / (1.0 + c)))
         halo = cls(rho0, r_s, cosmology=cosmology, overdensity=overdensity)
-        halo.__dict__["r200"] = r200
+        halo.__dict__["r200"] = r200  # the closed form fills the cached property
         return halo
 
     def density(self, r):

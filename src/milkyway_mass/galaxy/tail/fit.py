@@ -1,8 +1,8 @@
 """emcee fits of the high-velocity tail, one radial bin and one k range at a time (METHOD.md §4).
 
-A fit samples θ = (v_esc(r0) [km/s], k, γ, f), plus b for ``df_power_exp``, with
-the vectorised posterior of :mod:`milkyway_mass.galaxy.tail.likelihood`, then records its
-diagnostics: acceptance fraction, integrated autocorrelation time τ per parameter,
+A fit samples θ = (v_esc(r0) [km/s], k, γ, f), plus b for ``df_power_exp``, through
+:mod:`milkyway_mass.galaxy.fitting` (the likelihood of :mod:`milkyway_mass.galaxy.tail.likelihood`
+as the one term of the posterior), then records its diagnostics: acceptance fraction, integrated autocorrelation time τ per parameter,
 whether the kept chain is longer than ``n_tau`` × max τ, the maximum likelihood
 L_max (best chain sample, optionally polished by a bounded Nelder–Mead search) and
 AIC = 2·n_params − 2 ln L_max.

@@ -16,12 +16,10 @@ from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.galaxy.tail.calibration import (
     Estimator,
     build_jobs,
-    calibrated_curve,
-    coverage_summary,
-    leave_one_out_coverage,
     results_table,
     run_calibration,
 )
+from milkyway_mass.galaxy.tail.coverage import calibrated_curve, coverage_summary, leave_one_out_coverage
 from milkyway_mass.galaxy.tail.fit import SamplerSettings
 from milkyway_mass.schemas import require_columns
 

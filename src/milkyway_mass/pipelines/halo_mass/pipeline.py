@@ -21,6 +21,13 @@ are the ``halo_mass_b_*`` datasets.
 
 from kedro.pipeline import Pipeline, node
 
+from .combined_nodes import (
+    build_rotation_curve_constraint,
+    build_vertical_force_constraint,
+    fit_analysis_b,
+    predict_analysis_b_curves,
+    summarise_analysis_b,
+)
 from .figures import (
     plot_corner,
     plot_escape_velocity_curve,
@@ -32,13 +39,8 @@ from .nodes import (
     build_calibrated_curve,
     build_measured_curve,
     build_published_curve,
-    build_rotation_curve_constraint,
-    build_vertical_force_constraint,
-    fit_analysis_b,
     fit_halo_mass,
-    predict_analysis_b_curves,
     scale_curve,
-    summarise_analysis_b,
     summarise_fit,
 )
 from .reports import report_halo_mass

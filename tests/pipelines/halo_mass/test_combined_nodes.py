@@ -14,7 +14,7 @@ from milkyway_mass.galaxy.model import HALO_FAMILIES, MassModel
 from milkyway_mass.galaxy.potentials.baryons import FixedBaryons
 from milkyway_mass.galaxy.potentials.composite import dphi_dz
 from milkyway_mass.galaxy.units import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
-from milkyway_mass.pipelines.halo_mass import figures, nodes, reports
+from milkyway_mass.pipelines.halo_mass import combined_nodes, figures, nodes, reports
 from tests.conftest import load_params
 
 TRUTH = np.array([np.log10(9e11), 12.0])
@@ -69,41 +69,43 @@ def test_rotation_curve_constraint_from_the_file_layout(tables, analysis_b):
     _, rc, _ = tables
     cfg = analysis_b["rotation_curve"]
     wide = pd.concat([rc, pd.DataFrame({"R": [30.0], "v_c": [190.0], "err+": [5.0], "err-": [5.0]})], ignore_index=True)
-    out = nodes.build_rotation_curve_constraint(wide, cfg)
+    out = combined_nodes.build_rotation_curve_constraint(wide, cfg)
     assert len(out) == len(rc) and out["R_kpc"].max() < 25.0  # R = 30 kpc outside R_range_kpc
     np.testing.assert_allclose(out["vc_err_up_kms"], 0.5 * (rc["err+"] + rc["err-"]))  # error_columns: mean
-    plus_minus = nodes.build_rotation_curve_constraint(rc, cfg | {"error_columns": "plus_minus"})
+    plus_minus = combined_nodes.build_rotation_curve_constraint(rc, cfg | {"error_columns": "plus_minus"})
     np.testing.assert_allclose(plus_minus["vc_err_up_kms"], rc["err+"])
-    minus_plus = nodes.build_rotation_curve_constraint(rc, cfg | {"error_columns": "minus_plus"})
+    minus_plus = combined_nodes.build_rotation_curve_constraint(rc, cfg | {"error_columns": "minus_plus"})
     np.testing.assert_allclose(minus_plus["vc_err_up_kms"], rc["err-"])
     merged = rc.astype(str).agg("\t".join, axis=1).to_frame("R\tv_c\terr+\terr-")  # a tab file read with sep=','
     with pytest.raises(
         ValueError, match=r"rotation-curve table: expected the columns \['R', 'v_c', 'err\+', 'err-'\].*sep"
     ):
-        nodes.build_rotation_curve_constraint(merged, cfg)
+        combined_nodes.build_rotation_curve_constraint(merged, cfg)
     with pytest.raises(
         ValueError, match=r"column 'vc_kms' must be finite and positive; bad data rows \(0-based\) \[3\]"
     ):
-        nodes.build_rotation_curve_constraint(rc.assign(v_c=np.where(np.arange(len(rc)) == 3, np.nan, rc["v_c"])), cfg)
+        combined_nodes.build_rotation_curve_constraint(
+            rc.assign(v_c=np.where(np.arange(len(rc)) == 3, np.nan, rc["v_c"])), cfg
+        )
     with pytest.raises(ValueError, match=r"rotation curve: 1 point\(s\) in R = \[5, 6\] kpc; the fit needs at least 3"):
-        nodes.build_rotation_curve_constraint(rc, cfg | {"R_range_kpc": [5.0, 6.0]})
+        combined_nodes.build_rotation_curve_constraint(rc, cfg | {"R_range_kpc": [5.0, 6.0]})
     with pytest.raises(ValueError, match="error_columns must be one of"):
-        nodes.build_rotation_curve_constraint(rc, cfg | {"error_columns": "upper_first"})
+        combined_nodes.build_rotation_curve_constraint(rc, cfg | {"error_columns": "upper_first"})
 
 
 def test_vertical_force_constraint_from_the_file_layout(tables, analysis_b):
     _, _, kz = tables
     cfg = analysis_b["vertical_force"]
-    out = nodes.build_vertical_force_constraint(kz, cfg)
+    out = combined_nodes.build_vertical_force_constraint(kz, cfg)
     assert len(out) == len(kz) and (out["z_kpc"] == 1.1).all()
     np.testing.assert_allclose(out["kz_kms2_kpc"], kz[6] * KZ_2PIG_MSUN_PC2_IN_KMS2_KPC)
     header_eaten = kz.iloc[1:].set_axis([str(v) for v in kz.iloc[0]], axis=1)  # loaded without header=None
     with pytest.raises(ValueError, match="K_z table: expected unnamed columns 0 ... 7.*header=None"):
-        nodes.build_vertical_force_constraint(header_eaten, cfg)
+        combined_nodes.build_vertical_force_constraint(header_eaten, cfg)
     with pytest.raises(ValueError, match="expected 8 comma-separated columns"):
-        nodes.build_vertical_force_constraint(kz.drop(columns=7), cfg)
+        combined_nodes.build_vertical_force_constraint(kz.drop(columns=7), cfg)
     with pytest.raises(ValueError, match="K_z table: 0 point"):
-        nodes.build_vertical_force_constraint(kz, cfg | {"R_range_kpc": [10.0, 20.0]})
+        combined_nodes.build_vertical_force_constraint(kz, cfg | {"R_range_kpc": [10.0, 20.0]})
 
 
 @pytest.fixture(scope="module")
@@ -111,15 +113,15 @@ def fitted(tables, params, analysis_b):
     curve_table, rc_table, kz_table = tables
     hm = params["halo_mass"]
     curve = nodes.build_published_curve(curve_table, hm["curve"])
-    rc = nodes.build_rotation_curve_constraint(rc_table, analysis_b["rotation_curve"])
-    kz = nodes.build_vertical_force_constraint(kz_table, analysis_b["vertical_force"])
-    chains = nodes.fit_analysis_b(
+    rc = combined_nodes.build_rotation_curve_constraint(rc_table, analysis_b["rotation_curve"])
+    kz = combined_nodes.build_vertical_force_constraint(kz_table, analysis_b["vertical_force"])
+    chains = combined_nodes.fit_analysis_b(
         curve, rc, kz, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"], "synthetic"
     )
-    summary, table, markdown = nodes.summarise_analysis_b(
+    summary, table, markdown = combined_nodes.summarise_analysis_b(
         chains, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"]
     )
-    curves = nodes.predict_analysis_b_curves(chains, kz, hm["model"], analysis_b, params["cosmology"])
+    curves = combined_nodes.predict_analysis_b_curves(chains, kz, hm["model"], analysis_b, params["cosmology"])
     return {
         "curve": curve,
         "rc": rc,

@@ -1,0 +1,313 @@
+"""Nodes of the ``halo_mass`` pipeline for the combined fits (Analysis B, METHOD.md §6).
+
+A grid of fits (halo family × baryon model × constraint set) combining the
+escape-velocity curve, vc(R0), a rotation curve and K_z(R, 1.1 kpc), each fitted
+through ``galaxy.fitting`` (Nelder–Mead, then emcee around the maximum). Units:
+kpc, km/s, Msun; K_z in (km/s)² / kpc; the dark-matter density in GeV / cm³.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from milkyway_mass.galaxy.constraints.data import kz_from_table, rotation_curve_from_table
+from milkyway_mass.galaxy.constraints.terms import ConstraintData, make_terms, term_goodness
+from milkyway_mass.galaxy.constraints.vesc_curve import EscapeVelocityCurve
+from milkyway_mass.galaxy.fitting import Posterior, fit_posterior, fit_seed
+from milkyway_mass.galaxy.model import FitSpec, MassModel, build_prior, component_kz, component_vc, fit_grid
+
+from .nodes import estimates_of, flat_samples, mass_model
+from .reports import DEFINITIONS_B, QUANTITIES_B, analysis_b_markdown
+
+logger = logging.getLogger(__name__)
+
+
+def _select_range(table: pd.DataFrame, R_range, min_points, what: str) -> pd.DataFrame:
+    lo, hi = (float(v) for v in R_range)
+    keep = table["R_kpc"].between(lo, hi)
+    if (~keep).any():
+        logger.info(
+            "halo_mass analysis B: %s: %d of %d points outside R = [%g, %g] kpc not used",
+            what,
+            int((~keep).sum()),
+            len(table),
+            lo,
+            hi,
+        )
+    out = table[keep].reset_index(drop=True)
+    if len(out) < int(min_points):
+        raise ValueError(
+            f"{what}: {len(out)} point(s) in R = [{lo:g}, {hi:g}] kpc; the fit needs at least {min_points}"
+        )
+    return out
+
+
+def build_rotation_curve_constraint(table: pd.DataFrame, rotation_curve: dict[str, Any]) -> pd.DataFrame:
+    """Validated rotation curve (``galaxy.constraints.data.ROTATION_CURVE_COLUMNS``) from a table with
+    the Eilers et al. (2019) columns R, v_c, err+, err- [kpc, km/s].
+
+    The order of the error columns is ``rotation_curve.error_columns`` (mean |
+    plus_minus | minus_plus); points outside ``R_range_kpc`` are dropped (counted in the log).
+    """
+    rc = rotation_curve_from_table(table, rotation_curve["error_columns"], source="rotation-curve table")
+    return _select_range(rc, rotation_curve["R_range_kpc"], rotation_curve["min_points"], "rotation curve")
+
+
+def build_vertical_force_constraint(table: pd.DataFrame, vertical_force: dict[str, Any]) -> pd.DataFrame:
+    """Validated K_z(R, |z| = 1.1 kpc) (``galaxy.constraints.data.KZ_COLUMNS``, K_z in (km/s)²/kpc) from a
+    table in the Bovy & Rix (2013) layout (8 unnamed columns); points outside ``R_range_kpc`` dropped."""
+    kz = kz_from_table(table, source="K_z table")
+    return _select_range(kz, vertical_force["R_range_kpc"], vertical_force["min_points"], "K_z table")
+
+
+def fit_specs(analysis_b: dict[str, Any]) -> list[FitSpec]:
+    """The fits of the Analysis B grid (``analysis_b.grid``, then ``extra_fits``)."""
+    return fit_grid(analysis_b["grid"], analysis_b["constraint_sets"], analysis_b.get("extra_fits") or [])
+
+
+def _grid_model(spec: FitSpec, model: dict[str, Any], analysis_b: dict[str, Any], cosmology) -> MassModel:
+    return mass_model(spec.family, spec.baryons, model, analysis_b["baryon_models"], cosmology)
+
+
+def _baryon_priors(spec: FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
+    return (analysis_b["baryon_models"].get(spec.baryons) or {}).get("priors", {})
+
+
+def _halo_config(spec: FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
+    if spec.family not in analysis_b["halos"]:
+        raise ValueError(f"fit {spec.name}: no priors/start for the {spec.family} halo under analysis_b.halos")
+    return analysis_b["halos"][spec.family]
+
+
+def _start(spec: FitSpec, names, analysis_b: dict[str, Any]) -> np.ndarray:
+    start = dict(_halo_config(spec, analysis_b)["start"])
+    start |= {n: p["mean"] for n, p in _baryon_priors(spec, analysis_b).items()}
+    missing = [n for n in names if n not in start]
+    if missing:
+        raise ValueError(f"fit {spec.name}: no optimizer start for {missing}")
+    return np.array([float(start[n]) for n in names])
+
+
+def _sampler_settings(spec: FitSpec, sampler: dict[str, Any]) -> dict[str, Any]:
+    """Sampler settings of one fit: ``n_steps`` times the ``step_factors`` of the fit's
+    family, baryon model and constraint set (1 where not given)."""
+    factors = sampler.get("step_factors") or {}
+    factor = float(np.prod([float(factors.get(k, 1.0)) for k in (spec.family, spec.baryons, spec.constraint_set)]))
+    settings = {k: v for k, v in sampler.items() if k != "step_factors"}
+    settings["n_steps"] = max(2, int(round(int(sampler["n_steps"]) * factor)))
+    return settings
+
+
+def grid_fit_setup(
+    spec: FitSpec, data: ConstraintData, model: dict[str, Any], analysis_b: dict[str, Any], cosmology: dict[str, Any]
+) -> tuple[Posterior, dict[str, Any], np.ndarray]:
+    """Posterior, sampler settings and optimiser start of one fit of the Analysis B grid."""
+    mm = _grid_model(spec, model, analysis_b, cosmology)
+    prior = build_prior(
+        mm.halo_family,
+        _halo_config(spec, analysis_b)["priors"],
+        mm.baryons.parameter_names,
+        _baryon_priors(spec, analysis_b),
+    )
+    terms = make_terms(
+        spec.constraints,
+        data,
+        boundary_r200=float(model["escape_boundary_r200"]),
+        frac_systematic=float(analysis_b["rotation_curve"]["frac_systematic"]),
+    )
+    settings = _sampler_settings(spec, analysis_b["sampler"])
+    return Posterior(mm, prior, terms), settings, _start(spec, prior.names, analysis_b)
+
+
+def fit_analysis_b(
+    vesc_curve: EscapeVelocityCurve,
+    rotation_curve: pd.DataFrame,
+    vertical_force: pd.DataFrame,
+    model: dict[str, Any],
+    analysis_b: dict[str, Any],
+    galaxy_frame: dict[str, Any],
+    cosmology: dict[str, Any],
+    data_label: str,
+) -> dict[str, Any]:
+    """Run every fit of the grid (``analysis_b.grid`` x ..., plus ``extra_fits``);
+    ``data_label`` describes the data in the outputs.
+
+    Each fit: Nelder–Mead maximum from the configured start, then emcee around it
+    (first ``burn_fraction`` of the steps discarded). Returns, per fit name
+    ``<family>.<baryons>.<constraint set>``: the kept chain (float32, thinned by
+    ``store_thin``), log posterior, diagnostics, optimizer result, the
+    maximum-posterior sample and each constraint's goodness there.
+    """
+    data = ConstraintData(
+        vesc_curve,
+        float(galaxy_frame["R0_kpc"]),
+        float(galaxy_frame["vc_R0_kms"]),
+        float(galaxy_frame["vc_R0_err_kms"]),
+        rotation_curve,
+        vertical_force,
+    )
+    fits = {}
+    for spec in fit_specs(analysis_b):
+        posterior, settings, start = grid_fit_setup(spec, data, model, analysis_b, cosmology)
+        mm, prior, terms = posterior.model, posterior.prior, posterior.terms
+        result = fit_posterior(
+            posterior, start, analysis_b["optimizer"], settings, fit_seed(settings["seed"], spec.name), label=spec.name
+        )
+        best, lp_best = result["max_posterior"]["x"], result["max_posterior"]["log_posterior"]
+        galaxy = mm.build(best[None, :])
+        fits[spec.name] = {
+            "family": spec.family,
+            "baryons": spec.baryons,
+            "constraint_set": spec.constraint_set,
+            "constraints": list(spec.constraints),
+            "parameter_names": list(prior.names),
+            "chain": result["chain"].astype(np.float32),
+            "log_prob": result["log_prob"].astype(np.float32),
+            "acceptance_fraction": result["acceptance_fraction"],
+            "diagnostics": result["diagnostics"],
+            "optimizer": result["optimizer"],
+            "seed": result["seed"],
+            "n_burn": result["n_burn"],
+            "store_thin": result["store_thin"],
+            "sampler": settings,
+            "max_posterior": dict(zip(prior.names, best.tolist())) | {"log_posterior": lp_best},
+            "goodness": {t.name: term_goodness(t, galaxy) for t in terms},
+        }
+        logger.info(
+            "halo_mass analysis B %s: max log posterior %.2f, acceptance %.2f, steps / tau %.1f",
+            spec.name,
+            lp_best,
+            result["diagnostics"]["acceptance_mean"],
+            result["diagnostics"]["steps_over_autocorr_time"],
+        )
+    return {
+        "data_label": str(data_label),
+        "vesc_curve_source": vesc_curve.source,
+        "vesc_scale": float(vesc_curve.scale),
+        "vesc_curve_table": vesc_curve.table.to_dict(orient="list"),
+        "fits": fits,
+    }
+
+
+def _fit_spec(fit: dict[str, Any]) -> FitSpec:
+    return FitSpec(fit["family"], fit["baryons"], fit["constraint_set"], tuple(fit["constraints"]))
+
+
+def _subsample(flat: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``n`` rows of ``flat``, drawn without replacement."""
+    return flat if len(flat) <= n else flat[np.sort(rng.choice(len(flat), size=n, replace=False))]
+
+
+def summarise_analysis_b(
+    chains: dict[str, Any],
+    model: dict[str, Any],
+    analysis_b: dict[str, Any],
+    galaxy_frame: dict[str, Any],
+    cosmology: dict[str, Any],
+) -> tuple[dict[str, Any], pd.DataFrame, str]:
+    """JSON summary, results table and Markdown report of the Analysis B grid.
+
+    Per fit: median and interval (``summary.interval_percentiles``) of QUANTITIES_B,
+    log10_M200, M_baryon_r200_msun and the sampled parameters (over at most
+    ``summary.max_samples`` posterior samples), the maximum-posterior sample, each
+    constraint's goodness there, the optimizer result and the MCMC diagnostics.
+    """
+    cfg = analysis_b["summary"]
+    percentiles = [float(p) for p in cfg["interval_percentiles"]]
+    rng = np.random.default_rng(int(cfg["seed"]))
+    fits, rows = {}, []
+    for name, fit in chains["fits"].items():
+        mm = _grid_model(_fit_spec(fit), model, analysis_b, cosmology)
+        samples = _subsample(flat_samples(fit).astype(float), int(cfg["max_samples"]), rng)
+        estimates = estimates_of(mm, samples, model, cfg, galaxy_frame, chunk=int(cfg["chunk_size"]))
+        optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
+        fits[name] = {k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")} | {
+            "n_samples_summarised": len(samples),
+            "estimates": estimates,
+            "max_posterior": fit["max_posterior"],
+            "goodness": fit["goodness"],
+            "optimizer": optimizer | {"x": dict(zip(fit["parameter_names"], fit["optimizer"]["x"]))},
+            "diagnostics": fit["diagnostics"],
+        }
+        row = {k: fit[k] for k in ("family", "baryons", "constraint_set")} | {
+            "fit": name,
+            "constraints": "+".join(fit["constraints"]),
+        }
+        for key in (*QUANTITIES_B, "log10_M200", "M_baryon_r200_msun", *(["q"] if "q" in estimates else [])):
+            e = estimates[key]
+            row |= {f"{key}_median": e["median"], f"{key}_err_minus": e["err_minus"], f"{key}_err_plus": e["err_plus"]}
+        for term, g in fit["goodness"].items():
+            row |= {f"lnL_{term}": g["log_likelihood"]} | ({f"chi2_{term}": g["chi2"]} if "chi2" in g else {})
+        d = fit["diagnostics"]
+        row |= {k: d[k] for k in ("acceptance_mean", "steps_over_autocorr_time", "effective_samples", "converged")}
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    lead = ["fit", "family", "baryons", "constraint_set", "constraints"]
+    table = table[lead + [c for c in table.columns if c not in lead]]
+    summary = {
+        "data_label": chains["data_label"],
+        "vesc_curve_source": chains["vesc_curve_source"],
+        "vesc_scale": chains["vesc_scale"],
+        "escape_boundary_r200": float(model["escape_boundary_r200"]),
+        "interval_percentiles": percentiles,
+        "definitions": DEFINITIONS_B,
+        "fits": fits,
+    }
+    return summary, table, analysis_b_markdown(summary)
+
+
+def predict_analysis_b_curves(
+    chains: dict[str, Any],
+    vertical_force: pd.DataFrame,
+    model: dict[str, Any],
+    analysis_b: dict[str, Any],
+    cosmology: dict[str, Any],
+) -> pd.DataFrame:
+    """Posterior bands of each fit's model curves, long format.
+
+    Columns: fit, quantity (vc_kms: circular speed in the plane; kz_kms2_kpc: K_z at
+    the height of ``vertical_force``; vesc_kms: escape speed in the plane), component
+    (each baryon component, halo, total; signed sqrt(vc²) for vc, total only for
+    v_esc), R_kpc, median, lo, hi (``figures.band_percentiles``) over
+    ``figures.n_band_draws`` posterior draws.
+    """
+    cfg = analysis_b["figures"]
+    rng = np.random.default_rng(int(cfg["seed"]))
+    pct = [float(cfg["band_percentiles"][0]), 50.0, float(cfg["band_percentiles"][1])]
+    grids = {
+        q: np.linspace(*(float(v) for v in cfg[f"{q}_R_range_kpc"]), int(cfg["n_radii"])) for q in ("vc", "kz", "vesc")
+    }
+    z = float(np.unique(vertical_force["z_kpc"])[0])
+    frames = []
+    for name, fit in chains["fits"].items():
+        mm = _grid_model(_fit_spec(fit), model, analysis_b, cosmology)
+        draws = _subsample(flat_samples(fit).astype(float), int(cfg["n_band_draws"]), rng)
+        curves = {
+            "vc_kms": (grids["vc"], component_vc(mm, draws, grids["vc"])),
+            "kz_kms2_kpc": (grids["kz"], component_kz(mm, draws, grids["kz"], z)),
+            "vesc_kms": (
+                grids["vesc"],
+                {"total": mm.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))},
+            ),
+        }
+        for quantity, (R, components) in curves.items():
+            for component, values in components.items():
+                lo, med, hi = np.percentile(np.broadcast_to(values, (len(draws), R.size)), pct, axis=0)
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "fit": name,
+                            "quantity": quantity,
+                            "component": component,
+                            "R_kpc": R,
+                            "median": med,
+                            "lo": lo,
+                            "hi": hi,
+                        }
+                    )
+                )
+    return pd.concat(frames, ignore_index=True)
