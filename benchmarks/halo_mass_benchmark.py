@@ -15,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from kedro.config import OmegaConfigLoader
 from timing import best_of
 
+from milkyway_mass.config import load_parameters
 from milkyway_mass.pipelines.halo_mass import figures, nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    params = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="base")["parameters"]
+    params = load_parameters(PROJECT)
     hm, frame, cosmo = params["halo_mass"], params["galaxy_frame"], params["cosmology"]
     published = nodes.build_published_curve(
         pd.read_csv(PROJECT / "data/01_raw/published/published_vesc_bin1.csv"), hm["curve"]

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from kedro.config import OmegaConfigLoader
 
+from milkyway_mass.config import load_parameters
 from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
 from milkyway_mass.galaxy.tail.fit import (
@@ -50,13 +50,6 @@ from milkyway_mass.galaxy.tail.likelihood import TailData
 from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 
 PROJECT = Path(__file__).resolve().parents[1]
-
-
-def load_parameters() -> dict:
-    loader = OmegaConfigLoader(
-        str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"}
-    )
-    return loader["parameters"]
 
 
 def sample_bin(
@@ -131,7 +124,7 @@ def main(argv=None) -> Path:
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "08_reporting" / "vesc_estimator_calibration")
     args = parser.parse_args(argv)
 
-    params = load_parameters()
+    params = load_parameters(PROJECT)
     mock, ev, sel = params["mock_survey"], params["escape_velocity"], params["selection"]
     galaxy = TruthGalaxy.from_config(mock["truth"], params["cosmology"], params["galaxy_frame"])
     bins = build_radial_bin_limits(
@@ -145,13 +138,13 @@ def main(argv=None) -> Path:
         bins = bins[bins["bin"].isin(args.bins)]
 
     smp = ev["sampler"]
-    settings = SamplerSettings(
-        n_walkers=args.walkers or smp["n_walkers"],
-        n_burn=args.burn if args.burn is not None else smp["n_burn"],
-        n_keep=args.keep or smp["n_keep"],
-        n_tau=smp["n_tau"],
-        polish=smp["polish"],
-        polish_max_iter=smp["polish_max_iter"],
+    settings = SamplerSettings.from_config(
+        smp
+        | {
+            "n_walkers": args.walkers or smp["n_walkers"],
+            "n_burn": args.burn if args.burn is not None else smp["n_burn"],
+            "n_keep": args.keep or smp["n_keep"],
+        }
     )
     pri, ini, sca = ev["priors"], ev["init"], ev["init_scatter"]
     slope = mock["halo"]["radial_weighting"]["slope"]

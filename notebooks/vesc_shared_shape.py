@@ -39,8 +39,8 @@ from pathlib import Path
 import emcee
 import numpy as np
 import pandas as pd
-from kedro.config import OmegaConfigLoader
 
+from milkyway_mass.config import load_parameters
 from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
 from milkyway_mass.galaxy.tail.fit import task_seed
@@ -61,13 +61,6 @@ BETA_RANGE = (-30.0, 30.0)
 LN_F_RANGE = (np.log(1e-6), 0.0)
 VESC_MAX = 1000.0
 N_NODES = 9  # Chebyshev nodes in ln(r/r0) per bin for the normalisation
-
-
-def load_parameters() -> dict:
-    loader = OmegaConfigLoader(
-        str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"}
-    )
-    return loader["parameters"]
 
 
 class SharedShapePosterior:
@@ -242,7 +235,7 @@ def main(argv=None) -> Path:
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "08_reporting" / "vesc_shared_shape")
     args = parser.parse_args(argv)
 
-    params = load_parameters()
+    params = load_parameters(PROJECT)
     cal, sel = params["calibration"], params["selection"]
     galaxy = TruthGalaxy.from_config(cal["potential"], params["cosmology"], params["galaxy_frame"])
     limits = build_radial_bin_limits(

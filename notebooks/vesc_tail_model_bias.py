@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from kedro.config import OmegaConfigLoader
 
+from milkyway_mass.config import load_parameters
 from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
 from milkyway_mass.galaxy.tail.fit import maximise_likelihood, tail_prior
@@ -39,13 +39,6 @@ from milkyway_mass.pipelines.selection.nodes import build_radial_bin_limits
 
 PROJECT = Path(__file__).resolve().parents[1]
 MODELS = {"published": ((0.1, 3.7),), "df_consistent": ((0.0, 6.0),)}
-
-
-def load_parameters() -> dict:
-    loader = OmegaConfigLoader(
-        str(PROJECT / "conf"), base_env="base", default_run_env="base", merge_strategy={"parameters": "soft"}
-    )
-    return loader["parameters"]
 
 
 def max_likelihood_vesc(v, r, v_min: float, model: str, k_range, sigma_out: float) -> tuple[float, float, float]:
@@ -79,7 +72,7 @@ def main(argv=None) -> Path:
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "08_reporting" / "vesc_tail_model_bias")
     args = parser.parse_args(argv)
 
-    params = load_parameters()
+    params = load_parameters(PROJECT)
     cal, sel = params["calibration"], params["selection"]
     galaxy = TruthGalaxy.from_config(cal["potential"], params["cosmology"], params["galaxy_frame"])
     bins = build_radial_bin_limits(

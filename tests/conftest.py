@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kedro.config import OmegaConfigLoader
 
+from milkyway_mass.config import load_parameters
 from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.pipelines.mock_survey import nodes as mock_nodes
 
@@ -15,10 +15,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def load_params(env: str = "base") -> dict:
     """The project's resolved parameters (globals interpolated) in environment ``env``."""
-    loader = OmegaConfigLoader(
-        str(PROJECT / "conf"), base_env="base", default_run_env=env, merge_strategy={"parameters": "soft"}
-    )
-    return loader["parameters"]
+    return load_parameters(PROJECT, env)
 
 
 @pytest.fixture(scope="session")

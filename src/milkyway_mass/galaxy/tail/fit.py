@@ -44,6 +44,15 @@ class SamplerSettings:
     polish_max_iter: int = 2000
     store_every: int = 1
 
+    @classmethod
+    def from_config(cls, sampler: dict, store_every: int = 1) -> SamplerSettings:
+        """From a ``sampler`` parameter block (n_walkers, n_burn, n_keep, n_tau, polish, polish_max_iter)."""
+        keys = ("n_walkers", "n_burn", "n_keep", "n_tau", "polish", "polish_max_iter")
+        missing = [k for k in keys if k not in sampler]
+        if missing:
+            raise ValueError(f"sampler settings lack {missing}")
+        return cls(**{k: sampler[k] for k in keys}, store_every=store_every)
+
     def __post_init__(self):
         if self.n_walkers < 2 * len(PARAMETER_NAMES):
             raise ValueError(

@@ -126,14 +126,7 @@ def run_calibration_fits(
         "init": escape_velocity["init"],
         "init_scatter": escape_velocity["init_scatter"],
     }
-    settings = SamplerSettings(
-        n_walkers=smp["n_walkers"],
-        n_burn=smp["n_burn"],
-        n_keep=smp["n_keep"],
-        n_tau=smp["n_tau"],
-        polish=smp["polish"],
-        polish_max_iter=smp["polish_max_iter"],
-    )
+    settings = SamplerSettings.from_config(smp)
     dfs = _selected(calibration, calibration["family"], "family", "dfs") | _selected(
         calibration, _held_out(calibration), "held_out", "dfs"
     )

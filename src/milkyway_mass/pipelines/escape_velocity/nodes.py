@@ -97,15 +97,7 @@ def _fit_tasks(stars: pd.DataFrame, bins: pd.DataFrame, binning: str, params: di
     pri, ini, sca, smp = params["priors"], params["init"], params["init_scatter"], params["sampler"]
     if len(ini["k"]) != len(pri["k_ranges"]):
         raise ValueError(f"escape_velocity.init.k has {len(ini['k'])} values for {len(pri['k_ranges'])} k_ranges")
-    settings = SamplerSettings(
-        n_walkers=smp["n_walkers"],
-        n_burn=smp["n_burn"],
-        n_keep=smp["n_keep"],
-        n_tau=smp["n_tau"],
-        polish=smp["polish"],
-        polish_max_iter=smp["polish_max_iter"],
-        store_every=params["chain_store_every"],
-    )
+    settings = SamplerSettings.from_config(smp, store_every=params["chain_store_every"])
     counts = stars["bin"].value_counts()
     tasks, status = [], {}
     for _, row in bins.iterrows():
