@@ -222,5 +222,20 @@ def test_figures(fitted, params):
     )
     ax = fig.axes[0]
     labels = ax.get_legend_handles_labels()[1]
-    assert {"baryons only", "NFW halo only", "total model (max posterior)"} <= set(labels)
+    assert {"baryons only", "nfw halo only", "total model (max posterior)"} <= set(labels)
     assert len(ax.patches) == len(RADII)  # one 68 % box per bin
+
+
+def test_analysis_a_takes_any_registered_halo_family(published, params):
+    """Analysis A is the general halo fit with one family: Einasto with its own prior box
+    gives a finite posterior inside the box, the NFW prior box is refused by name."""
+    hm = params["halo_mass"]
+    einasto = {"log10_rho0_msun_kpc3": [5.0, 8.0], "r_s_kpc": [5.0, 50.0], "n": [2.0, 8.0]}
+    curve = nodes.build_published_curve(published, hm["curve"])
+    model = hm["model"] | {"halo_family": "einasto"}
+    post = nodes.halo_posterior(curve, model, einasto, params["galaxy_frame"], params["cosmology"])
+    assert post.prior.names == ("log10_rho0_msun_kpc3", "r_s_kpc", "n")
+    lp = post(np.array([[6.8, 20.0, 5.0], [9.0, 20.0, 5.0]]))
+    assert np.isfinite(lp[0]) and lp[1] == -np.inf
+    with pytest.raises(ValueError, match=r"missing \['log10_rho0_msun_kpc3', 'n', 'r_s_kpc'\]"):
+        nodes.halo_posterior(curve, model, hm["priors"], params["galaxy_frame"], params["cosmology"])

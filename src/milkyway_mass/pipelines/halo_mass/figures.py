@@ -41,7 +41,7 @@ def plot_escape_velocity_curve(
     Measurements: 68 % boxes and 95 % whiskers (whiskers only where the curve
     gives them); the maximum-posterior total model with the band of
     ``figures.band_percentiles`` over ``figures.n_band_draws`` posterior draws; and
-    the baryon-only and NFW-only escape speeds of the maximum-posterior model (same
+    the baryon-only and halo-only escape speeds of the maximum-posterior model (same
     boundary). All in the plane, z = 0.
     """
     spec = analysis_a_model(chain, model, cosmology)
@@ -63,7 +63,7 @@ def plot_escape_velocity_curve(
     ax.fill_between(r, band[0], band[1], color="C0", alpha=0.3, lw=0, label="total model, posterior band")
     ax.plot(r, total, color="C0", lw=2, label="total model (max posterior)")
     ax.plot(r, baryons, color="C2", ls="--", label="baryons only")
-    ax.plot(r, halo, color="C3", ls=":", label="NFW halo only")
+    ax.plot(r, halo, color="C3", ls=":", label=f"{model['halo_family']} halo only")
     t = pd.DataFrame(chain["curve_table"])
     width = float(figures["box_width_kpc"])
     for row in t.itertuples():

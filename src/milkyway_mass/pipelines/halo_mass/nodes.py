@@ -257,6 +257,7 @@ def summarise_fit(
     best = np.unravel_index(np.argmax(chain["log_prob"]), np.shape(chain["log_prob"]))
     return {
         "curve_source": chain["curve_source"],
+        "halo_family": model["halo_family"],
         "vesc_scale": float(chain["vesc_scale"]),
         "n_bins": len(chain["curve_table"]["r0"]),
         "escape_boundary_r200": float(model["escape_boundary_r200"]),

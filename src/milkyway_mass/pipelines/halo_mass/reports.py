@@ -22,7 +22,7 @@ QUANTITIES = {
 }
 
 TOTAL_MASS_DEFINITION = (
-    "M_total(<r200) = M200 (the NFW mass inside r200) + the baryon mass inside the sphere "
+    "M_total(<r200) = M200 (the halo mass inside r200) + the baryon mass inside the sphere "
     "of radius r200; Plummer bulge analytic, Miyamoto-Nagai disks by Gauss's theorem "
     "(flux of the exact potential gradient through the sphere, Gauss-Legendre in cos theta). "
     "Disk mass beyond r200 is not counted."
@@ -70,7 +70,7 @@ def report_halo_mass(
     lines = [
         f"# Halo mass from the escape-velocity curve ({nominal['curve_source']} curve)",
         "",
-        f"Median and {lo:g}-{hi:g} percentile interval; NFW halo + fixed baryons, escape boundary "
+        f"Median and {lo:g}-{hi:g} percentile interval; {nominal['halo_family']} halo + fixed baryons, escape boundary "
         f"{nominal['escape_boundary_r200']:g} r200, v_esc of each bin at (R = r0, z = 0).",
         "",
         "| quantity | " + " | ".join(f"{n} (v_esc x {v['vesc_scale']:.2f})" for n, v in variants.items()) + " |",
