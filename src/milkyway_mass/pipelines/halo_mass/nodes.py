@@ -29,13 +29,13 @@ from milkyway_mass.galaxy.constraints.vesc_curve import (
 )
 from milkyway_mass.galaxy.fitting import (
     Posterior,
-    Prior,
     estimate,
     run_emcee,
 )
 from milkyway_mass.galaxy.model import (
     HALO_FAMILIES,
     MassModel,
+    build_prior,
     derived_samples,
 )
 from milkyway_mass.galaxy.potentials.baryons import build_baryons
@@ -155,7 +155,7 @@ def halo_posterior(curve: EscapeVelocityCurve, model, priors, galaxy_frame, cosm
         curve, float(galaxy_frame["R0_kpc"]), float(galaxy_frame["vc_R0_kms"]), float(galaxy_frame["vc_R0_err_kms"])
     )
     terms = make_terms(("vesc_curve", "vc_R0"), data, boundary_r200=float(model["escape_boundary_r200"]))
-    return Posterior(mm, Prior.box(mm.parameter_names, priors), terms)
+    return Posterior(mm, build_prior(mm.halo_family, priors, (), {}), terms)
 
 
 def fit_halo_mass(
