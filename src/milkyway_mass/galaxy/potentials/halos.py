@@ -1,10 +1,10 @@
-"""Spherical dark-halo families for Analysis B (METHOD.md §6): NFW, Zhao and Einasto.
+"""Dark-halo profiles (METHOD.md §5, §6): NFW, Zhao, Einasto, and any of them flattened.
 
 Units: lengths in kpc, densities in Msun / kpc³, masses in Msun, potentials in
-(km/s)², forces in (km/s)² / kpc. ``G`` and ``Cosmology`` come from
-``milkyway_mass.galaxy.potentials.composite``, so a halo here is a drop-in component of its
-``GalaxyModel`` (methods ``potential``, ``dphi_dR``, ``dphi_dz``,
-``enclosed_mass``, ``r200``).
+(km/s)², forces in (km/s)² / kpc. A halo is a component of
+``composite.GalaxyModel`` (methods ``potential``, ``dphi_dR``, ``dphi_dz``) and
+carries its halo radius and mass (``r200``, ``m200``) in the convention of
+``units.Cosmology``.
 
 Profiles (x = r / r_s):
 
