@@ -42,6 +42,7 @@ from milkyway_mass.galaxy.tail.fit import (
     SamplerSettings,
     choose_k_range,
     k_range_label,
+    kept_samples,
     prior_and_start,
     run_fits,
     task_seed,
@@ -79,7 +80,7 @@ def tabulate_fits(results: dict, truth_rows: dict, tie_lnl: float) -> tuple[pd.D
         fits = {label: res for (v_, s_, b_, label), res in results.items() if (v_, s_, b_) == (variant, seed, b)}
         label = choose_k_range(fits, tie_lnl)
         fit = fits[label]
-        kept = fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])
+        kept = kept_samples(fit)
         lo, med, hi = np.percentile(kept[:, 0], [16, 50, 84])
         err = (med - lo) if med > t["vesc_true_kms"] else (hi - med)
         rows.append(

@@ -43,6 +43,7 @@ import pandas as pd
 from milkyway_mass.config import load_parameters
 from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.galaxy.tail.calibration import energy_df, sample_speeds
+from milkyway_mass.galaxy.tail.coverage import score_posterior
 from milkyway_mass.galaxy.tail.fit import task_seed
 from milkyway_mass.galaxy.tail.likelihood import (
     log_bound_df_power_exp,
@@ -171,10 +172,7 @@ def fit_realisation(job: dict) -> list[dict]:
     flat = chain.reshape(-1, post.n_params)
     rows = []
     for i, b in enumerate(bins):
-        vesc = np.exp(flat[:, i])
-        p025, p16, p50, p84, p975 = np.percentile(vesc, [2.5, 16, 50, 84, 97.5])
-        truth = b["vesc_true"]
-        sigma = (p50 - p16) if p50 > truth else (p84 - p50)
+        score = score_posterior(np.exp(flat[:, i]), b["vesc_true"])
         rows.append(
             {
                 "df": job["df"],
@@ -182,14 +180,8 @@ def fit_realisation(job: dict) -> list[dict]:
                 "bin": b["bin"],
                 "r0_kpc": b["r0"],
                 "n_stars": b["v"].size,
-                "vesc_true": truth,
-                "vesc_median": p50,
-                "vesc_p16": p16,
-                "vesc_p84": p84,
-                "vesc_p2.5": p025,
-                "vesc_p97.5": p975,
-                "bias": p50 / truth - 1.0,
-                "pull": (p50 - truth) / sigma,
+                **score,
+                "bias": score["vesc_median"] / b["vesc_true"] - 1.0,
                 "k_median": float(np.median(flat[:, n])),
                 **{f"beta{m + 1}_median": float(np.median(flat[:, n + 1 + m])) for m in range(p)},
                 "tau_max": tau,

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from milkyway_mass.galaxy.tail.coverage import calibrated_curve, coverage_summary, leave_one_out_coverage
+from milkyway_mass.galaxy.tail.coverage import (
+    calibrated_curve,
+    coverage_summary,
+    leave_one_out_coverage,
+    score_posterior,
+)
 
 
 def _fits(rng, n, bias, scatter, sigma_post, df="a", bins=(1, 2)):
@@ -89,3 +94,12 @@ def test_calibrated_curve_removes_bias_and_adds_the_systematic_in_quadrature():
     assert out.loc[0, "vesc_err_minus"] > 15.0 * out.loc[0, "vesc_median"] / 525.0
     assert out.loc[2, "vesc_median"] == 400.0 and np.isnan(out.loc[2, "vesc_bias"])  # no calibration for bin 3
     assert set(out["calibration"]) == {"test"}
+
+
+def test_score_posterior_pull_on_the_truths_side_and_rank():
+    samples = np.random.default_rng(5).normal(500.0, 10.0, 200_000)
+    low = score_posterior(samples, 480.0)
+    assert low["vesc_median"] == pytest.approx(500.0, abs=0.2)
+    assert low["pull"] == pytest.approx(2.0, abs=0.03) and low["rank"] == pytest.approx(0.0228, abs=0.002)
+    assert score_posterior(samples, 520.0)["pull"] == pytest.approx(-2.0, abs=0.03)
+    assert score_posterior(np.full(10, 500.0), 490.0)["pull"] == np.inf

@@ -43,12 +43,14 @@ from dask.distributed import Client, LocalCluster, as_completed
 from tqdm.auto import tqdm
 
 from milkyway_mass.galaxy.mock import TruthGalaxy, halo_df
+from milkyway_mass.galaxy.tail.coverage import score_posterior
 from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
     choose_k_range,
     fit_bin,
     k_range_label,
+    kept_samples,
     prior_and_start,
     task_seed,
 )
@@ -329,22 +331,11 @@ def fit_realisation(job: CalibrationJob) -> dict:
     fits = {label: fit_bin(task) for label, task in zip(job.labels, job.tasks)}
     chosen = choose_k_range(fits, job.tie_tolerance)
     fit = fits[chosen]
-    kept = fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])[:, 0].astype(float)
-    p025, p16, p50, p84, p975 = np.percentile(kept, [2.5, 16, 50, 84, 97.5])
-    truth = job.vesc_true
-    sigma = (p50 - p16) if p50 > truth else (p84 - p50)
     return {
         "key": job.key,
         "k_range": chosen,
         "n_stars": fit["n_stars"],
-        "vesc_true": truth,
-        "vesc_median": p50,
-        "vesc_p16": p16,
-        "vesc_p84": p84,
-        "vesc_p2.5": p025,
-        "vesc_p97.5": p975,
-        "pull": (p50 - truth) / sigma if sigma > 0 else np.inf,
-        "rank": float(np.mean(kept < truth)),
+        **score_posterior(kept_samples(fit)[:, 0], job.vesc_true),
         "k_median": float(np.median(fit["chain"][fit["n_burn_stored"] :, :, 1])),
         "converged": fit["converged"],
         "tau_max": float(np.max(fit["tau"])),

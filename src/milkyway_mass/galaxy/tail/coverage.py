@@ -10,9 +10,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["calibrated_curve", "coverage_summary", "leave_one_out_coverage"]
+__all__ = ["calibrated_curve", "coverage_summary", "leave_one_out_coverage", "score_posterior"]
 
 RANK_BINS = 10  # bins of the rank histogram of the truth within each posterior
+
+
+def score_posterior(vesc_samples: np.ndarray, truth: float) -> dict:
+    """One posterior of v_esc [km/s] against the true value: the fits-table columns
+    ``vesc_true``, ``vesc_median``, ``vesc_p16``, ``vesc_p84``, ``vesc_p2.5``, ``vesc_p97.5``,
+    the pull (median − truth)/σ with σ the 68 % half-width on the truth's side (inf if σ = 0)
+    and the rank of the truth (fraction of samples below it)."""
+    samples = np.asarray(vesc_samples, dtype=float)
+    p025, p16, p50, p84, p975 = np.percentile(samples, [2.5, 16, 50, 84, 97.5])
+    sigma = (p50 - p16) if p50 > truth else (p84 - p50)
+    return {
+        "vesc_true": truth,
+        "vesc_median": p50,
+        "vesc_p16": p16,
+        "vesc_p84": p84,
+        "vesc_p2.5": p025,
+        "vesc_p97.5": p975,
+        "pull": (p50 - truth) / sigma if sigma > 0 else np.inf,
+        "rank": float(np.mean(samples < truth)),
+    }
 
 
 def _summary_row(g: pd.DataFrame) -> dict:

@@ -230,6 +230,11 @@ def fit_bin(task: FitTask, progress: bool = False) -> dict:
     }
 
 
+def kept_samples(fit: dict) -> np.ndarray:
+    """Post-burn-in samples of one :func:`fit_bin` result, flattened to (n, n_params)."""
+    return fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])
+
+
 def _fit_bin_checked(task: FitTask) -> dict:
     try:
         return fit_bin(task)

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from milkyway_mass.galaxy.tail.fit import kept_samples
 from milkyway_mass.galaxy.tail.likelihood import TailLikelihood, parameter_names
 from milkyway_mass.plotting import corner_plot
 from milkyway_mass.schemas import BINNINGS
 
-from .nodes import bin_data, kept_samples
+from .nodes import bin_data
 
 CORNER_LABELS = {"v_esc": r"$v_{\rm esc}(r_0)$", "k": "$k$", "gamma": r"$\gamma$", "f": "$f$", "b": "$b$"}
 

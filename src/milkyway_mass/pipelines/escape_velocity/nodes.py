@@ -18,6 +18,7 @@ from milkyway_mass.galaxy.tail.fit import (
     SamplerSettings,
     choose_k_range,
     k_range_label,
+    kept_samples,
     prior_and_start,
     run_fits,
     task_seed,
@@ -178,11 +179,6 @@ def fit_escape_velocity(
             }
         )
     return out[0], out[1]
-
-
-def kept_samples(fit: dict) -> np.ndarray:
-    """Post-burn-in samples of one fit, flattened to (n, n_params)."""
-    return fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])
 
 
 def parameters_at_prior_edge(kept: np.ndarray, lower, upper, names=("v_esc", "k", "gamma")) -> list[str]:
