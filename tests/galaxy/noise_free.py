@@ -16,6 +16,8 @@ from milkyway_mass.galaxy.model import MassModel, build_prior
 from milkyway_mass.galaxy.potentials.composite import dphi_dz
 
 R0 = 8.122
+#: The constraints that noise-free data cover (all but the globular clusters).
+POTENTIAL_CONSTRAINTS = tuple(c for c in CONSTRAINTS if c != "globular_clusters")
 TRUTH_NFW = np.array([np.log10(9e11), 12.0])
 R_RC = np.linspace(5.3, 24.8, 20)
 R_KZ = np.linspace(4.6, 8.5, 12)
@@ -40,7 +42,7 @@ def noise_free_data(model: MassModel, theta) -> ConstraintData:
 
 
 def posterior_for(
-    model: MassModel, box, data: ConstraintData, constraints=CONSTRAINTS, baryon_priors=None
+    model: MassModel, box, data: ConstraintData, constraints=POTENTIAL_CONSTRAINTS, baryon_priors=None
 ) -> Posterior:
     """Flat box prior on the halo (Gaussian baryon priors if given) and the named terms."""
     prior = build_prior(model.halo_family, box, model.baryons.parameter_names, baryon_priors or {})

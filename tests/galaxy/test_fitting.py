@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from milkyway_mass.galaxy.constraints.terms import (
-    CONSTRAINTS,
     CircularSpeedTerm,
     EscapeVelocityTerm,
 )
@@ -29,6 +28,7 @@ from tests.conftest import load_params
 from tests.galaxy.noise_free import (
     NFW_BOX,
     OPTIMIZER,
+    POTENTIAL_CONSTRAINTS,
     SAMPLER,
     TRUTH_NFW,
     noise_free_data,
@@ -164,7 +164,7 @@ def test_posterior_is_vectorised_and_rejects_invalid_halos(fixed):
     assert lp[2] == -np.inf  # rho0 = 10^0.5 Msun/kpc^3 never reaches 200 rho_crit: no r200
     assert lp[3] == -np.inf  # outside the prior box
     terms = post.log_likelihood_terms(theta[:3])
-    assert set(terms) == set(CONSTRAINTS) and np.isinf(terms["rotation_curve"][2])
+    assert set(terms) == set(POTENTIAL_CONSTRAINTS) and np.isinf(terms["rotation_curve"][2])
 
 
 def test_fit_recovers_noise_free_truth_and_is_seeded(nfw_model):

@@ -123,6 +123,19 @@ def test_prior_box_gaussians_and_bad_configs():
         )
 
 
+def test_tracer_parameters_follow_the_galaxy_parameters_into_the_prior_and_the_galaxy(fixed):
+    model = MassModel(HALO_FAMILIES["nfw"], fixed, tracer_parameter_names=("gc_a", "gc_b"))
+    assert model.parameter_names == ("log10_M200", "c200", "gc_a", "gc_b")
+    galaxy = model.build(np.array([[12.0, 10.0, 0.5, 2.0], [11.9, 12.0, 0.7, 3.0]]))
+    np.testing.assert_array_equal(galaxy.tracer_params["gc_b"], [[2.0], [3.0]])
+    assert MassModel(HALO_FAMILIES["nfw"], fixed).build(np.array([[12.0, 10.0]])).tracer_params == {}
+    prior = build_prior(HALO_FAMILIES["nfw"], NFW_BOX, (), {}, tracer_box={"gc_a": [0.0, 1.0], "gc_b": [1.0, 4.0]})
+    assert prior.names == model.parameter_names
+    assert prior.log_prob(np.array([[12.0, 10.0, 0.5, 2.0], [12.0, 10.0, 1.5, 2.0]]))[1] == -np.inf
+    with pytest.raises(ValueError, match="prior of gc_a"):
+        build_prior(HALO_FAMILIES["nfw"], NFW_BOX, (), {}, tracer_box={"gc_a": [1.0]})
+
+
 def test_grid():
     sets = {"vesc": ["vesc_curve"], "all": list(CONSTRAINTS)}
     grid = fit_grid(

@@ -151,11 +151,15 @@ HALO_FAMILIES: dict[str, HaloFamily] = {
 
 
 def build_prior(
-    halo: HaloFamily, halo_box: Mapping[str, Any], baryon_names: Sequence[str], baryon_priors: Mapping[str, Any]
+    halo: HaloFamily,
+    halo_box: Mapping[str, Any],
+    baryon_names: Sequence[str],
+    baryon_priors: Mapping[str, Any],
+    tracer_box: Mapping[str, Any] | None = None,
 ) -> Prior:
-    """Flat box on the halo parameters (``{name: [low, high]}``) and, per baryon
-    parameter, ``{mean, sigma, bounds: [low, high]}`` (a Gaussian truncated to the
-    bounds; sigma null = flat)."""
+    """Flat box on the halo parameters (``{name: [low, high]}``), per baryon parameter
+    ``{mean, sigma, bounds: [low, high]}`` (a Gaussian truncated to the bounds; sigma
+    null = flat), then flat boxes on the tracer parameters (``tracer_box``, in its order)."""
     missing, extra = set(halo.parameter_names) - set(halo_box), set(halo_box) - set(halo.parameter_names)
     if missing or extra:
         raise ValueError(
@@ -175,23 +179,28 @@ def build_prior(
         if np.isfinite(sigma) and sigma <= 0:
             raise ValueError(f"baryon prior of {name}: sigma must be positive, got {sigma}")
         rows.append((lo, hi, float(spec.get("mean", np.nan)), sigma))
+    tracer_box = dict(tracer_box or {})
+    rows += [(*parse_box(n, box, "tracer"), np.nan, np.nan) for n, box in tracer_box.items()]
     lower, upper, mean, sigma = (np.array(c, dtype=float) for c in zip(*rows))
-    return Prior((*halo.parameter_names, *baryon_names), lower, upper, mean, sigma)
+    return Prior((*halo.parameter_names, *baryon_names, *tracer_box), lower, upper, mean, sigma)
 
 
 @dataclass(frozen=True, eq=False)
 class MassModel:
     """A halo family + a baryon model: the galaxy of parameter vectors ``theta`` of
-    shape (W, D), the halo parameters followed by the baryon parameters."""
+    shape (W, D), the halo parameters followed by the baryon parameters and the
+    parameters of any tracer population sampled with them (``tracer_parameter_names``,
+    passed on as the galaxy's ``tracer_params``)."""
 
     halo_family: HaloFamily
     baryons: FixedBaryons | McMillanBaryons
     cosmology: Cosmology = Cosmology()
     overdensity: float = OVERDENSITY
+    tracer_parameter_names: tuple[str, ...] = ()
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
-        return (*self.halo_family.parameter_names, *self.baryons.parameter_names)
+        return (*self.halo_family.parameter_names, *self.baryons.parameter_names, *self.tracer_parameter_names)
 
     def _columns(self, theta) -> dict[str, np.ndarray]:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
@@ -209,7 +218,8 @@ class MassModel:
     def build(self, theta) -> GalaxyModel:
         parts = self.components(theta)
         halo = parts.pop("halo")
-        return GalaxyModel(tuple(parts.values()), halo)
+        columns = self._columns(theta) if self.tracer_parameter_names else {}
+        return GalaxyModel(tuple(parts.values()), halo, {n: columns[n] for n in self.tracer_parameter_names})
 
     def build_valid(self, theta) -> tuple[GalaxyModel, np.ndarray]:
         """(galaxy of the valid rows, mask of the valid rows of ``theta``): a row is valid if

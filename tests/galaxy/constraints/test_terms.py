@@ -16,6 +16,8 @@ from milkyway_mass.galaxy.constraints.terms import (
     term_goodness,
     vertical_force_loglike,
 )
+from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws
+from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS
 from milkyway_mass.galaxy.model import HALO_FAMILIES, MassModel
 from milkyway_mass.galaxy.potentials.baryons import FixedBaryons
 from milkyway_mass.galaxy.potentials.composite import circular_speed, dphi_dz
@@ -89,8 +91,9 @@ def test_terms_match_direct_evaluation():
     data = noise_free_data(nfw_model, TRUTH_NFW)
     theta = np.array([[11.8, 9.0], [12.1, 14.0]])
     galaxy = nfw_model.build(theta)
-    terms = {t.name: t for t in make_terms(CONSTRAINTS, data, boundary_r200=2.0)}
-    assert list(terms) == list(CONSTRAINTS)
+    names = [c for c in CONSTRAINTS if c != "globular_clusters"]
+    terms = {t.name: t for t in make_terms(names, data, boundary_r200=2.0)}
+    assert list(terms) == names
     vc = circular_speed(galaxy.components, R_RC)
     expected = np.sum(
         -0.5 * ((vc - data.rotation_curve["vc_kms"].to_numpy()) / 2.0) ** 2 - np.log(2.0 * np.sqrt(2 * np.pi)), axis=-1
@@ -115,3 +118,23 @@ def test_terms_match_direct_evaluation():
             ConstraintData(data.vesc_curve, R0, 230.0, 10.0, data.rotation_curve, two_heights),
             boundary_r200=2.0,
         )
+
+
+def test_globular_cluster_term_needs_its_draws_and_reports_the_cluster_count():
+    model = MassModel(
+        HALO_FAMILIES["nfw"],
+        FixedBaryons.from_config(load_params("base")["halo_mass"]["model"]["baryons"]),
+        tracer_parameter_names=DF_PARAMETERS,
+    )
+    data = noise_free_data(MassModel(model.halo_family, model.baryons), TRUTH_NFW)
+    with pytest.raises(ValueError, match="globular_clusters"):
+        make_terms(["globular_clusters"], data, boundary_r200=2.0)
+    rng = np.random.default_rng(0)
+    r, v = rng.uniform(5, 50, (3, 4)), rng.uniform(80, 200, (3, 4))
+    draws = ClusterDraws(("A", "B", "C"), r, v**2, 0.5 * r * v, 0.2 * r * v, np.zeros((3, 4)))
+    with_gcs = ConstraintData(data.vesc_curve, R0, 230.0, 10.0, globular_clusters=draws, gc_rotation_scale=0.5)
+    (term,) = make_terms(["globular_clusters"], with_gcs, boundary_r200=2.0)
+    assert term.name == "globular_clusters" and term.rotation_scale == 0.5
+    df = [1.0, 5.0, 1.0, 7.5, 1.0, 1.0, 1.0, 1.0, 0.0]
+    good = term_goodness(term, model.build(np.array([[*TRUTH_NFW, *df]])))
+    assert good["n_points"] == 3 and np.isfinite(good["log_likelihood"])

@@ -9,7 +9,10 @@ named ones from ``ConstraintData``:
 - ``vc_R0`` (``CircularSpeedTerm``): Gaussian circular speed at R0;
 - ``rotation_curve`` (``RotationCurveTerm``): split-normal circular speeds with a
   fractional systematic;
-- ``vertical_force`` (``VerticalForceTerm``): Gaussian K_z at the measured height.
+- ``vertical_force`` (``VerticalForceTerm``): Gaussian K_z at the measured height;
+- ``globular_clusters`` (``globular_clusters.likelihood.GlobularClusterTerm``): the
+  clusters' phase-space draws under a double-power-law DF in actions, whose
+  parameters the fit samples with the potential's.
 
 Units: kpc, km/s, K_z in (km/s)² / kpc. The Gaussian log-likelihood functions
 below take model values of shape (W, N) (W walkers, N data points; or (N,)
@@ -34,6 +37,8 @@ import numpy as np
 import pandas as pd
 
 from milkyway_mass.galaxy.constraints.vesc_curve import EscapeVelocityCurve
+from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws
+from milkyway_mass.galaxy.globular_clusters.likelihood import GlobularClusterTerm
 from milkyway_mass.galaxy.potentials.composite import GalaxyModel, dphi_dz
 
 __all__ = [
@@ -51,7 +56,7 @@ __all__ = [
 ]
 
 #: Constraint names usable in a constraint set.
-CONSTRAINTS = ("vesc_curve", "vc_R0", "rotation_curve", "vertical_force")
+CONSTRAINTS = ("vesc_curve", "vc_R0", "rotation_curve", "vertical_force", "globular_clusters")
 
 _LN_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -223,8 +228,8 @@ class VerticalForceTerm:
 @dataclass(frozen=True)
 class ConstraintData:
     """The data a fit may use: escape-velocity curve, vc(R0) ± error [kpc, km/s], and
-    optionally a rotation curve (``data.ROTATION_CURVE_COLUMNS``) and a K_z table
-    (``data.KZ_COLUMNS``)."""
+    optionally a rotation curve (``data.ROTATION_CURVE_COLUMNS``), a K_z table
+    (``data.KZ_COLUMNS``) and globular-cluster draws with the DF's rotation scale."""
 
     vesc_curve: EscapeVelocityCurve
     R0_kpc: float
@@ -232,6 +237,8 @@ class ConstraintData:
     vc_R0_err_kms: float
     rotation_curve: pd.DataFrame | None = None
     vertical_force: pd.DataFrame | None = None
+    globular_clusters: ClusterDraws | None = None
+    gc_rotation_scale: float = 1.0
 
 
 def make_terms(
@@ -241,7 +248,8 @@ def make_terms(
     unknown = [c for c in constraints if c not in CONSTRAINTS]
     if unknown or not constraints:
         raise ValueError(f"constraints must be a non-empty subset of {CONSTRAINTS}; unknown {unknown}")
-    missing = [c for c in ("rotation_curve", "vertical_force") if c in constraints and getattr(data, c) is None]
+    optional = ("rotation_curve", "vertical_force", "globular_clusters")
+    missing = [c for c in optional if c in constraints and getattr(data, c) is None]
     if missing:
         raise ValueError(f"constraints {missing} need their data, which this fit was not given")
     terms = []
@@ -262,6 +270,8 @@ def make_terms(
                     frac_systematic=float(frac_systematic),
                 )
             )
+        elif name == "globular_clusters":
+            terms.append(GlobularClusterTerm(data.globular_clusters, float(data.gc_rotation_scale)))
         else:
             kz = data.vertical_force
             heights = np.unique(kz["z_kpc"].to_numpy(dtype=float))
@@ -284,4 +294,6 @@ def term_goodness(term, galaxy: GalaxyModel) -> dict[str, float]:
     out = {"log_likelihood": float(np.ravel(term.log_likelihood(galaxy))[0])}
     if isinstance(term, EscapeVelocityTerm):
         return out | {"n_points": int(term.curve.r0.size)}
+    if isinstance(term, GlobularClusterTerm):
+        return out | {"n_points": term.draws.n_clusters}
     return out | {"chi2": float(np.ravel(term.chi2(galaxy))[0]), "n_points": int(np.size(term.R_kpc))}

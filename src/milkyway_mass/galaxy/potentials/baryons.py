@@ -74,6 +74,10 @@ class Plummer:
     def dphi_dz(self, R, z):
         return self._force_factor(R, z) * z
 
+    def monopole(self, r):
+        """(Phi(r), dPhi/dr) [(km/s)², (km/s)² / kpc]: a sphere is its own monopole."""
+        return self.potential(r, 0.0), self.dphi_dR(r, 0.0)
+
     def enclosed_mass(self, r):
         """Mass inside the sphere of radius r [kpc] (analytic) [Msun]."""
         return self.mass_msun * r**3 / (r**2 + self.b_kpc**2) ** 1.5

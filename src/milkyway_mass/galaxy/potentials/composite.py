@@ -13,7 +13,7 @@ parameters of shape (W, 1) and give radii of shape (N,); results have shape (W, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -84,10 +84,13 @@ def enclosed_mass(components, r, n_nodes: int = 256):
 
 @dataclass(frozen=True)
 class GalaxyModel:
-    """Fixed baryonic components plus a dark halo (which sets r200 and the escape boundary)."""
+    """Baryonic components plus a dark halo (which sets r200 and the escape boundary);
+    ``tracer_params`` carries the parameters of a tracer population sampled with the
+    potential (e.g. the globular clusters' DF), each of shape (W, 1)."""
 
     baryons: tuple
     halo: Any
+    tracer_params: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def components(self) -> tuple:

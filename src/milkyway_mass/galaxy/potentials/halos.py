@@ -116,6 +116,10 @@ class SphericalHalo(HaloBase):
         """dPhi/dR [(km/s)² / kpc] (= vc² / R in the plane)."""
         return self._dphi_dr_over_r(R, z) * R
 
+    def monopole(self, r):
+        """(Phi(r), dPhi/dr) [(km/s)², (km/s)² / kpc]: a spherical halo is its own monopole."""
+        return self._potential_r(np.asarray(r, dtype=float)), self._dphi_dr_over_r(r, 0.0) * r
+
     def dphi_dz(self, R, z):
         """dPhi/dz = K_z [(km/s)² / kpc], positive above the plane."""
         return self._dphi_dr_over_r(R, z) * z

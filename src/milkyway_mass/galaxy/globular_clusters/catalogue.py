@@ -1,0 +1,93 @@
+"""The globular-cluster catalogue (Vasiliev & Baumgardt 2021 mean parameters) and its selection.
+
+Columns (``COLUMNS``): ``Name``; ``ra``, ``dec`` [deg]; ``dist``, ``disterr`` [kpc];
+``vlos``, ``vloserr`` [km/s, heliocentric]; ``sigma`` [km/s, central dispersion];
+``rmax`` [arcmin]; ``pmra`` (mu_alpha cos delta), ``pmdec``, ``pmra_e``, ``pmdec_e``
+[mas/yr]; ``pmcorr`` (correlation of the proper-motion errors); ``plx``, ``plx_e`` [mas].
+
+``select_clusters`` keeps the clusters the dynamical fit uses: it removes the six
+clusters of the Sagittarius dwarf (``SAGITTARIUS``), which are not in equilibrium with
+the Galaxy, and clusters without a line-of-sight velocity, and counts both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["COLUMNS", "SAGITTARIUS", "select_clusters", "validate_catalogue"]
+
+COLUMNS = (
+    "Name",
+    "ra",
+    "dec",
+    "dist",
+    "disterr",
+    "vlos",
+    "vloserr",
+    "sigma",
+    "rmax",
+    "pmra",
+    "pmdec",
+    "plx",
+    "pmra_e",
+    "pmdec_e",
+    "pmcorr",
+    "plx_e",
+)
+
+#: Clusters of the Sagittarius dwarf galaxy, as named in the catalogue (a catalogue name
+#: is the cluster's name, optionally followed by ``_`` and an alias, e.g. NGC_6715_M_54).
+SAGITTARIUS = ("NGC_6715", "Terzan_7", "Terzan_8", "Arp_2", "Pal_12", "Whiting_1")
+
+#: Columns that every selected cluster needs finite, and those that must also be positive.
+_REQUIRED = ("ra", "dec", "dist", "vlos", "vloserr", "pmra", "pmdec", "pmra_e", "pmdec_e", "pmcorr")
+_POSITIVE = ("dist", "vloserr", "pmra_e", "pmdec_e")
+
+
+def _is_sagittarius(names: pd.Series) -> pd.Series:
+    return names.map(lambda n: any(n == s or n.startswith(s + "_") for s in SAGITTARIUS))
+
+
+def validate_catalogue(table: pd.DataFrame, source: str = "globular-cluster catalogue") -> None:
+    """Stop with a message naming ``source`` and the column if a column is missing or not numeric."""
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{source}: columns {missing} missing (expected {list(COLUMNS)})")
+    for column in COLUMNS[1:]:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            example = table[column].iloc[0] if len(table) else None
+            raise ValueError(f"{source}: column {column!r} is not numeric (first value {example!r})")
+    if table["Name"].duplicated().any():
+        raise ValueError(f"{source}: duplicate names {table['Name'][table['Name'].duplicated()].tolist()[:5]}")
+
+
+def select_clusters(
+    table: pd.DataFrame, source: str = "globular-cluster catalogue"
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """(the clusters the fit uses, cut flow): removes the Sagittarius clusters and clusters
+    without a line-of-sight velocity; any other missing or invalid value in a required
+    column stops with an error naming the cluster and column."""
+    validate_catalogue(table, source)
+    names = table["Name"].astype(str).str.strip()
+    sagittarius = _is_sagittarius(names)
+    no_vlos = ~sagittarius & ~np.isfinite(table["vlos"].to_numpy(dtype=float))
+    kept = table[~sagittarius & ~no_vlos].assign(Name=names[~sagittarius & ~no_vlos]).reset_index(drop=True)
+    for column in _REQUIRED:
+        values = kept[column].to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | ((values <= 0) if column in _POSITIVE else False)
+        if column == "pmcorr":
+            bad |= np.abs(values) >= 1
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{source}: column {column!r} has an invalid value {values[first]!r} for cluster "
+                f"{kept['Name'].iloc[first]} ({int(bad.sum())} cluster(s) in all)"
+            )
+    flow = {
+        "input": len(table),
+        "sagittarius": int(sagittarius.sum()),
+        "no_line_of_sight_velocity": int(no_vlos.sum()),
+        "kept": len(kept),
+    }
+    return kept, flow
