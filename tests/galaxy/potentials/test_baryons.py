@@ -214,3 +214,37 @@ def test_build_baryons_errors():
         build_baryons("cold_gas", fixed, {})
     with pytest.raises(ValueError, match=r"baryon_models.mcmillan17.model"):
         build_baryons("mcmillan17", fixed, {"mcmillan17": {"priors": {}}})
+
+
+def _mass_in_sphere(density, r):
+    """Mass inside the sphere r of an axisymmetric density symmetric about the plane (scipy quad)."""
+
+    def shell(z):
+        a = np.sqrt(max(r**2 - z**2, 0.0))
+        return quad(lambda R: 2 * np.pi * R * density(R, z), 0.0, a, limit=200, points=[min(a, 4.0)])[0]
+
+    return 2.0 * quad(shell, 0.0, r, limit=200, points=[min(r, 0.05), min(r, 0.5), min(r, 2.0)])[0]
+
+
+@pytest.mark.parametrize("r", [0.3, 3.0, 12.0])
+def test_monopole_of_each_component_holds_its_mass_inside_the_sphere(mcmillan, r):
+    """r² dPhi0/dr / G against the density integrated over the sphere; Phi0 integrates its force."""
+    parts = mcmillan.components({k: np.array([[v]]) for k, v in MCMILLAN_BEST.items()})
+    rd, z_thin = MCMILLAN_BEST["rd_thin_kpc"], mcmillan.thin_z_d_kpc
+    sigma = MCMILLAN_BEST["sigma0_thin_msun_pc2"] * 1e6
+    densities = {
+        "thin_disk": lambda R, z: sigma / (2 * z_thin) * np.exp(-R / rd - abs(z) / z_thin),
+        "gas": lambda R, z: sum(d.density(R, z) for d in mcmillan.gas),
+        "bulge": lambda R, z: (
+            MCMILLAN_BEST["rho0_bulge_msun_pc3"] * 1e9 * mcmillan.bulge.density(np.hypot(R, z / mcmillan.bulge.q))
+        ),
+    }
+    for name, density in densities.items():
+        phi, dphi = parts[name].monopole(np.array([r]))
+        total = float(np.ravel(parts[name].mass_msun)[0])
+        assert r**2 * dphi[0, 0] / G == pytest.approx(_mass_in_sphere(density, r), rel=2e-4, abs=1e-8 * total), name
+        step = 1e-3
+        around = parts[name].monopole(np.array([r * (1 - step), r * (1 + step)]))[0][0]
+        force_scale = G * total / r**2  # the component's force as a point mass
+        slope = (around[1] - around[0]) / (2 * step * r)
+        assert slope == pytest.approx(dphi[0, 0], rel=1e-4, abs=1e-6 * force_scale), name

@@ -15,7 +15,9 @@ Every component is tabulated once per unit mass and scaled by its free parameter
   tabulated from galpy's ``DiskSCFPotential`` with McMillan17's expansion settings.
 
 Tables hold vc², Phi and K_z divided by their point-mass values (G M / R, -G M / R
-and G M z / r³), which tend to 1 at large R; beyond the table's outer radius
+and G M z / r³), which tend to 1 at large R, and the monopole (the spherical
+average: enclosed mass fraction and Phi0 / (-G M / r), from the density's integral over
+spheres) for actions in the spherical approximation; beyond the table's outer radius
 the component is treated as a point mass (error ~ (R_d / R)²). Circular speed
 and potential are tabulated in the plane and K_z at the heights
 ``kz_heights_kpc``; other heights raise a ``ValueError``. Building the tables
@@ -65,6 +67,20 @@ def spheroid_mass(density: Callable, q: float) -> float:
     ln_m, w = _composite_gauss([np.log(1e-8)], [np.log(1e8)], n_segments=320)
     m = np.exp(ln_m)
     return float(4.0 * np.pi * q * np.sum(w * density(m) * m**3))
+
+
+def spheroid_sphere_mass(density: Callable, q: float, r) -> np.ndarray:
+    """Mass inside spheres of radius r (shape (n,)) of rho(m), m² = R² + z²/q²:
+    4 pi int_0^r s² <rho>(s) ds with <rho>(s) = int_0^1 rho(s sqrt(1 - mu² + mu²/q²)) dmu,
+    in ln s from 1e-8 kpc [density units × kpc³]."""
+    _eccentricity(q)
+    r = np.atleast_1d(np.asarray(r, dtype=float))
+    ln_s, w = _composite_gauss(np.full(r.size, np.log(1e-8)), np.log(r), n_segments=160)
+    mu, w_mu = np.polynomial.legendre.leggauss(32)
+    mu, w_mu = 0.5 * (mu + 1.0), 0.5 * w_mu
+    s = np.exp(ln_s)[..., None]
+    shell = np.sum(w_mu * density(s * np.sqrt(1.0 - mu**2 + (mu / q) ** 2)), axis=-1)
+    return 4.0 * np.pi * np.sum(w * s[..., 0] ** 3 * shell, axis=-1)
 
 
 def spheroid_forces(density: Callable, q: float, R, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +161,10 @@ class TableGrid:
 class UnitTable:
     """vc², Phi (z = 0) and K_z (z = heights) of one component per unit mass, divided
     by the point-mass values, on a grid ``radius`` in R [kpc] (arrays (n,)) or, for a
-    disk table with scale lengths ``rd`` [kpc], in x = R / R_d (arrays (n_rd, n))."""
+    disk table with scale lengths ``rd`` [kpc], in x = R / R_d (arrays (n_rd, n)); and its
+    monopole on the same grid in the spherical radius r: the mass inside the sphere r
+    as a fraction of the total (``mass_sphere``, = r² dPhi0/dr / G M) and Phi0 / (-G M / r)
+    (``phi_sphere``)."""
 
     name: str
     radius: np.ndarray
@@ -153,11 +172,15 @@ class UnitTable:
     phi: np.ndarray
     kz: dict[float, np.ndarray]
     rd: np.ndarray | None = None
+    mass_sphere: np.ndarray | None = None
+    phi_sphere: np.ndarray | None = None
 
     @cached_property
     def _interpolators(self) -> dict:
         ln_r = np.log(self.radius)
         tables = {"vc2": self.vc2, "phi": self.phi, **{("kz", h): t for h, t in self.kz.items()}}
+        if self.mass_sphere is not None:
+            tables |= {"mass_sphere": self.mass_sphere, "phi_sphere": self.phi_sphere}
         if self.rd is None:
             return {k: CubicSpline(ln_r, t) for k, t in tables.items()}
         return {k: RectBivariateSpline(np.log(self.rd), ln_r, t) for k, t in tables.items()}
@@ -229,6 +252,18 @@ class TabulatedComponent:
         point = G * self.mass_msun * np.asarray(z) / (R**2 + np.asarray(z) ** 2) ** 1.5
         return point * self.table(("kz", heights[0]), R, self.rd_kpc)
 
+    def monopole(self, r):
+        """(Phi0, dPhi0/dr) of the spherical average at radii r [kpc] [(km/s)², (km/s)² / kpc].
+        Inside the table's first radius r_1 the component is treated as a uniform core:
+        Phi0 = Phi0(r_1) and dPhi0/dr = dPhi0/dr(r_1) r / r_1."""
+        r = np.asarray(r, dtype=float)
+        first = self.table.radius[0] * (1.0 if self.rd_kpc is None else np.asarray(self.rd_kpc, dtype=float))
+        clipped = np.maximum(r, first)
+        core = np.minimum(r / first, 1.0)
+        phi = -G * self.mass_msun / clipped * self.table("phi_sphere", clipped, self.rd_kpc)
+        dphi = G * self.mass_msun / clipped**2 * self.table("mass_sphere", clipped, self.rd_kpc) * core
+        return phi, dphi
+
 
 def _normalise(R, mass, dphi_dR, phi, dphi_dz):
     """Divide (dPhi/dR at z=0, Phi at z=0, {h: dPhi/dz at z=h}) by point-mass values."""
@@ -236,6 +271,43 @@ def _normalise(R, mass, dphi_dR, phi, dphi_dz):
         R**2 * dphi_dR / mass,
         -phi * R / mass,
         {h: kz * (R**2 + h**2) ** 1.5 / (mass * h) for h, kz in dphi_dz.items()},
+    )
+
+
+def sphere_mass_of_disk(r, surface_fraction: Callable, vertical: Callable, z_extent_kpc: float) -> np.ndarray:
+    """Fraction of a disk's mass inside spheres of radius r [kpc] (any shape): a disk of
+    density Sigma(R) zeta(z), with ``surface_fraction(a)`` the fraction of its mass inside the
+    cylinder R < a and ``vertical(z)`` zeta normalised to 1 over all z, holds
+    2 int_0^r zeta(z) surface_fraction(sqrt(r² - z²)) dz inside r (z up to ``z_extent_kpc``)."""
+    r = np.asarray(r, dtype=float)
+    flat = r.ravel()
+    z, w = _composite_gauss(np.zeros(flat.size), np.minimum(flat, z_extent_kpc), n_segments=8, n_nodes=8)
+    a = np.sqrt(np.maximum(flat[:, None] ** 2 - z**2, 0.0))
+    return (2.0 * np.sum(w * vertical(z) * surface_fraction(a), axis=-1)).reshape(r.shape)
+
+
+def sphere_potential(radius, mass_fraction) -> np.ndarray:
+    """Phi0 / (-G M / r) = r int_r^inf m(r') / r'² dr' on log-spaced radii (arrays (n,)) from the
+    enclosed-mass fraction m (taken as 1 beyond the last radius), by a cubic spline in ln r."""
+    ln_r = np.log(radius)
+    tail = CubicSpline(ln_r, mass_fraction * np.exp(-ln_r)).antiderivative()
+    return radius * (tail(ln_r[-1]) - tail(ln_r) + 1.0 / radius[-1])
+
+
+def _with_sphere(table: UnitTable, mass_fraction: np.ndarray) -> UnitTable:
+    """``table`` with its monopole from the enclosed-mass fraction on its grid (rows: scale
+    lengths; the normalised Phi0 is the same function of x = r / R_d as of r)."""
+    phi = np.array([sphere_potential(table.radius, m) for m in np.atleast_2d(mass_fraction)])
+    shape = np.shape(mass_fraction)
+    return UnitTable(
+        table.name,
+        table.radius,
+        table.vc2,
+        table.phi,
+        table.kz,
+        rd=table.rd,
+        mass_sphere=mass_fraction,
+        phi_sphere=phi.reshape(shape),
     )
 
 
@@ -256,7 +328,19 @@ def exponential_disk_table(z_d_kpc: float, grid: TableGrid) -> UnitTable:
             vc2[i], phi[i], norm_kz = _normalise(R, 2.0 * np.pi * rd**2, dR, disk(R, 0.0 * R), dz)
             for h, table in kz.items():
                 table[i] = norm_kz[h]
-    return UnitTable(f"exponential disk (z_d = {z_d_kpc:g} kpc)", x, vc2, phi, kz, rd=rd_grid)
+    table = UnitTable(f"exponential disk (z_d = {z_d_kpc:g} kpc)", x, vc2, phi, kz, rd=rd_grid)
+    mass = np.array(
+        [
+            sphere_mass_of_disk(
+                rd * x,
+                lambda a, rd=rd: -np.expm1(-a / rd) - a / rd * np.exp(-a / rd),
+                lambda z: np.exp(-z / z_d_kpc) / (2.0 * z_d_kpc),
+                40.0 * z_d_kpc,
+            )
+            for rd in rd_grid
+        ]
+    )
+    return _with_sphere(table, mass)
 
 
 @dataclass(frozen=True)
@@ -282,7 +366,9 @@ def bulge_table(shape: BulgeShape, grid: TableGrid) -> tuple[UnitTable, float]:
     phi = spheroid_potential_plane(shape.density, shape.q, R)
     dz = {h: spheroid_forces(shape.density, shape.q, R, h)[1] for h in grid.kz_heights_kpc}
     vc2, ph, kz = _normalise(R, mass, dR, phi, dz)
-    return UnitTable("bulge", R, vc2, ph, kz), mass
+    return _with_sphere(
+        UnitTable("bulge", R, vc2, ph, kz), spheroid_sphere_mass(shape.density, shape.q, R) / mass
+    ), mass
 
 
 @dataclass(frozen=True)
@@ -301,6 +387,22 @@ class GasDisk:
         return float(
             4.0 * np.pi * self.sigma0_msun_pc2 * MSUN_PC2 * self.rhole_kpc * self.rd_kpc * special.kv(2, 2.0 * ratio)
         )
+
+    def surface_fraction(self, a):
+        """Fraction of the disk's mass inside the cylinder R < a [kpc] (composite Gauss–Legendre
+        in ln R from 1e-3 R_m, inside which the hole leaves no mass)."""
+        a = np.asarray(a, dtype=float)
+        lo = np.log(1e-3 * self.rhole_kpc)
+        ln_a = np.log(np.maximum(a.ravel(), 1e-3 * self.rhole_kpc))
+        ln_R, w = _composite_gauss(np.full(a.size, lo), ln_a, n_segments=32, n_nodes=8)
+        R = np.exp(ln_R)
+        surface = np.exp(-self.rhole_kpc / R - R / self.rd_kpc)
+        mass = 2.0 * np.pi * self.sigma0_msun_pc2 * MSUN_PC2 * np.sum(w * R**2 * surface, axis=-1)
+        return (mass / self.mass_msun).reshape(a.shape)
+
+    def vertical(self, z):
+        """sech²(z / 2 z_d) / (4 z_d), normalised to 1 over all z [1/kpc]."""
+        return 1.0 / (4.0 * self.z_d_kpc * np.cosh(np.asarray(z) / (2.0 * self.z_d_kpc)) ** 2)
 
     def density(self, R, z):
         """Density [Msun/kpc³] (0 at R = 0)."""
@@ -335,4 +437,5 @@ def gas_table(disks: tuple[GasDisk, ...], scf: ScfSettings, grid: TableGrid) -> 
         mass = sum(d.mass_msun for d in disks)
         dz = {h: -pot.zforce(R, np.full_like(R, h)) for h in grid.kz_heights_kpc}
         vc2, phi, kz = _normalise(R, mass, -pot.Rforce(R, 0.0 * R), pot(R, 0.0 * R), dz)
-    return UnitTable("gas", R, vc2, phi, kz), mass
+    sphere = sum(d.mass_msun * sphere_mass_of_disk(R, d.surface_fraction, d.vertical, 40.0 * d.z_d_kpc) for d in disks)
+    return _with_sphere(UnitTable("gas", R, vc2, phi, kz), sphere / mass), mass
