@@ -6,7 +6,8 @@ For every fit of the grid in the Kedro environment ``env`` (default ``base``):
 the time of one vectorised posterior call for half the walkers (emcee's stretch
 move evaluates two halves per step), the resulting seconds per 1000 steps and the
 estimated sampling time of the configured steps. Data: the published v_esc curve,
-rotation curve and K_z table (../shared/data), which have the same sizes as the mock's.
+rotation curve, K_z table and globular clusters (../shared/data); the first three have
+the same sizes as the mock's. ``published_gc`` times the globular-cluster fits.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from timing import best_of
 
 from milkyway_mass.galaxy.constraints.terms import ConstraintData
 from milkyway_mass.galaxy.fitting import initial_ball
+from milkyway_mass.galaxy.globular_clusters.catalogue import COLUMNS
 from milkyway_mass.pipelines.halo_mass import combined_nodes, nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+
+def read_globular_clusters(shared: Path) -> pd.DataFrame:
+    """The Vasiliev & Baumgardt (2021) table as the catalog entry ``gc_vasiliev_baumgardt2021`` reads it."""
+    path = shared / "gc_vasiliev_baumgardt2021/gc_mean_params_edr3_VB2021.txt"
+    return pd.read_csv(path, sep=r"\s+", skiprows=1, header=None, names=list(COLUMNS))
 
 
 def main(env: str = "base") -> None:
@@ -43,7 +51,19 @@ def main(env: str = "base") -> None:
         pd.read_csv(shared / "kz_bovy_rix2013/bovyrix13kzdata.csv", header=None), b["vertical_force"]
     )
     frame = p["galaxy_frame"]
-    data = ConstraintData(curve, frame["R0_kpc"], frame["vc_R0_kms"], frame["vc_R0_err_kms"], rc, kz)
+    clusters, _ = combined_nodes.build_globular_cluster_constraint(
+        read_globular_clusters(shared), b["globular_clusters"], frame
+    )
+    data = ConstraintData(
+        curve,
+        frame["R0_kpc"],
+        frame["vc_R0_kms"],
+        frame["vc_R0_err_kms"],
+        rc,
+        kz,
+        clusters,
+        b["globular_clusters"]["rotation_scale"],
+    )
     total = 0.0
     print(f"{'fit':<28s} {'ms / call':>10s} {'s / 1000 steps':>15s} {'steps':>6s} {'est. s':>7s}")  # noqa: T201
     for spec in combined_nodes.fit_specs(b):

@@ -248,3 +248,17 @@ def test_monopole_of_each_component_holds_its_mass_inside_the_sphere(mcmillan, r
         force_scale = G * total / r**2  # the component's force as a point mass
         slope = (around[1] - around[0]) / (2 * step * r)
         assert slope == pytest.approx(dphi[0, 0], rel=1e-4, abs=1e-6 * force_scale), name
+
+
+def test_monopole_below_the_table_is_a_uniform_core_for_any_scale_length(mcmillan):
+    """Radii inside the first tabulated radius (which scales with each walker's R_d) hold Phi0
+    and let the force fall linearly, without tripping the table's range check."""
+    rd = np.array([[0.7], [2.53], [3.3], [7.9]])
+    params = {k: np.full((4, 1), v) for k, v in MCMILLAN_BEST.items()} | {"rd_thin_kpc": rd, "rd_thick_kpc": rd}
+    disk = mcmillan.components(params)["thin_disk"]
+    first = disk.table.radius[0] * rd[:, 0]
+    r = np.geomspace(1e-4, 1.0, 41)
+    phi, dphi = disk.monopole(r)
+    assert phi.shape == (4, 41) and np.all(np.isfinite(phi)) and np.all(dphi >= 0)
+    inside = r[None, :] < first[:, None]
+    np.testing.assert_allclose(np.where(inside, phi, 0), np.where(inside, phi[:, :1], 0), rtol=1e-9)

@@ -29,6 +29,7 @@ __all__ = ["spherical_actions"]
 
 N_ITERATIONS = 12
 BRACKET_STEPS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+BLOCK_POINTS = 16384
 N_RADIAL_NODES = 10
 R_INNER_KPC = 1e-6
 R_OUTER_KPC = 1e7
@@ -87,8 +88,21 @@ def spherical_actions(
     """Actions of points at radius r [kpc] with squared speed v2 [(km/s)²], angular momentum
     L and its z component L_z [kpc km/s] (arrays (N,)) in the W potentials of ``table``.
 
-    Returns ``J_r``, ``J_z``, ``J_phi``, ``energy`` and ``bound``, each of shape (W, N)."""
+    Returns ``J_r``, ``J_z``, ``J_phi``, ``energy`` and ``bound``, each of shape (W, N).
+    Walkers are processed in blocks of about ``BLOCK_POINTS`` points so that the
+    working arrays stay in the processor's cache (the results do not depend on it)."""
     r, v2, L, L_z = (np.asarray(a, dtype=float) for a in (r, v2, L, L_z))
+    n_walkers = table.coefficients.shape[0]
+    per_block = max(1, BLOCK_POINTS // max(r.size, 1))
+    blocks = [
+        _block_actions(table.walkers(slice(start, start + per_block)), r, v2, L, L_z, n_iterations, n_nodes)
+        for start in range(0, n_walkers, per_block)
+    ]
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+
+
+def _block_actions(table: MonopoleTable, r, v2, L, L_z, n_iterations: int, n_nodes: int) -> dict[str, np.ndarray]:
+    """``spherical_actions`` for the walkers of one block."""
     energy = 0.5 * v2 + table.potential(r)
     L2 = L * L
     bound = (energy < 0) & (_p_r2(table, np.full(energy.shape, np.log(R_OUTER_KPC)), energy, L2) < 0)

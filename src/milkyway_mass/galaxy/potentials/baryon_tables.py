@@ -257,7 +257,8 @@ class TabulatedComponent:
         Inside the table's first radius r_1 the component is treated as a uniform core:
         Phi0 = Phi0(r_1) and dPhi0/dr = dPhi0/dr(r_1) r / r_1."""
         r = np.asarray(r, dtype=float)
-        first = self.table.radius[0] * (1.0 if self.rd_kpc is None else np.asarray(self.rd_kpc, dtype=float))
+        scale = 1.0 if self.rd_kpc is None else np.asarray(self.rd_kpc, dtype=float)
+        first = self.table.radius[0] * scale * (1.0 + 1e-12)  # a margin for rounding in R / R_d
         clipped = np.maximum(r, first)
         core = np.minimum(r / first, 1.0)
         phi = -G * self.mass_msun / clipped * self.table("phi_sphere", clipped, self.rd_kpc)

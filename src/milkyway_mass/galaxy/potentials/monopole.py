@@ -81,6 +81,10 @@ class MonopoleTable:
         coefficients = np.stack([p0, m0, 3.0 * (p1 - p0) - 2.0 * m0 - m1, 2.0 * (p0 - p1) + m0 + m1], axis=-1)
         return cls(float(ln_r[0]), float(step[0]), coefficients)
 
+    def walkers(self, rows: slice) -> MonopoleTable:
+        """The table of the walkers ``rows``."""
+        return MonopoleTable(self.ln_r_min, self.d_ln_r, self.coefficients[rows])
+
     @property
     def ln_r_max(self) -> float:
         return self.ln_r_min + self.d_ln_r * self.coefficients.shape[1]

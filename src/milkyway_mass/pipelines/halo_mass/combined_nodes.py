@@ -1,9 +1,11 @@
 """Nodes of the ``halo_mass`` pipeline for the combined fits (Analysis B, METHOD.md §6).
 
 A grid of fits (halo family × baryon model × constraint set) combining the
-escape-velocity curve, vc(R0), a rotation curve and K_z(R, 1.1 kpc), each fitted
-through ``galaxy.fitting`` (Nelder–Mead, then emcee around the maximum). Units:
-kpc, km/s, Msun; K_z in (km/s)² / kpc; the dark-matter density in GeV / cm³.
+escape-velocity curve, vc(R0), a rotation curve, K_z(R, 1.1 kpc) and the globular
+clusters' kinematics (a double-power-law DF in actions whose parameters are sampled
+with the potential's), each fitted through ``galaxy.fitting`` (Nelder–Mead, then
+emcee around the maximum). Units: kpc, km/s, Msun; K_z in (km/s)² / kpc; the
+dark-matter density in GeV / cm³.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from milkyway_mass.galaxy.constraints.data import kz_from_table, rotation_curve_
 from milkyway_mass.galaxy.constraints.terms import ConstraintData, make_terms, term_goodness
 from milkyway_mass.galaxy.constraints.vesc_curve import EscapeVelocityCurve
 from milkyway_mass.galaxy.fitting import Posterior, fit_posterior, fit_seed
+from milkyway_mass.galaxy.globular_clusters.catalogue import select_clusters
+from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws, draw_clusters
+from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS
 from milkyway_mass.galaxy.model import FitSpec, MassModel, build_prior, component_kz, component_vc, fit_grid
 
 from .nodes import estimates_of, flat_samples, mass_model
@@ -64,13 +69,58 @@ def build_vertical_force_constraint(table: pd.DataFrame, vertical_force: dict[st
     return _select_range(kz, vertical_force["R_range_kpc"], vertical_force["min_points"], "K_z table")
 
 
+def build_globular_cluster_constraint(
+    table: pd.DataFrame, globular_clusters: dict[str, Any], galaxy_frame: dict[str, Any]
+) -> tuple[ClusterDraws, dict[str, Any]]:
+    """Monte Carlo draws of the clusters the fit uses (``galaxy.globular_clusters``) and the
+    selection's cut flow (input, Sagittarius, no line-of-sight velocity, kept) with the
+    draw settings. ``table``: the catalogue in the Vasiliev & Baumgardt (2021) columns."""
+    kept, flow = select_clusters(table, source="globular-cluster catalogue")
+    cfg = globular_clusters
+    modulus = cfg["modulus_error_mag"]
+    draws = draw_clusters(
+        kept, int(cfg["n_draws"]), int(cfg["seed"]), galaxy_frame, None if modulus is None else float(modulus)
+    )
+    logger.info(
+        "halo_mass analysis B: %d of %d globular clusters kept (%d Sagittarius, %d without v_los), %d draws each",
+        flow["kept"],
+        flow["input"],
+        flow["sagittarius"],
+        flow["no_line_of_sight_velocity"],
+        draws.n_draws,
+    )
+    selection = flow | {
+        "clusters": list(draws.names),
+        "n_draws": draws.n_draws,
+        "distance_errors": "catalogue" if modulus is None else f"{float(modulus):g} mag in distance modulus",
+    }
+    return draws, selection
+
+
+def _uses_clusters(spec: FitSpec) -> bool:
+    return "globular_clusters" in spec.constraints
+
+
 def fit_specs(analysis_b: dict[str, Any]) -> list[FitSpec]:
     """The fits of the Analysis B grid (``analysis_b.grid``, then ``extra_fits``)."""
     return fit_grid(analysis_b["grid"], analysis_b["constraint_sets"], analysis_b.get("extra_fits") or [])
 
 
 def _grid_model(spec: FitSpec, model: dict[str, Any], analysis_b: dict[str, Any], cosmology) -> MassModel:
-    return mass_model(spec.family, spec.baryons, model, analysis_b["baryon_models"], cosmology)
+    tracers = DF_PARAMETERS if _uses_clusters(spec) else ()
+    return mass_model(spec.family, spec.baryons, model, analysis_b["baryon_models"], cosmology, tracers)
+
+
+def _cluster_config(spec: FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
+    """Priors and start of the clusters' DF parameters (empty for fits without them)."""
+    if not _uses_clusters(spec):
+        return {"priors": {}, "start": {}}
+    cfg = analysis_b["globular_clusters"]
+    priors = {n: cfg["priors"][n] for n in DF_PARAMETERS if n in cfg["priors"]}
+    missing = [n for n in DF_PARAMETERS if n not in priors]
+    if missing:
+        raise ValueError(f"fit {spec.name}: analysis_b.globular_clusters.priors lacks {missing}")
+    return {"priors": priors, "start": dict(cfg["start"])}
 
 
 def _baryon_priors(spec: FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +136,7 @@ def _halo_config(spec: FitSpec, analysis_b: dict[str, Any]) -> dict[str, Any]:
 def _start(spec: FitSpec, names, analysis_b: dict[str, Any]) -> np.ndarray:
     start = dict(_halo_config(spec, analysis_b)["start"])
     start |= {n: p["mean"] for n, p in _baryon_priors(spec, analysis_b).items()}
+    start |= _cluster_config(spec, analysis_b)["start"]
     missing = [n for n in names if n not in start]
     if missing:
         raise ValueError(f"fit {spec.name}: no optimizer start for {missing}")
@@ -112,6 +163,7 @@ def grid_fit_setup(
         _halo_config(spec, analysis_b)["priors"],
         mm.baryons.parameter_names,
         _baryon_priors(spec, analysis_b),
+        _cluster_config(spec, analysis_b)["priors"],
     )
     terms = make_terms(
         spec.constraints,
@@ -132,9 +184,11 @@ def fit_analysis_b(
     galaxy_frame: dict[str, Any],
     cosmology: dict[str, Any],
     data_label: str,
+    globular_clusters: ClusterDraws | None = None,
 ) -> dict[str, Any]:
     """Run every fit of the grid (``analysis_b.grid`` x ..., plus ``extra_fits``);
-    ``data_label`` describes the data in the outputs.
+    ``data_label`` describes the data in the outputs; ``globular_clusters`` holds the
+    clusters' draws for fits with the ``globular_clusters`` constraint.
 
     Each fit: Nelder–Mead maximum from the configured start, then emcee around it
     (first ``burn_fraction`` of the steps discarded). Returns, per fit name
@@ -149,6 +203,8 @@ def fit_analysis_b(
         float(galaxy_frame["vc_R0_err_kms"]),
         rotation_curve,
         vertical_force,
+        globular_clusters,
+        float((analysis_b.get("globular_clusters") or {}).get("rotation_scale", 1.0)),
     )
     fits = {}
     for spec in fit_specs(analysis_b):

@@ -133,10 +133,16 @@ def scale_curve(curve: EscapeVelocityCurve, factor: float) -> EscapeVelocityCurv
 
 
 def mass_model(
-    family: str, baryons: str, model: dict[str, Any], baryon_models: dict[str, Any], cosmology: dict[str, Any]
+    family: str,
+    baryons: str,
+    model: dict[str, Any],
+    baryon_models: dict[str, Any],
+    cosmology: dict[str, Any],
+    tracer_parameter_names: tuple[str, ...] = (),
 ) -> MassModel:
     """The halo family ``family`` + the baryon model ``baryons`` ('fixed': ``model.baryons``;
-    others: ``baryon_models[baryons].model``), with the cosmology and overdensity of the halo definition."""
+    others: ``baryon_models[baryons].model``), with the cosmology and overdensity of the halo
+    definition, and any tracer parameters sampled with them."""
     if family not in HALO_FAMILIES:
         raise ValueError(f"unknown halo family {family!r}; expected one of {sorted(HALO_FAMILIES)}")
     return MassModel(
@@ -144,6 +150,7 @@ def mass_model(
         build_baryons(baryons, model["baryons"], baryon_models),
         Cosmology.from_config(cosmology),
         float(model["overdensity"]),
+        tuple(tracer_parameter_names),
     )
 
 

@@ -155,7 +155,7 @@ def analysis_b_markdown(summary: dict[str, Any]) -> str:
     """Markdown report of the combined fits: headline quantities, fit quality, diagnostics, definitions."""
     lo, hi = summary["interval_percentiles"]
     lines = [
-        "# Analysis B: halo fits to the escape-velocity curve, rotation curve and K_z",
+        "# Analysis B: halo fits to the escape-velocity curve, rotation curve, K_z and globular clusters",
         "",
         f"Data: {summary['data_label']} (v_esc curve: {summary['vesc_curve_source']}, x {summary['vesc_scale']:.2f}). "
         f"Median and {lo:g}-{hi:g} percentile interval; escape boundary {summary['escape_boundary_r200']:g} r200.",
@@ -171,8 +171,9 @@ def analysis_b_markdown(summary: dict[str, Any]) -> str:
         "",
         "Fit quality at the maximum posterior (chi2 / points) and MCMC diagnostics:",
         "",
-        "| halo | baryons | constraints | rotation curve | K_z | vc(R0) | ln L v_esc curve | acceptance | steps / tau | converged |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| halo | baryons | constraints | rotation curve | K_z | vc(R0) | ln L v_esc curve | ln L clusters "
+        "| acceptance | steps / tau | converged |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for fit in summary["fits"].values():
         g = fit["goodness"]
@@ -180,7 +181,7 @@ def analysis_b_markdown(summary: dict[str, Any]) -> str:
             f"{g[t]['chi2']:.1f} / {g[t]['n_points']}" if t in g else "-"
             for t in ("rotation_curve", "vertical_force", "vc_R0")
         ]
-        cells.append(f"{g['vesc_curve']['log_likelihood']:.1f}" if "vesc_curve" in g else "-")
+        cells += [f"{g[t]['log_likelihood']:.1f}" if t in g else "-" for t in ("vesc_curve", "globular_clusters")]
         d = fit["diagnostics"]
         cells += [f"{d['acceptance_mean']:.2f}", f"{d['steps_over_autocorr_time']:.1f}", _cell(d["converged"])]
         lines.append(
