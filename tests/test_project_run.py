@@ -96,7 +96,7 @@ def test_lamost_environment_skips_the_mock_and_defines_every_input():
     loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="lamost")
     catalog = loader["catalog"]
     inputs = {name for name in register_pipelines()["analysis"].inputs() if not name.startswith("params:")}
-    assert inputs == {"lamost_kgiants", "gaia_dr3", "rotation_curve_data", "kz_data"}
+    assert inputs == {"lamost_kgiants", "gaia_dr3", "rotation_curve_data", "kz_data", "gc_catalogue_data"}
     for name in inputs:  # user-supplied files: plain paths, never versioned or mock outputs
         assert not catalog[name].get("versioned", False)
         assert "mock" not in catalog[name]["filepath"]

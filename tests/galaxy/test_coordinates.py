@@ -14,6 +14,7 @@ from milkyway_mass.galaxy.coordinates import (
     frame_affine_map,
     galactocentric_cartesian,
     galactocentric_frame,
+    icrs_observables,
     lognormal_distances,
     monte_carlo_sigmas,
 )
@@ -259,3 +260,20 @@ def test_missing_column_and_bad_settings_raise():
         )
     with pytest.raises(ValueError, match="mc_draws"):
         add_galactocentric_columns(stars, FRAME, n_draws=1, seed=1, chunk_size=4, progress=False)
+
+
+def test_icrs_observables_invert_the_galactocentric_transform():
+    rng = np.random.default_rng(5)
+    n = 200
+    obs = {
+        "ra": rng.uniform(0, 360, n),
+        "dec": np.degrees(np.arcsin(rng.uniform(-1, 1, n))),
+        "dist": rng.uniform(0.5, 150.0, n),
+        "rv": rng.normal(0, 150, n),
+        "pmra": rng.normal(0, 3, n),
+        "pmdec": rng.normal(0, 3, n),
+    }
+    gc = galactocentric_cartesian(*(obs[k] for k in ("ra", "dec", "dist", "rv", "pmra", "pmdec")), FRAME)
+    back = icrs_observables(*(gc[k] for k in ("x", "y", "z", "vx", "vy", "vz")), FRAME)
+    for key, value in obs.items():
+        np.testing.assert_allclose(back[key], value, rtol=1e-9, atol=1e-9, err_msg=key)

@@ -3,10 +3,21 @@
 import astropy.constants as const
 import astropy.units as u
 import numpy as np
+import pandas as pd
 import pytest
 from galpy.potential import MiyamotoNagaiPotential, evaluatePotentials
 
-from milkyway_mass.galaxy.mock import halo_df, sample_halo
+from milkyway_mass.galaxy.coordinates import icrs_observables
+from milkyway_mass.galaxy.globular_clusters.catalogue import COLUMNS, select_clusters
+from milkyway_mass.galaxy.mock import (
+    ENCLOSED_MASS_RADII_KPC,
+    cluster_df,
+    halo_df,
+    observe_clusters,
+    sample_clusters,
+    sample_halo,
+    truth_summary,
+)
 from milkyway_mass.galaxy.units import G as G_KPC
 
 
@@ -73,3 +84,50 @@ def test_halo_velocities_follow_the_df_dispersion(galaxy, halo_at_radius):
     for comp in ("vx", "vy", "vz"):
         assert halo[comp].std() == pytest.approx(sigma_df, rel=0.03)
         assert abs(halo[comp].mean()) < 5 * sigma_df / np.sqrt(len(halo))
+
+
+CLUSTER_TRACER = {"scale_kpc": 2.0, "inner_slope": 1.0, "outer_slope": 4.0, "anisotropy_radius_kpc": 15.0}
+
+
+@pytest.fixture(scope="module")
+def clusters(galaxy):
+    df = cluster_df(galaxy, CLUSTER_TRACER | {"r_max_kpc": 150.0})
+    return sample_clusters(galaxy, df, 60, seed=4), sample_clusters(galaxy, df, 60, seed=4)
+
+
+def test_mock_clusters_are_seeded_bound_and_inside_the_cutoff(galaxy, clusters):
+    a, b = clusters
+    pd.testing.assert_frame_equal(a, b)
+    r = np.sqrt(a["x"] ** 2 + a["y"] ** 2 + a["z"] ** 2).to_numpy()
+    energy = 0.5 * (a["vx"] ** 2 + a["vy"] ** 2 + a["vz"] ** 2).to_numpy() + galaxy.phi(r)
+    assert np.all(energy < 0) and r.max() <= 150.0
+
+
+def _reference(n=5, **errors):
+    base = {c: np.ones(n) for c in COLUMNS[1:]} | {"Name": [f"R{i}" for i in range(n)], "pmcorr": np.zeros(n)}
+    return pd.DataFrame(base | errors)[list(COLUMNS)]
+
+
+def test_observed_clusters_are_a_catalogue_with_the_paired_errors(clusters, shared_params):
+    frame = shared_params["galaxy_frame"]
+    true = clusters[0]
+    tiny = dict(dist=np.full(5, 10.0), disterr=np.full(5, 1e-9), vloserr=np.full(5, 1e-9))
+    tiny |= dict(pmra_e=np.full(5, 1e-9), pmdec_e=np.full(5, 1e-9))
+    exact = observe_clusters(true, _reference(**tiny), frame, seed=1)
+    assert list(exact.columns) == list(COLUMNS) and len(exact) == len(true)
+    kept, flow = select_clusters(exact)
+    assert flow["kept"] == len(true)
+    truth = icrs_observables(*(true[c].to_numpy() for c in ("x", "y", "z", "vx", "vy", "vz")), frame)
+    for ours, theirs in (("dist", "dist"), ("vlos", "rv"), ("pmra", "pmra"), ("pmdec", "pmdec"), ("ra", "ra")):
+        np.testing.assert_allclose(exact[ours], truth[theirs], rtol=1e-6, atol=1e-6)
+    errors = _reference(vloserr=np.array([1.0, 2.0, 3.0, 4.0, 5.0]), disterr=np.full(5, 0.1), dist=np.full(5, 2.0))
+    noisy = observe_clusters(true, errors, frame, seed=1)
+    assert set(noisy["vloserr"]) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    np.testing.assert_allclose(noisy["disterr"] / noisy["dist"], 0.05)
+
+
+def test_truth_reports_enclosed_masses(galaxy):
+    summary = truth_summary(galaxy, np.array([8.0]))
+    for r in ENCLOSED_MASS_RADII_KPC:
+        assert summary["M_enclosed_msun"][f"{r:g}_kpc"] == pytest.approx(galaxy.enclosed_mass(r), rel=1e-12)
+    assert summary["M_enclosed_msun"]["50_kpc"] < summary["M_enclosed_msun"]["100_kpc"]

@@ -122,6 +122,27 @@ def galactocentric_cartesian(ra, dec, dist, rv, pmra, pmdec, galaxy_frame: Mappi
     return {"x": pos[0], "y": pos[1], "z": pos[2], "vx": vel[0], "vy": vel[1], "vz": vel[2]}
 
 
+def icrs_observables(x, y, z, vx, vy, vz, galaxy_frame: Mapping) -> dict[str, np.ndarray]:
+    """Inverse of :func:`galactocentric_cartesian`: ICRS ``ra``, ``dec`` [deg], ``dist`` [kpc],
+    ``rv`` [km/s], ``pmra`` (mu_alpha cos delta) and ``pmdec`` [mas/yr] of Galactocentric
+    positions [kpc] and velocities [km/s]."""
+    A, b, v_sun = frame_affine_map(galaxy_frame)
+    pos = A.T @ (np.stack([np.asarray(q, float) for q in (x, y, z)]) - b[:, None])
+    vel = A.T @ (np.stack([np.asarray(q, float) for q in (vx, vy, vz)]) - v_sun[:, None])
+    dist = np.linalg.norm(pos, axis=0)
+    ra = np.degrees(np.arctan2(pos[1], pos[0])) % 360.0
+    dec = np.degrees(np.arcsin(pos[2] / dist))
+    los, east, north = sky_basis(ra, dec)
+    return {
+        "ra": ra,
+        "dec": dec,
+        "dist": dist,
+        "rv": np.sum(vel * los, axis=0),
+        "pmra": np.sum(vel * east, axis=0) / (K_PM * dist),
+        "pmdec": np.sum(vel * north, axis=0) / (K_PM * dist),
+    }
+
+
 def _cos_sin_phi(x, y):
     """cos and sin of phi = atan2(y, x); on the Z axis (R = 0) phi = 0 as atan2 gives."""
     R = np.hypot(x, y)

@@ -13,6 +13,12 @@ Escape speeds are to the boundary 2·r200 (configurable), and the halo DF is
 galpy's Eddington-inversion DF cut off at E = Φ(2·r200): every bound halo star
 has v < v_esc(r) = sqrt(2 [Φ(r_b) − Φ(r)]).
 
+The mock's globular clusters are drawn from galpy's Osipkov–Merritt DF of a
+double-power-law tracer in the same truth potential (``cluster_df``,
+``sample_clusters``), an equilibrium system with radial anisotropy outside the
+anisotropy radius; ``observe_clusters`` gives each the errors of a randomly paired
+real cluster.
+
 Units: kpc, km/s, Msun. Galactocentric frame of astropy (X from the Sun towards
 the Galactic centre, prograde orbits have v_φ < 0).
 """
@@ -27,7 +33,7 @@ import astropy.constants as c
 import astropy.units as u
 import numpy as np
 import pandas as pd
-from galpy.df import eddingtondf
+from galpy.df import eddingtondf, osipkovmerrittdf
 from galpy.potential import (
     MiyamotoNagaiPotential,
     NFWPotential,
@@ -39,7 +45,11 @@ from galpy.potential import (
     vcirc,
 )
 
+from milkyway_mass.galaxy.coordinates import icrs_observables
 from milkyway_mass.galaxy.units import Cosmology, G, r200_from_m200
+
+#: Radii [kpc] at which the truth reports the enclosed mass (what tracers far out constrain).
+ENCLOSED_MASS_RADII_KPC = (20.0, 50.0, 100.0)
 
 
 class TruthGalaxy:
@@ -149,6 +159,7 @@ def truth_summary(galaxy: TruthGalaxy, r_grid_kpc: np.ndarray) -> dict:
         "vc_R0_kms": float(galaxy.vcirc(galaxy.ro)[0]),
         "vesc_R0_kms": float(galaxy.vesc(galaxy.ro)[0]),
         "rho_dm_R0_gev_cm3": galaxy.rho_dm_gev_cm3(galaxy.ro),
+        "M_enclosed_msun": {f"{r:g}_kpc": galaxy.enclosed_mass(r) for r in ENCLOSED_MASS_RADII_KPC},
         "baryons": galaxy.components,
         "note": (
             "Spherical truth: Plummer bulge, Plummer spheres of scale a+b standing in for the "
@@ -262,3 +273,82 @@ def unbound_velocities(
     speed = galaxy.vesc(r) * rng.uniform(*speed_range, n)
     vx, vy, vz = _spherical_to_cartesian(speed, rng.uniform(-1, 1, n), rng.uniform(0, 2 * np.pi, n))
     return stars.assign(vx=vx, vy=vy, vz=vz)
+
+
+def cluster_df(galaxy: TruthGalaxy, tracer: dict) -> osipkovmerrittdf:
+    """galpy's Osipkov–Merritt DF of the globular-cluster system in the truth potential.
+
+    Tracer density rho ∝ (r/a)^-inner (1 + r/a)^(inner − outer) (``scale_kpc``,
+    ``inner_slope``, ``outer_slope``), isotropic inside and radially anisotropic
+    outside ``anisotropy_radius_kpc``, cut off at ``r_max_kpc``.
+    """
+    tracer_pot = TwoPowerSphericalPotential(
+        amp=1.0,
+        a=tracer["scale_kpc"] * u.kpc,
+        alpha=tracer["inner_slope"],
+        beta=tracer["outer_slope"],
+        ro=galaxy.ro,
+        vo=galaxy.vo,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return osipkovmerrittdf(
+            pot=galaxy.composite,
+            denspot=tracer_pot,
+            ra=tracer["anisotropy_radius_kpc"] * u.kpc,
+            rmax=tracer["r_max_kpc"] * u.kpc,
+            ro=galaxy.ro,
+            vo=galaxy.vo,
+        )
+
+
+def sample_clusters(galaxy: TruthGalaxy, df: osipkovmerrittdf, n: int, seed: int) -> pd.DataFrame:
+    """Draw ``n`` clusters (positions and velocities) from ``df``: Galactocentric x, y, z [kpc]
+    and vx, vy, vz [km/s]. galpy samples from numpy's global RNG, seeded here from ``seed``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.random.seed(seed)
+        R, vR, vT, z, vz, phi = (np.asarray(q, dtype=float) for q in df.sample(n=int(n), return_orbit=False))
+    R, z, vR, vT, vz = R * galaxy.ro, z * galaxy.ro, vR * galaxy.vo, vT * galaxy.vo, vz * galaxy.vo
+    x, y = R * np.cos(phi), R * np.sin(phi)
+    vx = vR * np.cos(phi) - vT * np.sin(phi)
+    vy = vR * np.sin(phi) + vT * np.cos(phi)
+    return pd.DataFrame({"x": x, "y": y, "z": z, "vx": vx, "vy": vy, "vz": vz})
+
+
+def observe_clusters(clusters: pd.DataFrame, reference: pd.DataFrame, frame: dict, seed: int) -> pd.DataFrame:
+    """Catalogue rows (``globular_clusters.catalogue.COLUMNS``) of mock clusters observed with
+    real errors: each takes the fractional distance error, v_los error, proper-motion errors
+    and their correlation of a cluster of ``reference`` drawn at random (those with a distance
+    error), and its distance, v_los and proper motions are drawn around the truth with them
+    (Gaussian; positions exact). Names are ``Mock_GC_<i>``; ``sigma`` and ``rmax`` are NaN,
+    the parallax is 1 / distance with the paired cluster's error."""
+    rng = np.random.default_rng(seed)
+    n = len(clusters)
+    usable = reference[np.isfinite(reference["disterr"]) & (reference["disterr"] > 0)].reset_index(drop=True)
+    pair = usable.iloc[rng.integers(0, len(usable), n)].reset_index(drop=True)
+    truth = icrs_observables(*(clusters[c].to_numpy() for c in ("x", "y", "z", "vx", "vy", "vz")), frame)
+    frac = (pair["disterr"] / pair["dist"]).to_numpy()
+    z = rng.standard_normal((4, n))
+    corr = pair["pmcorr"].to_numpy()
+    dist = truth["dist"] * np.maximum(1.0 + frac * z[0], 0.05)
+    return pd.DataFrame(
+        {
+            "Name": [f"Mock_GC_{i:03d}" for i in range(n)],
+            "ra": truth["ra"],
+            "dec": truth["dec"],
+            "dist": dist,
+            "disterr": frac * dist,
+            "vlos": truth["rv"] + pair["vloserr"].to_numpy() * z[1],
+            "vloserr": pair["vloserr"].to_numpy(),
+            "sigma": np.nan,
+            "rmax": np.nan,
+            "pmra": truth["pmra"] + pair["pmra_e"].to_numpy() * z[2],
+            "pmdec": truth["pmdec"] + pair["pmdec_e"].to_numpy() * (corr * z[2] + np.sqrt(1.0 - corr**2) * z[3]),
+            "plx": 1.0 / dist,
+            "pmra_e": pair["pmra_e"].to_numpy(),
+            "pmdec_e": pair["pmdec_e"].to_numpy(),
+            "pmcorr": corr,
+            "plx_e": pair["plx_e"].to_numpy(),
+        }
+    )

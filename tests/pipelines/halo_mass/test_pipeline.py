@@ -25,6 +25,7 @@ FREE_OUTPUTS = {
 }
 PERSISTED = CHAINS | FREE_OUTPUTS
 B_FREE_OUTPUTS = {
+    "halo_mass_b_gc_selection",
     "halo_mass_b_results",
     "halo_mass_b_summary_md",
     "halo_mass_b_rotation_curve_plot",
@@ -49,7 +50,13 @@ def _lookup(params: dict, dotted: str):
 
 def test_measured_pipeline_reads_escape_velocity_outputs_and_the_mock_constraints():
     pipe = create_pipeline()
-    assert pipe.inputs() - _params(pipe) == {"vesc_samples_bin1", "vesc_table_bin1", "rotation_curve_data", "kz_data"}
+    assert pipe.inputs() - _params(pipe) == {
+        "vesc_samples_bin1",
+        "vesc_table_bin1",
+        "rotation_curve_data",
+        "kz_data",
+        "gc_catalogue_data",
+    }
     assert pipe.outputs() == FREE_OUTPUTS | B_FREE_OUTPUTS and CHAINS | B_PERSISTED <= pipe.all_outputs()
     a_only = create_pipeline(analyses=("A",))
     assert (
@@ -66,7 +73,7 @@ def test_published_pipelines():
     assert _params(a) == _params(create_pipeline(analyses=("A",)))
     b = create_pipeline(curve_source="published", analyses=("B",))
     assert b.inputs() - _params(b) == {"published_vesc_bin1", *B_INPUTS["published"].values()}
-    assert b.outputs() == {f"published.{name}" for name in B_FREE_OUTPUTS | {"halo_mass_b_gc_selection"}}
+    assert b.outputs() == {f"published.{name}" for name in B_FREE_OUTPUTS}
     assert "params:halo_mass.analysis_b.data_labels.published" in _params(b)
     registered = register_pipelines()
     assert set(registered["halo_mass_published"].nodes) == set(a.nodes)

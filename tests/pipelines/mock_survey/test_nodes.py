@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from milkyway_mass.datasets import FitsTableDataset
+from milkyway_mass.galaxy.globular_clusters.catalogue import select_clusters
 from milkyway_mass.pipelines.mock_survey import nodes
+from tests.galaxy.globular_clusters.test_catalogue import CATALOGUE, read_catalogue
 
 
 def test_truth_has_the_documented_contents(mock_params, shared_params):
@@ -16,6 +18,8 @@ def test_truth_has_the_documented_contents(mock_params, shared_params):
     assert r[0] == 4.0 and r[-1] == 50.0
     assert truth["M_total_r200_msun"] > truth["M200_msun"]
     assert 200 < truth["vc_R0_kms"] < 260
+    assert truth["globular_clusters"]["n_clusters"] == mock_params["globular_clusters"]["n_clusters"]
+    assert set(truth["M_enclosed_msun"]) == {"20_kpc", "50_kpc", "100_kpc"}
 
 
 def test_only_injected_outliers_exceed_the_true_escape_speed(mock_population):
@@ -129,3 +133,19 @@ def test_mock_rotation_curve_and_kz_keep_the_published_layout(mock_params, share
     bovy = pd.DataFrame([[-1.0, 0.3, 8.0, 70.0, 5.0, 0.0, 0.0, 1e-9]])
     kz = nodes.mock_kz(bovy, mock_params, shared_params["galaxy_frame"], shared_params["cosmology"])
     assert kz.shape == bovy.shape and kz.iloc[0, 6] > 0
+
+
+@pytest.mark.skipif(not CATALOGUE.is_file(), reason="../shared/data not available")
+def test_mock_globular_clusters_read_back_as_the_real_catalogue(mock_params, shared_params, tmp_path):
+    params = mock_params | {"globular_clusters": mock_params["globular_clusters"] | {"n_clusters": 40}}
+    mock = nodes.mock_globular_clusters(
+        read_catalogue(), params, shared_params["galaxy_frame"], shared_params["cosmology"]
+    )
+    path = tmp_path / "mock_globular_clusters.txt"
+    mock.to_csv(path, sep="\t", index=False, na_rep="nan", float_format="%.6g")  # the catalog's save_args
+    back = read_catalogue(path)
+    kept, flow = select_clusters(back)
+    assert flow == {"input": 40, "sagittarius": 0, "no_line_of_sight_velocity": 0, "kept": 40}
+    np.testing.assert_allclose(back["dist"], mock["dist"], rtol=1e-5)
+    real, _ = select_clusters(read_catalogue())
+    assert set(back["vloserr"].round(4)) <= set(real["vloserr"].round(4))

@@ -14,8 +14,8 @@ the +10 % variant).
 
 Analysis B (``"B"``) runs the grid of ``halo_mass.analysis_b`` (halo family x
 baryons x constraint set) on the curve plus a rotation curve and a K_z table:
-the survey's ``rotation_curve_data`` and ``kz_data`` (the mock's by default; measured curve) or the published
-``eilers2019_rotation_curve``, ``bovy_rix2013_kz`` and the globular clusters
+the survey's ``rotation_curve_data``, ``kz_data`` and globular clusters ``gc_catalogue_data`` (the mock's by
+default; measured curve) or the published ``eilers2019_rotation_curve``, ``bovy_rix2013_kz`` and
 ``gc_vasiliev_baumgardt2021`` (published curve). Its outputs are the ``halo_mass_b_*`` datasets.
 """
 
@@ -56,9 +56,9 @@ CURVE_BUILDERS = {
 CURVE_SOURCES = tuple(CURVE_BUILDERS)
 ANALYSES = ("A", "B")
 
-#: Rotation-curve, K_z and (where there is one) globular-cluster datasets of Analysis B per curve source.
+#: Rotation-curve, K_z and globular-cluster datasets of Analysis B per curve source.
 B_INPUTS = {
-    "measured": {"rotation_curve_table": "rotation_curve_data", "kz_table": "kz_data"},
+    "measured": {"rotation_curve_table": "rotation_curve_data", "kz_table": "kz_data", "gc_table": "gc_catalogue_data"},
     "published": {
         "rotation_curve_table": "eilers2019_rotation_curve",
         "kz_table": "bovy_rix2013_kz",
@@ -126,18 +126,14 @@ def _fit_template() -> Pipeline:
 def _analysis_b(curve_source: str) -> Pipeline:
     B = "params:halo_mass.analysis_b"
     MODEL = "params:halo_mass.model"
-    clusters = "gc_table" in B_INPUTS[curve_source]
-    cluster_nodes = [
-        node(
-            build_globular_cluster_constraint,
-            ["gc_table", f"{B}.globular_clusters", "params:galaxy_frame"],
-            ["halo_mass_b_gc_draws", "halo_mass_b_gc_selection"],
-            name="build_globular_cluster_constraint_analysis_b",
-        )
-    ]
     template = Pipeline(
         [
-            *(cluster_nodes if clusters else []),
+            node(
+                build_globular_cluster_constraint,
+                ["gc_table", f"{B}.globular_clusters", "params:galaxy_frame"],
+                ["halo_mass_b_gc_draws", "halo_mass_b_gc_selection"],
+                name="build_globular_cluster_constraint_analysis_b",
+            ),
             node(
                 scale_curve,
                 ["halo_mass_vesc_curve", f"{B}.vesc_scale"],
@@ -167,7 +163,7 @@ def _analysis_b(curve_source: str) -> Pipeline:
                     "params:galaxy_frame",
                     "params:cosmology",
                     f"{B}.data_labels.{curve_source}",
-                    *(["halo_mass_b_gc_draws"] if clusters else []),
+                    "halo_mass_b_gc_draws",
                 ],
                 "halo_mass_b_chains",
                 name="fit_analysis_b",

@@ -1,8 +1,9 @@
 """Nodes of the `mock_survey` pipeline: the embedded default survey with known truth.
 
 The mock writes the same products, formats and column names as the real data
-(a LAMOST-style K-giant FITS table and a Gaia-DR3-style Parquet table), plus the
-truth (JSON and a per-star table) that `validation` compares results with.
+(a LAMOST-style K-giant FITS table and a Gaia-DR3-style Parquet table, a rotation
+curve, a K_z table and a globular-cluster catalogue), plus the truth (JSON and a
+per-star table) that `validation` compares results with.
 Units: kpc, km/s, mas/yr, deg, Msun. Prograde orbits have v_φ < 0.
 """
 
@@ -16,9 +17,13 @@ import numpy as np
 import pandas as pd
 
 from milkyway_mass.galaxy.coordinates import galactocentric_frame
+from milkyway_mass.galaxy.globular_clusters.catalogue import select_clusters
 from milkyway_mass.galaxy.mock import (
     TruthGalaxy,
+    cluster_df,
     halo_df,
+    observe_clusters,
+    sample_clusters,
     sample_disk,
     sample_halo,
     truth_summary,
@@ -51,6 +56,7 @@ def build_truth(mock: dict, frame: dict, cosmology: dict) -> dict:
     g = mock["truth"]["vesc_grid_kpc"]
     truth = truth_summary(_galaxy(mock, frame, cosmology), np.arange(g["start"], g["stop"] + 1e-9, g["step"]))
     truth["seed"] = mock["seed"]
+    truth["globular_clusters"] = dict(mock["globular_clusters"])
     logger.info(
         "Mock truth: M200 = %.3g Msun, c200 = %.1f, r200 = %.1f kpc, vc(R0) = %.1f km/s, v_esc(R0) = %.1f km/s",
         truth["M200_msun"],
@@ -361,3 +367,23 @@ def mock_kz(bovy_rix: pd.DataFrame, mock: dict, frame: dict, cosmology: dict) ->
     out = bovy_rix.copy()
     out.iloc[:, 6] = kz + bovy_rix.iloc[:, 7].to_numpy() * rng.standard_normal(len(out))
     return out
+
+
+def mock_globular_clusters(reference: pd.DataFrame, mock: dict, frame: dict, cosmology: dict) -> pd.DataFrame:
+    """The mock's globular-cluster catalogue in the columns of the Vasiliev & Baumgardt (2021)
+    table: ``globular_clusters.n_clusters`` clusters drawn from an Osipkov–Merritt DF in the
+    truth potential (``galaxy.mock.cluster_df``), observed with the errors of randomly paired
+    clusters of the real catalogue ``reference`` (after its selection)."""
+    cfg = mock["globular_clusters"]
+    galaxy = _galaxy(mock, frame, cosmology)
+    clusters = sample_clusters(galaxy, cluster_df(galaxy, cfg["tracer"]), int(cfg["n_clusters"]), mock["seed"] + 30)
+    kept, _ = select_clusters(reference, source="globular-cluster catalogue (error reference of the mock)")
+    catalogue = observe_clusters(clusters, kept, frame, mock["seed"] + 31)
+    r = np.sqrt(clusters["x"] ** 2 + clusters["y"] ** 2 + clusters["z"] ** 2)
+    logger.info(
+        "Mock globular clusters: %d, r_GC median %.1f kpc (5-95 %%: %.1f-%.1f kpc)",
+        len(catalogue),
+        float(np.median(r)),
+        *np.percentile(r, [5, 95]),
+    )
+    return catalogue

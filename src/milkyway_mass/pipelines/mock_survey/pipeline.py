@@ -26,5 +26,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="mock_rotation_curve",
             ),
             node(nodes.mock_kz, ["bovy_rix2013_kz", *FRAME], "kz_data", name="mock_kz"),
+            node(
+                nodes.mock_globular_clusters,
+                ["gc_vasiliev_baumgardt2021", *FRAME],
+                "gc_catalogue_data",
+                name="mock_globular_clusters",
+            ),
         ]
     )
