@@ -14,6 +14,7 @@ from milkyway_mass.galaxy.constraints.vesc_curve import kde_curve, split_normal_
 from milkyway_mass.galaxy.fitting import (
     Posterior,
     Prior,
+    chain_diagnostics,
     estimate,
     fit_posterior,
     fit_seed,
@@ -209,3 +210,9 @@ def test_oblate_fit_recovers_a_flattened_truth(fixed):
     post = posterior_for(model, NFW_BOX | {"q": [0.1, 1.0]}, noise_free_data(model, truth))
     best = maximise(post, np.array([12.0, 9.0, 0.95]), OPTIMIZER, "nfw_oblate test")
     assert np.all(np.abs(best["x"] - truth) < [5e-3, 0.2, 0.02]), best["x"]
+
+
+def test_diagnostics_of_a_stuck_chain_are_nan_and_not_converged():
+    chain = np.ones((4, 6, 2))
+    d = chain_diagnostics(chain, np.zeros(6), ["a", "b"])
+    assert np.isnan(d["steps_over_autocorr_time"]) and np.isnan(d["effective_samples"]) and d["converged"] is False

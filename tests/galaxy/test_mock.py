@@ -10,7 +10,6 @@ from galpy.potential import MiyamotoNagaiPotential, evaluatePotentials
 from milkyway_mass.galaxy.coordinates import icrs_observables
 from milkyway_mass.galaxy.globular_clusters.catalogue import COLUMNS, select_clusters
 from milkyway_mass.galaxy.mock import (
-    ENCLOSED_MASS_RADII_KPC,
     cluster_df,
     halo_df,
     observe_clusters,
@@ -18,6 +17,7 @@ from milkyway_mass.galaxy.mock import (
     sample_halo,
     truth_summary,
 )
+from milkyway_mass.galaxy.model import ENCLOSED_MASS_RADII_KPC
 from milkyway_mass.galaxy.units import G as G_KPC
 
 

@@ -82,6 +82,9 @@ def test_nfw_family_builds_walkers_and_derived_quantities(fixed, nfw_model):
     np.testing.assert_allclose(db["vesc_R0_kms"], direct.escape_speed(np.array([R0]), 0.0, 2.0)[:, 0], rtol=1e-10)
     np.testing.assert_allclose(db["vc_R0_kms"], direct.circular_speed(np.array([R0]))[:, 0], rtol=1e-10)
     np.testing.assert_allclose(db["rho_dm_R0_gev_cm3"], halo.density(R0)[:, 0] * MSUN_KPC3_IN_GEV_CM3, rtol=1e-12)
+    for r in (20.0, 50.0, 100.0):
+        inside = halo.enclosed_mass(r)[:, 0] + enclosed_mass(baryons, np.array([r]), n_nodes=512)[0]
+        np.testing.assert_allclose(db[f"M_enclosed_{r:g}kpc_msun"], inside, rtol=1e-6)
 
 
 def test_zhao_nfw_case_and_r_minus2(fixed):

@@ -231,11 +231,14 @@ def chain_diagnostics(
 ) -> dict[str, Any]:
     """Acceptance and integrated autocorrelation time τ of a chain of shape (steps, walkers, D).
 
-    ``converged``: steps > ``n_tau`` × max τ (emcee's rule of thumb is 50).
+    ``converged``: steps > ``n_tau`` × max τ (emcee's rule of thumb is 50). A chain too short
+    or too stuck for τ (zero or not finite) gets NaN ratios and is not converged.
     """
     n_steps, n_walkers, _ = chain.shape
     tau = emcee.autocorr.integrated_time(chain, tol=0, quiet=True)
     tau_max = float(np.max(tau))
+    if not (np.isfinite(tau_max) and tau_max > 0):
+        tau_max = np.nan
     return {
         "n_walkers": int(n_walkers),
         "n_steps_kept": int(n_steps),

@@ -46,10 +46,8 @@ from galpy.potential import (
 )
 
 from milkyway_mass.galaxy.coordinates import icrs_observables
+from milkyway_mass.galaxy.model import ENCLOSED_MASS_RADII_KPC
 from milkyway_mass.galaxy.units import Cosmology, G, r200_from_m200
-
-#: Radii [kpc] at which the truth reports the enclosed mass (what tracers far out constrain).
-ENCLOSED_MASS_RADII_KPC = (20.0, 50.0, 100.0)
 
 
 class TruthGalaxy:

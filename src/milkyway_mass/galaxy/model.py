@@ -42,9 +42,14 @@ from milkyway_mass.galaxy.potentials.halos import (
     ZhaoHalo,
     r_minus2,
 )
-from milkyway_mass.galaxy.units import OVERDENSITY, Cosmology
+from milkyway_mass.galaxy.potentials.monopole import monopole
+from milkyway_mass.galaxy.units import OVERDENSITY, Cosmology, G
+
+#: Radii [kpc] at which every fit (and the mock's truth) reports the total enclosed mass.
+ENCLOSED_MASS_RADII_KPC = (20.0, 50.0, 100.0)
 
 __all__ = [
+    "ENCLOSED_MASS_RADII_KPC",
     "HALO_FAMILIES",
     "FitSpec",
     "HaloFamily",
@@ -307,12 +312,15 @@ def derived_samples(
     Returns the sampled parameters and: M200_msun and r200_kpc (halo), log10_M200,
     c200 = r200 / r_-2, M_baryon_r200_msun (baryons inside the sphere r200),
     M_total_r200_msun, vesc_R0_kms and vc_R0_kms (model at (R0, 0); escape to the
-    boundary) and rho_dm_R0_gev_cm3 (halo density at (R0, 0)). Halo quantities are
+    boundary), rho_dm_R0_gev_cm3 (halo density at (R0, 0)) and M_enclosed_<r>kpc_msun (all
+    mass inside the spheres ``ENCLOSED_MASS_RADII_KPC``, r² dPhi0/dr / G of the monopole,
+    Gauss's theorem). Halo quantities are
     evaluated ``chunk`` rows at a time; the baryon mass in one call for all rows.
     """
     theta = np.atleast_2d(np.asarray(theta, dtype=float))
     parts = []
     R0 = np.array([float(R0_kpc)])
+    radii = np.array(ENCLOSED_MASS_RADII_KPC)
     for start in range(0, len(theta), int(chunk)):
         t = theta[start : start + int(chunk)]
         galaxy = model.build(t)
@@ -327,6 +335,7 @@ def derived_samples(
                 "vesc": galaxy.escape_speed(R0, 0.0, boundary_r200)[:, 0],
                 "vc": galaxy.circular_speed(R0)[:, 0],
                 "rho": np.broadcast_to(halo.local_density_gev_cm3(float(R0_kpc)), w)[:, 0],
+                "enclosed": np.broadcast_to(radii**2 * monopole(galaxy.components, radii)[1] / G, (len(t), radii.size)),
             }
         )
     q = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -344,6 +353,7 @@ def derived_samples(
             "vc_R0_kms": q["vc"],
             "rho_dm_R0_gev_cm3": q["rho"],
         }
+        | {f"M_enclosed_{r:g}kpc_msun": q["enclosed"][:, i] for i, r in enumerate(ENCLOSED_MASS_RADII_KPC)}
     )
     return out
 

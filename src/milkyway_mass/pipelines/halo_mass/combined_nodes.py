@@ -293,7 +293,8 @@ def summarise_analysis_b(
             "fit": name,
             "constraints": "+".join(fit["constraints"]),
         }
-        for key in (*QUANTITIES_B, "log10_M200", "M_baryon_r200_msun", *(["q"] if "q" in estimates else [])):
+        enclosed = [k for k in estimates if k.startswith("M_enclosed_")]
+        for key in (*QUANTITIES_B, "log10_M200", "M_baryon_r200_msun", *enclosed, *(["q"] if "q" in estimates else [])):
             e = estimates[key]
             row |= {f"{key}_median": e["median"], f"{key}_err_minus": e["err_minus"], f"{key}_err_plus": e["err_plus"]}
         for term, g in fit["goodness"].items():

@@ -147,6 +147,9 @@ DEFINITIONS_B = {
     "m^2 = R^2 + z^2/q^2; its r200 is a semi-major axis and M200 = q x the spherical profile's M200",
     "vc_R0_kms": "model circular speed at (R = R0, z = 0)",
     "c200": "r200 / r_-2, r_-2 the radius of logarithmic density slope -2 (NFW and Einasto: r_s)",
+    "M_enclosed_<r>kpc_msun": "all mass (halo + baryons) inside the sphere of radius r = 20, 50, 100 kpc "
+    "(Gauss's theorem on the potential's monopole)",
+    "gc_*": "parameters of the globular clusters' double-power-law DF in actions (fits with globular_clusters)",
     "goodness": "log-likelihood (and chi2 for Gaussian terms) of each constraint at the maximum-posterior sample",
 }
 
