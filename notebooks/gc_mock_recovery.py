@@ -74,7 +74,9 @@ def realisation_data(seed: int, params: dict, tables: dict, n_draws: int) -> Con
     kz = combined_nodes.build_vertical_force_constraint(
         mock_nodes.mock_kz(tables["bovy_rix"], mock, frame, cosmology), b["vertical_force"]
     )
-    unused = split_normal_curve([1, 2], np.array([8.0, 20.0]), np.array([500.0, 420.0]), np.full(2, 50.0), np.full(2, 50.0))
+    unused = split_normal_curve(
+        [1, 2], np.array([8.0, 20.0]), np.array([500.0, 420.0]), np.full(2, 50.0), np.full(2, 50.0)
+    )
     return ConstraintData(
         unused, frame["R0_kpc"], frame["vc_R0_kms"], frame["vc_R0_err_kms"], rc, kz, draws, gc["rotation_scale"]
     )
