@@ -5,12 +5,13 @@ For a spherical potential Phi0(r) (a ``potentials.monopole.MonopoleTable``):
     J_phi = L_z,   J_z = J_theta = L - |L_z|,
     J_r   = (1 / pi) ∫_{r_peri}^{r_apo} sqrt(2 (E - Phi0(r)) - L² / r²) dr,
 
-with E = v² / 2 + Phi0(r). The turning points are found by Newton's method in ln r from the current
-radius, safeguarded by bisection of the brackets [R_INNER_KPC, r] and [r, R_OUTER_KPC]
+with E = v² / 2 + Phi0(r). The turning points are bracketed in ln r (``BRACKET_STEPS``,
+within [R_INNER_KPC, R_OUTER_KPC]) and found by the Illinois variant of false position
 (``N_ITERATIONS`` steps); J_r by the midpoint rule in theta with ln r = (ln r_apo + ln r_peri) / 2
 - (ln r_apo - ln r_peri) / 2 cos(theta): the integrand is then smooth and periodic in theta
 even for nearly radial orbits (the angular-momentum barrier at r_peri spans a fixed range
-in ln r), so the rule converges exponentially (``N_RADIAL_NODES`` nodes).
+in ln r), so the rule converges exponentially (``N_RADIAL_NODES`` nodes). Against galpy's
+``actionAngleSpherical``: J_r to ~1e-9 typically and 1e-5 at worst (nearly radial orbits).
 
 A point is bound if E < 0 (Phi0 vanishes at infinity) and its apocentre lies inside
 R_OUTER_KPC; actions of unbound points are NaN.

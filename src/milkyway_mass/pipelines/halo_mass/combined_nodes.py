@@ -204,7 +204,7 @@ def fit_analysis_b(
         rotation_curve,
         vertical_force,
         globular_clusters,
-        float((analysis_b.get("globular_clusters") or {}).get("rotation_scale", 1.0)),
+        float(analysis_b["globular_clusters"]["rotation_scale"]),
     )
     fits = {}
     for spec in fit_specs(analysis_b):
