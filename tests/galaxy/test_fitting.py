@@ -216,3 +216,11 @@ def test_diagnostics_of_a_stuck_chain_are_nan_and_not_converged():
     chain = np.ones((4, 6, 2))
     d = chain_diagnostics(chain, np.zeros(6), ["a", "b"])
     assert np.isnan(d["steps_over_autocorr_time"]) and np.isnan(d["effective_samples"]) and d["converged"] is False
+
+
+def test_weighted_estimate_follows_the_weights():
+    values = np.arange(1.0, 101.0)
+    plain = estimate(values, [16, 84])
+    assert estimate(values, [16, 84], np.ones(100))["median"] == pytest.approx(plain["median"], abs=0.5)
+    heavy = np.where(values > 50, 9.0, 1.0)  # 90 % of the weight above 50
+    assert estimate(values, [16, 84], heavy)["median"] > 70

@@ -363,9 +363,14 @@ def fit_posterior(
     return result
 
 
-def estimate(values: np.ndarray, percentiles: Sequence[float]) -> dict[str, float]:
-    """Median and the interval ``percentiles`` (lo, hi) with err_minus / err_plus."""
-    q_lo, med, q_hi = np.percentile(values, [float(percentiles[0]), 50.0, float(percentiles[1])])
+def estimate(values: np.ndarray, percentiles: Sequence[float], weights: np.ndarray | None = None) -> dict[str, float]:
+    """Median and the interval ``percentiles`` (lo, hi) with err_minus / err_plus; with
+    ``weights``, the weighted percentiles (inverse of the weighted empirical CDF)."""
+    q = [float(percentiles[0]), 50.0, float(percentiles[1])]
+    if weights is None:
+        q_lo, med, q_hi = np.percentile(values, q)
+    else:
+        q_lo, med, q_hi = np.percentile(values, q, weights=np.asarray(weights, float), method="inverted_cdf")
     return {
         "median": float(med),
         "lo": float(q_lo),

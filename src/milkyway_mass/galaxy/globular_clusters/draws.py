@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from milkyway_mass.galaxy.coordinates import galactocentric_cartesian
+from milkyway_mass.galaxy.coordinates import cylindrical, galactocentric_cartesian
 
 __all__ = ["ClusterDraws", "draw_clusters", "draw_observables"]
 
@@ -35,7 +35,9 @@ __all__ = ["ClusterDraws", "draw_clusters", "draw_observables"]
 class ClusterDraws:
     """Phase-space draws of C clusters, K draws each (arrays (C, K)): Galactocentric radius
     ``r`` [kpc], squared speed ``v2`` [(km/s)²], angular momentum ``L`` and its z component
-    ``L_z`` [kpc km/s], and the log Jacobian weight ``ln_weight``; cluster ``names``."""
+    ``L_z`` [kpc km/s], and the log Jacobian weight ``ln_weight``; cluster ``names``; and,
+    for axisymmetric actions, the cylindrical coordinates ``cylindrical`` (R, z [kpc], v_R,
+    v_phi, v_z [km/s], phi = atan2(y, x)), or None."""
 
     names: tuple[str, ...]
     r: np.ndarray
@@ -43,6 +45,7 @@ class ClusterDraws:
     L: np.ndarray
     L_z: np.ndarray
     ln_weight: np.ndarray
+    cylindrical: dict[str, np.ndarray] | None = None
 
     @property
     def n_clusters(self) -> int:
@@ -115,6 +118,7 @@ def draw_clusters(
     x = np.stack([gc["x"], gc["y"], gc["z"]])
     v = np.stack([gc["vx"], gc["vy"], gc["vz"]])
     angular = np.cross(x.T, v.T).T
+    cyl = cylindrical(*x, *v)
     return ClusterDraws(
         names=tuple(clusters["Name"].astype(str)),
         r=np.linalg.norm(x, axis=0).reshape(shape),
@@ -122,4 +126,9 @@ def draw_clusters(
         L=np.linalg.norm(angular, axis=0).reshape(shape),
         L_z=angular[2].reshape(shape),
         ln_weight=obs["ln_weight"],
+        cylindrical={
+            "R": cyl["R_gc"].reshape(shape),
+            "z": x[2].reshape(shape),
+            **{k: cyl[k].reshape(shape) for k in ("v_R", "v_phi", "v_z")},
+        },
     )
