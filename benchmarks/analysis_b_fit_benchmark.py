@@ -22,7 +22,7 @@ from timing import best_of
 
 from milkyway_mass.galaxy.constraints.terms import ConstraintData
 from milkyway_mass.galaxy.fitting import initial_ball
-from milkyway_mass.galaxy.globular_clusters.catalogue import COLUMNS
+from milkyway_mass.galaxy.globular_clusters.catalogue import read_table
 from milkyway_mass.pipelines.halo_mass import combined_nodes, nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -30,8 +30,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def read_globular_clusters(shared: Path) -> pd.DataFrame:
     """The Vasiliev & Baumgardt (2021) table as the catalog entry ``gc_vasiliev_baumgardt2021`` reads it."""
-    path = shared / "gc_vasiliev_baumgardt2021/gc_mean_params_edr3_VB2021.txt"
-    return pd.read_csv(path, sep=r"\s+", skiprows=1, header=None, names=list(COLUMNS))
+    return read_table(shared / "gc_vasiliev_baumgardt2021/gc_mean_params_edr3_VB2021.txt")
 
 
 def main(env: str = "base") -> None:

@@ -37,7 +37,7 @@ from milkyway_mass.config import load_parameters
 from milkyway_mass.galaxy.constraints.terms import ConstraintData
 from milkyway_mass.galaxy.constraints.vesc_curve import split_normal_curve
 from milkyway_mass.galaxy.fitting import estimate, fit_posterior, fit_seed
-from milkyway_mass.galaxy.globular_clusters.catalogue import COLUMNS
+from milkyway_mass.galaxy.globular_clusters.catalogue import read_table
 from milkyway_mass.galaxy.globular_clusters.staeckel import importance_weights, staeckel_log_likelihood
 from milkyway_mass.galaxy.model import ENCLOSED_MASS_RADII_KPC, FitSpec, derived_samples
 from milkyway_mass.pipelines.halo_mass import combined_nodes, nodes
@@ -51,7 +51,7 @@ def read_tables(shared: Path) -> dict[str, pd.DataFrame]:
     """The published tables the mock takes its layouts and errors from."""
     gc = shared / "gc_vasiliev_baumgardt2021/gc_mean_params_edr3_VB2021.txt"
     return {
-        "clusters": pd.read_csv(gc, sep=r"\s+", skiprows=1, header=None, names=list(COLUMNS)),
+        "clusters": read_table(gc),
         "eilers": pd.read_csv(shared / "mw_rotcurve_eilers2019/Eilers2019-circ-velocity.txt", sep=r"\s+"),
         "bovy_rix": pd.read_csv(shared / "kz_bovy_rix2013/bovyrix13kzdata.csv", header=None),
     }

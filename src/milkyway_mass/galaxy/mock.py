@@ -177,14 +177,10 @@ def _spherical_to_cartesian(r, cos_theta, phi):
     return r * sin_theta * np.cos(phi), r * sin_theta * np.sin(phi), r * cos_theta
 
 
-def halo_df(galaxy: TruthGalaxy, tracer: dict) -> eddingtondf:
-    """galpy's isotropic Eddington DF of the halo tracer in the truth potential.
-
-    Tracer density ρ ∝ (r/a)^-inner (1 + r/a)^(inner − outer); the DF is cut off
-    at E = Φ(r_boundary), so bound stars never exceed v_esc(r) to that boundary.
-    Building it (the f(E) interpolation) takes a few seconds: build once, sample often.
-    """
-    tracer_pot = TwoPowerSphericalPotential(
+def _tracer_density(galaxy: TruthGalaxy, tracer: dict) -> TwoPowerSphericalPotential:
+    """The tracer density rho ∝ (r/a)^-inner (1 + r/a)^(inner − outer) as galpy's ``denspot``
+    (``scale_kpc``, ``inner_slope``, ``outer_slope``; its amplitude does not matter)."""
+    return TwoPowerSphericalPotential(
         amp=1.0,
         a=tracer["scale_kpc"] * u.kpc,
         alpha=tracer["inner_slope"],
@@ -192,6 +188,16 @@ def halo_df(galaxy: TruthGalaxy, tracer: dict) -> eddingtondf:
         ro=galaxy.ro,
         vo=galaxy.vo,
     )
+
+
+def halo_df(galaxy: TruthGalaxy, tracer: dict) -> eddingtondf:
+    """galpy's isotropic Eddington DF of the halo tracer in the truth potential.
+
+    Tracer density ρ ∝ (r/a)^-inner (1 + r/a)^(inner − outer); the DF is cut off
+    at E = Φ(r_boundary), so bound stars never exceed v_esc(r) to that boundary.
+    Building it (the f(E) interpolation) takes a few seconds: build once, sample often.
+    """
+    tracer_pot = _tracer_density(galaxy, tracer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return eddingtondf(
@@ -280,14 +286,7 @@ def cluster_df(galaxy: TruthGalaxy, tracer: dict) -> osipkovmerrittdf:
     ``inner_slope``, ``outer_slope``), isotropic inside and radially anisotropic
     outside ``anisotropy_radius_kpc``, cut off at ``r_max_kpc``.
     """
-    tracer_pot = TwoPowerSphericalPotential(
-        amp=1.0,
-        a=tracer["scale_kpc"] * u.kpc,
-        alpha=tracer["inner_slope"],
-        beta=tracer["outer_slope"],
-        ro=galaxy.ro,
-        vo=galaxy.vo,
-    )
+    tracer_pot = _tracer_density(galaxy, tracer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return osipkovmerrittdf(

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milkyway_mass.galaxy.globular_clusters.catalogue import COLUMNS, SAGITTARIUS, select_clusters
+from milkyway_mass.galaxy.globular_clusters.catalogue import COLUMNS, SAGITTARIUS, read_table, select_clusters
 from tests.conftest import PROJECT
 
 CATALOGUE = PROJECT.parent / "shared" / "data" / "gc_vasiliev_baumgardt2021" / "gc_mean_params_edr3_VB2021.txt"
@@ -15,7 +15,7 @@ CATALOGUE = PROJECT.parent / "shared" / "data" / "gc_vasiliev_baumgardt2021" / "
 
 def read_catalogue(path=CATALOGUE) -> pd.DataFrame:
     """The table as the catalog entry ``gc_vasiliev_baumgardt2021`` loads it."""
-    return pd.read_csv(path, sep=r"\s+", skiprows=1, header=None, names=list(COLUMNS))
+    return read_table(path)
 
 
 def _table(names, **overrides) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "SAGITTARIUS", "select_clusters", "validate_catalogue"]
+__all__ = ["COLUMNS", "SAGITTARIUS", "read_table", "select_clusters", "validate_catalogue"]
 
 COLUMNS = (
     "Name",
@@ -43,6 +43,13 @@ SAGITTARIUS = ("NGC_6715", "Terzan_7", "Terzan_8", "Arp_2", "Pal_12", "Whiting_1
 #: Columns that every selected cluster needs finite, and those that must also be positive.
 _REQUIRED = ("ra", "dec", "dist", "vlos", "vloserr", "pmra", "pmdec", "pmra_e", "pmdec_e", "pmcorr")
 _POSITIVE = ("dist", "vloserr", "pmra_e", "pmdec_e")
+
+
+def read_table(path) -> pd.DataFrame:
+    """The catalogue file as the catalog entries ``gc_vasiliev_baumgardt2021`` and
+    ``gc_catalogue_data`` load it (whitespace separated, one header line, ``nan`` for missing),
+    for scripts outside Kedro."""
+    return pd.read_csv(path, sep=r"\s+", skiprows=1, header=None, names=list(COLUMNS))
 
 
 def _is_sagittarius(names: pd.Series) -> pd.Series:
