@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -210,3 +212,10 @@ def test_oblate_families_extend_the_spherical_ones(fixed, nfw_model):
     assert flat["M200_msun"][1] == pytest.approx(0.6 * flat["M200_msun"][0])
     with pytest.raises(ValueError, match=r"q must lie in \(0, 1\]"):
         build_prior(oblate.halo_family, NFW_BOX | {"q": [0.1, 1.5]}, (), {})
+
+
+def test_models_pickle_with_their_halo_family(fixed):
+    """Process pools receive models: the family travels by name."""
+    model = MassModel(HALO_FAMILIES["einasto_oblate"], fixed)
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.halo_family is HALO_FAMILIES["einasto_oblate"] and copy.baryons == model.baryons

@@ -72,6 +72,14 @@ class HaloFamily:
     build: Callable[[Mapping[str, np.ndarray], Cosmology, float], SphericalHalo]
     check_box: Callable[[Mapping[str, Sequence[float]]], None]
 
+    def __reduce__(self):
+        """Pickled by name (its builders are lambdas), so models reach process pools."""
+        return _family_named, (self.name,)
+
+
+def _family_named(name: str) -> HaloFamily:
+    return HALO_FAMILIES[name]
+
 
 def _require(condition: bool, family: str, message: str) -> None:
     if not condition:
