@@ -38,7 +38,7 @@ from milkyway_mass.galaxy.constraints.terms import ConstraintData
 from milkyway_mass.galaxy.constraints.vesc_curve import split_normal_curve
 from milkyway_mass.galaxy.fitting import estimate, fit_posterior, fit_seed
 from milkyway_mass.galaxy.globular_clusters.catalogue import read_table
-from milkyway_mass.galaxy.globular_clusters.staeckel import importance_weights, staeckel_log_likelihood
+from milkyway_mass.galaxy.globular_clusters.staeckel import reweight_to_staeckel
 from milkyway_mass.galaxy.model import ENCLOSED_MASS_RADII_KPC, FitSpec, derived_samples
 from milkyway_mass.pipelines.halo_mass import combined_nodes, nodes
 from milkyway_mass.pipelines.mock_survey import nodes as mock_nodes
@@ -126,9 +126,8 @@ def reweighted_estimates(post, samples: np.ndarray, task: dict, cfg: dict, param
     rng = np.random.default_rng(task["seed"] + 1)
     thinned = samples[rng.choice(len(samples), size=min(len(samples), task["staeckel_samples"]), replace=False)]
     term = next(t for t in post.terms if t.name == "globular_clusters")
-    spherical = term.log_likelihood(post.model.build(thinned))
-    staeckel = np.array([staeckel_log_likelihood(term, post.model.build(t[None, :])) for t in thinned])
-    weights, ess = importance_weights(staeckel, spherical)
+    reweighted = reweight_to_staeckel(term, post.model, thinned)
+    weights, ess = reweighted["weights"], reweighted["effective_sample_size"]
     model = params["halo_mass"]["model"]
     derived = derived_samples(
         post.model,

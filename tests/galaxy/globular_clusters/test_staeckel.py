@@ -18,6 +18,8 @@ from galpy.potential import (
 from milkyway_mass.galaxy.globular_clusters.draws import draw_clusters
 from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS, GlobularClusterTerm
 from milkyway_mass.galaxy.globular_clusters.staeckel import (
+    LENGTH_UNIT_KPC,
+    SPEED_UNIT_KMS,
     SPHERICAL_DELTA_KPC,
     focal_distances,
     galpy_potential,
@@ -34,6 +36,8 @@ from milkyway_mass.galaxy.potentials.halos import EinastoHalo, NFWHalo
 from tests.galaxy.globular_clusters.test_catalogue import CATALOGUE, read_catalogue
 from tests.galaxy.globular_clusters.test_draws import FRAME
 
+V2 = SPEED_UNIT_KMS**2
+FORCE = V2 / LENGTH_UNIT_KPC
 DF = {"slope_in": 1.0, "slope_out": 6.0, "steepness": 1.0, "ln_J0": 7.6, "h_r": 0.8, "h_z": 1.2}
 DF |= {"g_r": 1.1, "g_z": 0.9, "rotation": -0.2}
 
@@ -42,9 +46,10 @@ def test_galpy_potential_equals_the_components():
     components = [Plummer(1e10, 0.3), MiyamotoNagai(4e10, 3.0, 0.3), NFWHalo(1e7, 15.0), EinastoHalo(2e6, 20.0, 4.0)]
     pot = galpy_potential(components)
     R, z = np.array([0.5, 4.0, 8.0, 30.0, 120.0]), np.array([0.1, -1.0, 2.0, 10.0, 50.0])
-    np.testing.assert_allclose(evaluatePotentials(pot, R, z), potential(components, R, z), rtol=2e-5)
-    np.testing.assert_allclose(-evaluateRforces(pot, R, z), dphi_dR(components, R, z), rtol=1e-5)
-    np.testing.assert_allclose(-evaluatezforces(pot, R, z), dphi_dz(components, R, z), rtol=1e-5)
+    x, y = R / LENGTH_UNIT_KPC, z / LENGTH_UNIT_KPC
+    np.testing.assert_allclose(evaluatePotentials(pot, x, y) * V2, potential(components, R, z), rtol=2e-5)
+    np.testing.assert_allclose(-evaluateRforces(pot, x, y) * FORCE, dphi_dR(components, R, z), rtol=1e-5)
+    np.testing.assert_allclose(-evaluatezforces(pot, x, y) * FORCE, dphi_dz(components, R, z), rtol=1e-5)
     with pytest.raises(ValueError, match="one parameter set"):
         galpy_potential([Plummer(np.array([[1e10], [2e10]]), 0.3)])
 
@@ -79,23 +84,22 @@ def test_mcmillan_stand_ins_follow_the_tabulated_baryons():
     R = np.array([3.0, 6.0, 8.2, 12.0, 20.0])
     for name in ("thin_disk", "thick_disk"):
         pot = galpy_potential({name: parts[name]}, baryons)
-        np.testing.assert_allclose(-evaluateRforces(pot, R, 0.0), parts[name].dphi_dR(R, 0.0)[0], rtol=0.05)
-    total = model_potential(model, theta)
-    np.testing.assert_allclose(
-        -evaluateRforces(total, R, 0.0), dphi_dR(model.build(theta[None, :]).components, R, 0.0)[0], rtol=0.03
-    )
+        force = -evaluateRforces(pot, R / LENGTH_UNIT_KPC, 0.0) * FORCE
+        np.testing.assert_allclose(force, parts[name].dphi_dR(R, 0.0)[0], rtol=0.05)
+    total = -evaluateRforces(model_potential(model, theta), R / LENGTH_UNIT_KPC, 0.0) * FORCE
+    np.testing.assert_allclose(total, dphi_dR(model.build(theta[None, :]).components, R, 0.0)[0], rtol=0.03)
     with pytest.raises(ValueError, match="McMillanBaryons model"):
         galpy_potential(parts)
 
 
 def test_focal_distances():
     """Finite and near zero in a spherical potential, ~kpc near a disk, and the spherical
-    value where galpy's estimate has Δ² < 0 (a prolate potential)."""
+    value where galpy's estimate has Δ² < 0 (a prolate potential); galpy lengths in 8 kpc."""
     R, z = np.array([1.0, 8.0, 30.0]), np.array([0.5, 1.0, 20.0])
-    assert np.all(focal_distances(NFWPotential(amp=1e5, a=15.0), R, z) < 1e-3)
-    disk = focal_distances(MiyamotoNagaiPotential(amp=1e5, a=3.0, b=0.3), R, z)
+    assert np.all(focal_distances(NFWPotential(amp=10.0, a=2.0), R, z) < 1e-3)
+    disk = focal_distances(MiyamotoNagaiPotential(amp=1.0, a=0.4, b=0.04), R, z)
     assert np.all(np.isfinite(disk)) and 0.5 < disk[1] < 10.0
-    prolate = focal_distances(TriaxialNFWPotential(amp=1e5, a=15.0, b=1.0, c=1.5), R, z)
+    prolate = focal_distances(TriaxialNFWPotential(amp=10.0, a=2.0, b=1.0, c=1.5), R, z)
     assert np.all(prolate == SPHERICAL_DELTA_KPC)
 
 
@@ -111,3 +115,20 @@ def test_reweighting_in_a_spherical_potential_keeps_every_sample(n_workers):
     result = reweight_to_staeckel(term, model, samples, n_workers=n_workers, chunk=2)
     np.testing.assert_allclose(result["log_l_staeckel"], result["log_l_spherical"], atol=1e-3)
     assert result["effective_sample_size"] == pytest.approx(3.0, rel=1e-3)
+
+
+@pytest.mark.skipif(not CATALOGUE.is_file(), reason="../shared/data not available")
+def test_distant_clusters_are_solved():
+    """Clusters whose orbits reach beyond 37.5 kpc, where galpy's C solver gave up when lengths
+    were in kpc (Pyxis: every draw failed): solved, and near their spherical likelihood in a
+    halo-dominated potential."""
+    catalogue = read_catalogue().dropna(subset=["vlos"])
+    clusters = catalogue[catalogue["Name"].isin(["Pyxis", "NGC_5694", "Crater", "Eridanus", "Pal_3", "NGC_5466"])]
+    term = GlobularClusterTerm(draw_clusters(clusters, 20, seed=3, galaxy_frame=FRAME))
+    galaxy = GalaxyModel(
+        (Plummer(1e10, 0.5), MiyamotoNagai(5e10, 3.0, 0.3)),
+        NFWHalo(6e6, 20.0),
+        {f"gc_{k}": np.array([[v]]) for k, v in DF.items()},
+    )
+    spherical = float(term.log_likelihood(galaxy)[0])
+    assert staeckel_log_likelihood(term, galaxy) == pytest.approx(spherical, abs=0.5)

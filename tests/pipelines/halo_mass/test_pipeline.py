@@ -28,6 +28,8 @@ B_FREE_OUTPUTS = {
     "halo_mass_b_gc_selection",
     "halo_mass_b_results",
     "halo_mass_b_summary_md",
+    "halo_mass_b_gc_staeckel",
+    "halo_mass_b_gc_staeckel_md",
     "halo_mass_b_rotation_curve_plot",
     "halo_mass_b_kz_plot",
     "halo_mass_b_vesc_plot",

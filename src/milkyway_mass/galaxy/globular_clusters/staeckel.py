@@ -10,20 +10,23 @@ difference into weights w ∝ exp(ln L_Staeckel − ln L_spherical) and their ef
 sample size (Σw)² / Σw²; ``reweight_to_staeckel`` does both for a set of samples of a
 ``MassModel``, in a process pool.
 
-galpy works in natural units with lengths in kpc and speeds in km/s (G = 1, so a
-component of mass M has amplitude G M). ``galpy_potential`` maps the components:
+galpy works in natural units (G = 1): here lengths in ``LENGTH_UNIT_KPC`` = 8 kpc and
+speeds in ``SPEED_UNIT_KMS`` = 220 km/s, galpy's defaults. The unit matters: galpy's C
+Stäckel solver looks for the outer turning point only out to 37.5 length units, so with
+lengths in kpc every orbit reaching beyond 37.5 kpc failed; here the limit is 300 kpc.
+``galpy_potential`` maps the components:
 spherical halos through galpy's ``interpSphericalPotential`` of their own potential,
 Plummer spheres and Miyamoto–Nagai disks exactly. The tabulated McMillan-type baryons
 have analytic stand-ins (``mcmillan_stand_ins``): each exponential disk becomes galpy's
 three-Miyamoto–Nagai approximation (circular speed within ~1-3 % of the tabulated disk
-out to 20 kpc), the bulge and the gas disks their monopoles (they hold ~2 % of the
-baryons' mass beyond the bulge). Oblate halos have no galpy counterpart here and raise.
+out to 20 kpc), the bulge and the gas disks their monopoles. Oblate halos have no galpy
+counterpart here and raise.
 
-The Stäckel fudge is itself an approximation, and its log-likelihood depends on the
-focal distance: for a posterior sample of the published clusters, scaling every Δ by
-0.8 or 1.25 moves ln L by about ±3; ``focal_distance_scale`` lets a run measure that.
-Draws where galpy's Stäckel solver fails (it returns 9999.99) or that are unbound are
-left out of the cluster's mean like unbound draws in the spherical likelihood.
+The Stäckel fudge is itself an approximation whose log-likelihood depends on the focal
+distances; ``focal_distance_scale`` lets a run measure how much.
+Draws where galpy's Stäckel solver fails (it returns 9999.99; orbits beyond 300 kpc) or
+that are unbound are left out of the cluster's mean like unbound draws in the spherical
+likelihood; ``reweight_to_staeckel`` counts the failures.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from galpy.potential import (
 )
 from scipy.special import logsumexp
 
+from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws
 from milkyway_mass.galaxy.globular_clusters.likelihood import GlobularClusterTerm
 from milkyway_mass.galaxy.model import MassModel
 from milkyway_mass.galaxy.potentials.baryon_tables import TabulatedComponent
@@ -59,6 +63,7 @@ __all__ = [
     "mcmillan_stand_ins",
     "model_potential",
     "reweight_to_staeckel",
+    "staeckel_actions",
     "staeckel_log_likelihood",
 ]
 
@@ -68,6 +73,11 @@ __all__ = [
 SPHERICAL_GRID_KPC = np.geomspace(1e-3, 1e4, 201)
 #: Focal distance [kpc] galpy's ``estimateDeltaStaeckel`` returns in a spherical potential.
 SPHERICAL_DELTA_KPC = 1e-6
+#: galpy's natural units of length [kpc] and speed [km/s] in this module (galpy's defaults).
+LENGTH_UNIT_KPC = 8.0
+SPEED_UNIT_KMS = 220.0
+#: Mass [Msun] of amplitude 1 in those units: G M / (length x speed²).
+_MASS_UNIT = LENGTH_UNIT_KPC * SPEED_UNIT_KMS**2 / G
 #: galpy's marker of a failed Stäckel action.
 GALPY_FAILED = 9999.0
 
@@ -84,18 +94,19 @@ def _spherical(monopole, r_min_kpc: float) -> interpSphericalPotential:
     the grid's first radius ``r_min_kpc``, where the monopole must be exact)."""
     r = SPHERICAL_GRID_KPC[SPHERICAL_GRID_KPC > r_min_kpc]
     r = np.concatenate([[r_min_kpc], r])
+    force_unit = SPEED_UNIT_KMS**2 / LENGTH_UNIT_KPC
     return interpSphericalPotential(
-        rforce=lambda x: -np.ravel(monopole(np.atleast_1d(x))[1]),
-        rgrid=r,
-        Phi0=_scalar(np.ravel(monopole(r[:1])[0])[0]),
+        rforce=lambda x: -np.ravel(monopole(np.atleast_1d(x) * LENGTH_UNIT_KPC)[1]) / force_unit,
+        rgrid=r / LENGTH_UNIT_KPC,
+        Phi0=_scalar(np.ravel(monopole(r[:1])[0])[0]) / SPEED_UNIT_KMS**2,
     )
 
 
 def _exponential_disk(mass_msun: float, rd_kpc: float, z_d_kpc: float) -> MN3ExponentialDiskPotential:
     """galpy's three-Miyamoto–Nagai approximation of an exponential disk of this mass, scale
     length and exponential scale height (Smith et al. 2015)."""
-    sigma0 = mass_msun / (2.0 * np.pi * rd_kpc**2)
-    return MN3ExponentialDiskPotential(amp=G * sigma0 / (2.0 * z_d_kpc), hr=rd_kpc, hz=z_d_kpc)
+    rho0 = mass_msun / (4.0 * np.pi * rd_kpc**2 * z_d_kpc) / _MASS_UNIT * LENGTH_UNIT_KPC**3
+    return MN3ExponentialDiskPotential(amp=rho0, hr=rd_kpc / LENGTH_UNIT_KPC, hz=z_d_kpc / LENGTH_UNIT_KPC)
 
 
 def mcmillan_stand_ins(components: Mapping[str, TabulatedComponent], baryons: McMillanBaryons) -> list:
@@ -115,7 +126,7 @@ def mcmillan_stand_ins(components: Mapping[str, TabulatedComponent], baryons: Mc
 
 
 def galpy_potential(components, baryons: McMillanBaryons | None = None):
-    """A galpy potential (natural units: kpc, km/s, G = 1) of ``components`` of one parameter
+    """A galpy potential (natural units: ``LENGTH_UNIT_KPC``, ``SPEED_UNIT_KMS``) of ``components`` of one parameter
     set: a sequence of analytic components, or the mapping name → component of
     ``MassModel.components`` (McMillan-type baryons, given ``baryons``, through
     ``mcmillan_stand_ins``)."""
@@ -128,9 +139,10 @@ def galpy_potential(components, baryons: McMillanBaryons | None = None):
         if isinstance(c, SphericalHalo):
             parts.append(_spherical(c.monopole, float(SPHERICAL_GRID_KPC[0])))
         elif isinstance(c, Plummer):
-            parts.append(PlummerPotential(amp=G * _scalar(c.mass_msun), b=_scalar(c.b_kpc)))
+            parts.append(PlummerPotential(amp=_scalar(c.mass_msun) / _MASS_UNIT, b=_scalar(c.b_kpc) / LENGTH_UNIT_KPC))
         elif isinstance(c, MiyamotoNagai):
-            parts.append(MiyamotoNagaiPotential(amp=G * _scalar(c.mass_msun), a=_scalar(c.a_kpc), b=_scalar(c.b_kpc)))
+            a, b = _scalar(c.a_kpc) / LENGTH_UNIT_KPC, _scalar(c.b_kpc) / LENGTH_UNIT_KPC
+            parts.append(MiyamotoNagaiPotential(amp=_scalar(c.mass_msun) / _MASS_UNIT, a=a, b=b))
         else:
             raise ValueError(
                 f"no galpy counterpart for a {type(c).__name__} component yet (supported: spherical halos, "
@@ -144,12 +156,13 @@ def galpy_potential(components, baryons: McMillanBaryons | None = None):
 
 def focal_distances(potential, R, z) -> np.ndarray:
     """Focal distance Δ [kpc] of the Stäckel fudge at each point (R, z) [kpc] from galpy's
-    ``estimateDeltaStaeckel``; where its Δ² is negative (the potential is locally not oblate
+    ``estimateDeltaStaeckel`` in ``potential`` (``galpy_potential``); where its Δ² is negative (the potential is locally not oblate
     in the sense of the estimate: distant clusters in a halo-dominated potential), Δ is that of
     a spherical potential, ``SPHERICAL_DELTA_KPC``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        delta = np.atleast_1d(estimateDeltaStaeckel(potential, np.asarray(R), np.asarray(z), no_median=True))
+        R, z = (np.asarray(x, dtype=float) / LENGTH_UNIT_KPC for x in (R, z))
+        delta = np.atleast_1d(estimateDeltaStaeckel(potential, R, z, no_median=True)) * LENGTH_UNIT_KPC
     return np.where(np.isfinite(delta), delta, SPHERICAL_DELTA_KPC)
 
 
@@ -159,36 +172,53 @@ def model_potential(model: MassModel, theta):
     return galpy_potential(model.components(np.atleast_2d(theta)), baryons)
 
 
+def staeckel_actions(draws: ClusterDraws, potential, focal_distance_scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Stäckel actions J_r, J_phi (= L_z), J_z [kpc km/s] of every draw (shape (clusters, draws))
+    in ``potential`` (``galpy_potential``), one focal distance per cluster at its median draw
+    times ``focal_distance_scale``; ``bound`` and ``solved`` (bound and galpy succeeded) masks."""
+    if draws.cylindrical is None:
+        raise ValueError("the draws carry no cylindrical coordinates (draw them with draws.draw_clusters)")
+    cyl = {
+        k: v.ravel() / (LENGTH_UNIT_KPC if k in ("R", "z") else SPEED_UNIT_KMS) for k, v in draws.cylindrical.items()
+    }
+    shape = draws.r.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        median_R, median_z = (np.median(draws.cylindrical[k], axis=1) for k in ("R", "z"))
+        delta = focal_distance_scale * focal_distances(potential, median_R, median_z) / LENGTH_UNIT_KPC
+        energy = 0.5 * draws.v2.ravel() / SPEED_UNIT_KMS**2 + evaluatePotentials(potential, cyl["R"], cyl["z"])
+        bound = energy < 0
+        J_r, J_phi, J_z = (np.full(energy.size, np.nan) for _ in range(3))
+        solver = actionAngleStaeckel(pot=potential, delta=np.repeat(delta, shape[1])[bound], c=True)
+        J_r[bound], J_phi[bound], J_z[bound] = solver(*(cyl[k][bound] for k in ("R", "v_R", "v_phi", "z", "v_z")))
+    solved = bound & (J_r < GALPY_FAILED) & (J_z < GALPY_FAILED)
+    unit = LENGTH_UNIT_KPC * SPEED_UNIT_KMS
+    out = {"J_r": J_r * unit, "J_phi": J_phi * unit, "J_z": J_z * unit, "bound": bound, "solved": solved}
+    return {k: v.reshape(shape) for k, v in out.items()}
+
+
 def staeckel_log_likelihood(
-    term: GlobularClusterTerm, galaxy: GalaxyModel, potential=None, focal_distance_scale: float = 1.0
+    term: GlobularClusterTerm,
+    galaxy: GalaxyModel,
+    potential=None,
+    focal_distance_scale: float = 1.0,
+    actions: dict[str, np.ndarray] | None = None,
 ) -> float:
     """ln L of ``term``'s clusters for one parameter set with Stäckel actions (module docstring)
     in ``potential`` (galpy; default: ``galpy_potential(galaxy.components)``), every focal
-    distance multiplied by ``focal_distance_scale``."""
-    d = term.draws
-    if d.cylindrical is None:
-        raise ValueError("the draws carry no cylindrical coordinates (draw them with draws.draw_clusters)")
+    distance multiplied by ``focal_distance_scale``; or with the given ``staeckel_actions``."""
     df = term.distribution(galaxy)
     if not bool(np.all(df.valid())):
         return -np.inf
-    pot = galpy_potential(galaxy.components) if potential is None else potential
-    cyl = {k: v.ravel() for k, v in d.cylindrical.items()}
-    shape = d.r.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        median_R, median_z = (np.median(d.cylindrical[k], axis=1) for k in ("R", "z"))
-        delta = focal_distance_scale * focal_distances(pot, median_R, median_z)
-        energy = 0.5 * d.v2.ravel() + evaluatePotentials(pot, cyl["R"], cyl["z"])
-        bound = energy < 0
-        J_r, J_phi, J_z = (np.full(energy.size, np.nan) for _ in range(3))
-        solver = actionAngleStaeckel(pot=pot, delta=np.repeat(delta, shape[1])[bound], c=True)
-        jr, jphi, jz = solver(*(cyl[k][bound] for k in ("R", "v_R", "v_phi", "z", "v_z")))
-    J_r[bound], J_phi[bound], J_z[bound] = jr, jphi, jz
-    solved = bound & (J_r < GALPY_FAILED) & (J_z < GALPY_FAILED)
+    if actions is None:
+        pot = galpy_potential(galaxy.components) if potential is None else potential
+        actions = staeckel_actions(term.draws, pot, focal_distance_scale)
+    d, solved = term.draws, actions["solved"].ravel()
+    J = {k: np.where(solved, actions[k].ravel(), 1.0) for k in ("J_r", "J_z", "J_phi")}
     with np.errstate(invalid="ignore", divide="ignore"):
-        ln_f = df.log_f(np.where(solved, J_r, 1.0), np.where(solved, J_z, 1.0), np.where(solved, J_phi, 1.0))
+        ln_f = df.log_f(J["J_r"], J["J_z"], J["J_phi"])
         ln_f = np.where(solved, np.ravel(ln_f), -np.inf) + d.ln_weight.ravel()
-    per_cluster = logsumexp(ln_f.reshape(shape), axis=1) - np.log(shape[1])
+    per_cluster = logsumexp(ln_f.reshape(d.r.shape), axis=1) - np.log(d.n_draws)
     return float(np.sum(per_cluster) - d.n_clusters * float(np.ravel(df.log_normalisation())[0]))
 
 
@@ -205,10 +235,14 @@ def importance_weights(log_l_target, log_l_sampled) -> tuple[np.ndarray, float]:
 
 
 def _staeckel_chunk(task: tuple) -> np.ndarray:
+    """(ln L, fraction of bound draws galpy failed to solve) per parameter set of the chunk."""
     term, model, thetas, scale = task
-    return np.array(
-        [staeckel_log_likelihood(term, model.build(t[None, :]), model_potential(model, t), scale) for t in thetas]
-    )
+    rows = []
+    for t in thetas:
+        actions = staeckel_actions(term.draws, model_potential(model, t), scale)
+        failed = np.sum(actions["bound"] & ~actions["solved"]) / max(1, np.sum(actions["bound"]))
+        rows.append((staeckel_log_likelihood(term, model.build(t[None, :]), actions=actions), failed))
+    return np.array(rows)
 
 
 def reweight_to_staeckel(
@@ -222,8 +256,9 @@ def reweight_to_staeckel(
     """Importance re-weighting of posterior ``samples`` (N, D) of ``model``, sampled with the
     clusters' spherical-action likelihood ``term``, to Stäckel actions.
 
-    Returns ``log_l_spherical`` and ``log_l_staeckel`` (N,), the normalised ``weights`` (N,)
-    and their ``effective_sample_size``. The Stäckel likelihoods (seconds per sample) run in
+    Returns ``log_l_spherical`` and ``log_l_staeckel`` (N,), the fraction of bound draws
+    galpy failed to solve per sample ``failed_fraction`` (N,), the normalised ``weights``
+    (N,) and their ``effective_sample_size``. The Stäckel likelihoods (seconds per sample) run in
     chunks of ``chunk`` samples in a 'spawn' process pool of ``n_workers`` (serially if 1);
     a plain script calling this needs an ``if __name__ == "__main__":`` guard.
     """
@@ -238,11 +273,12 @@ def reweight_to_staeckel(
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(n_workers, len(tasks)), mp_context=ctx) as pool:
             parts = list(pool.map(_staeckel_chunk, tasks))
-    staeckel = np.concatenate(parts)
+    staeckel, failed = np.concatenate(parts).T
     weights, ess = importance_weights(staeckel, spherical)
     return {
         "log_l_spherical": spherical,
         "log_l_staeckel": staeckel,
+        "failed_fraction": failed,
         "weights": weights,
         "effective_sample_size": ess,
     }

@@ -227,8 +227,10 @@ def estimates_of(
     summary: dict[str, Any],
     galaxy_frame: dict[str, Any],
     chunk: int = 1000,
+    weights: np.ndarray | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Median and ``summary.interval_percentiles`` interval of every quantity of ``derived_samples``."""
+    """Median and ``summary.interval_percentiles`` interval of every quantity of ``derived_samples``
+    (weighted percentiles with the samples' normalised ``weights``)."""
     derived = derived_samples(
         mm,
         samples,
@@ -239,7 +241,7 @@ def estimates_of(
         chunk=chunk,
     )
     percentiles = [float(p) for p in summary["interval_percentiles"]]
-    return {key: estimate(values, percentiles) for key, values in derived.items()}
+    return {key: estimate(values, percentiles, weights) for key, values in derived.items()}
 
 
 def summarise_fit(

@@ -27,6 +27,7 @@ from .combined_nodes import (
     build_vertical_force_constraint,
     fit_analysis_b,
     predict_analysis_b_curves,
+    reweight_globular_cluster_fits,
     summarise_analysis_b,
 )
 from .figures import (
@@ -173,6 +174,12 @@ def _analysis_b(curve_source: str) -> Pipeline:
                 ["halo_mass_b_chains", MODEL, B, "params:galaxy_frame", "params:cosmology"],
                 ["halo_mass_b_summary", "halo_mass_b_results", "halo_mass_b_summary_md"],
                 name="summarise_analysis_b",
+            ),
+            node(
+                reweight_globular_cluster_fits,
+                ["halo_mass_b_chains", "halo_mass_b_gc_draws", MODEL, B, "params:galaxy_frame", "params:cosmology"],
+                ["halo_mass_b_gc_staeckel", "halo_mass_b_gc_staeckel_md"],
+                name="reweight_globular_cluster_fits_analysis_b",
             ),
             node(
                 predict_analysis_b_curves,

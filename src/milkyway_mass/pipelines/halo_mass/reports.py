@@ -192,3 +192,42 @@ def analysis_b_markdown(summary: dict[str, Any]) -> str:
         )
     lines += ["", "Definitions:", ""] + [f"- {k}: {v}" for k, v in summary["definitions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def staeckel_reweighting_markdown(summary: dict[str, Any]) -> str:
+    """Markdown report of the globular-cluster fits re-weighted from spherical to Stäckel actions."""
+    lo, hi = summary["interval_percentiles"]
+    lines = [
+        "# Globular-cluster fits: spherical actions vs Stäckel actions (importance re-weighting)",
+        "",
+        f"Data: {summary['data_label']}. Median and {lo:g}-{hi:g} percentile interval over the same posterior "
+        "samples, equally weighted (spherical actions, as sampled) and re-weighted by "
+        "exp(ln L_Staeckel - ln L_spherical) of the clusters (galpy's Stäckel fudge in the axisymmetric "
+        f"potential, focal distances x {summary['focal_distance_scale']:g}).",
+        "",
+    ]
+    if not summary["fits"]:
+        return "\n".join(lines + ["No fit uses the globular clusters."]) + "\n"
+    keys = [*QUANTITIES_B, "M_enclosed_50kpc_msun", "M_enclosed_100kpc_msun"]
+    labels = {k: v[0] for k, v in QUANTITIES_B.items()}
+    labels |= {"M_enclosed_50kpc_msun": "M(<50 kpc) [1e12 Msun]", "M_enclosed_100kpc_msun": "M(<100 kpc) [1e12 Msun]"}
+    for name, fit in summary["fits"].items():
+        d = fit["log_l_difference"]
+        lines += [
+            f"## {name} ({' + '.join(fit['constraints'])})",
+            "",
+            f"Effective sample size {fit['effective_sample_size']:.1f} of {fit['n_samples']} samples; "
+            f"ln L_Staeckel - ln L_spherical: mean {d['mean']:.2f}, standard deviation {d['std']:.2f}, "
+            f"range {d['min']:.2f} to {d['max']:.2f} ({d['n_non_finite']} not finite). Bound draws galpy's Stäckel "
+            f"solver failed on (left out): {100 * fit['failed_fraction']['mean']:.2f} % on average, "
+            f"{100 * fit['failed_fraction']['max']:.2f} % at most.",
+            "",
+            "| quantity | spherical actions | Stäckel actions (re-weighted) |",
+            "|---|---|---|",
+        ]
+        for key in (k for k in keys if k in fit["estimates_spherical"]):
+            fmt, scale = ("{:.3f}", 1e12) if key.endswith("_msun") else (QUANTITIES_B.get(key, ("", "{:.3g}"))[1], 1.0)
+            cells = [_fmt(fit[f"estimates_{v}"][key], fmt, scale) for v in ("spherical", "staeckel")]
+            lines.append(f"| {labels[key]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
