@@ -7,6 +7,9 @@ One call of the globular-cluster term for the 155 published clusters × 100 draw
 the Zhao halo + McMillan (2017)-type baryons of the published fits; and its parts:
 the monopole table, the spherical actions and the DF normalisation. Prints wall time
 per call and per walker [ms] on one core (the issue's target: <= 50 ms per walker).
+Then the Stäckel re-weighting's cost per posterior sample (galpy potential, Stäckel
+actions, whole likelihood) and what the configured ``staeckel.n_samples`` cost per fit
+on ``staeckel.n_workers`` processes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from timing import best_of
 
 from milkyway_mass.galaxy.dynamics.actions import spherical_actions
 from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS, GlobularClusterTerm
+from milkyway_mass.galaxy.globular_clusters.staeckel import model_potential, staeckel_actions, staeckel_log_likelihood
 from milkyway_mass.galaxy.potentials.monopole import MonopoleTable
 from milkyway_mass.pipelines.halo_mass import combined_nodes, nodes
 
@@ -56,6 +60,22 @@ def main() -> None:
         for name, fn in parts.items():
             seconds = best_of(fn, repeat=3, number=1 if walkers > 1 else 3)
             print(f"{walkers:7d} {name:<22s} {seconds * 1e3:10.1f} {seconds * 1e3 / walkers:12.1f}")  # noqa: T201
+    galaxy = model.build(centre[None, :])
+    pot = model_potential(model, centre)
+    stages = {
+        "galpy potential": lambda: model_potential(model, centre),
+        "Staeckel actions": lambda: staeckel_actions(draws, pot),
+        "whole likelihood": lambda: staeckel_log_likelihood(term, galaxy, model_potential(model, centre)),
+    }
+    print(f"Staeckel re-weighting, one posterior sample (McMillan stand-ins): {'part':<18s} {'s':>6s}")  # noqa: T201
+    for name, fn in stages.items():
+        seconds = best_of(fn, repeat=2, number=1)
+        print(f"{'':66s}{name:<18s} {seconds:6.2f}")  # noqa: T201
+    cfg = b["globular_clusters"]["staeckel"]
+    minutes = seconds * int(cfg["n_samples"]) / int(cfg["n_workers"]) / 60
+    print(  # noqa: T201
+        f"{cfg['n_samples']} samples on {cfg['n_workers']} processes: ~{minutes:.0f} min per fit (if the cores are free)"
+    )
 
 
 if __name__ == "__main__":
