@@ -203,14 +203,15 @@ def staeckel_reweighting_markdown(summary: dict[str, Any]) -> str:
         f"Data: {summary['data_label']}. Median and {lo:g}-{hi:g} percentile interval over the same posterior "
         "samples, equally weighted (spherical actions, as sampled) and re-weighted by "
         "exp(ln L_Staeckel - ln L_spherical) of the clusters (galpy's Stäckel fudge in the axisymmetric "
-        f"potential, focal distances x {summary['focal_distance_scale']:g}).",
+        f"potential, focal distances x {summary['focal_distance_scale']:g}; McMillan-type baryons through "
+        "analytic stand-ins: three-Miyamoto-Nagai disks, monopoles of bulge and gas).",
         "",
     ]
     if not summary["fits"]:
         return "\n".join(lines + ["No fit uses the globular clusters."]) + "\n"
-    keys = [*QUANTITIES_B, "M_enclosed_50kpc_msun", "M_enclosed_100kpc_msun"]
-    labels = {k: v[0] for k, v in QUANTITIES_B.items()}
-    labels |= {"M_enclosed_50kpc_msun": "M(<50 kpc) [1e12 Msun]", "M_enclosed_100kpc_msun": "M(<100 kpc) [1e12 Msun]"}
+    rows = QUANTITIES_B | {
+        f"M_enclosed_{r}kpc_msun": (f"M(<{r} kpc) [1e12 Msun]", "{:.3f}", 1e12) for r in ("20", "50", "100")
+    }
     for name, fit in summary["fits"].items():
         d = fit["log_l_difference"]
         lines += [
@@ -225,9 +226,9 @@ def staeckel_reweighting_markdown(summary: dict[str, Any]) -> str:
             "| quantity | spherical actions | Stäckel actions (re-weighted) |",
             "|---|---|---|",
         ]
-        for key in (k for k in keys if k in fit["estimates_spherical"]):
-            fmt, scale = ("{:.3f}", 1e12) if key.endswith("_msun") else (QUANTITIES_B.get(key, ("", "{:.3g}"))[1], 1.0)
-            cells = [_fmt(fit[f"estimates_{v}"][key], fmt, scale) for v in ("spherical", "staeckel")]
-            lines.append(f"| {labels[key]} | " + " | ".join(cells) + " |")
+        for key, (label, fmt, scale) in rows.items():
+            if key in fit["estimates_spherical"]:
+                cells = [_fmt(fit[f"estimates_{v}"][key], fmt, scale) for v in ("spherical", "staeckel")]
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
