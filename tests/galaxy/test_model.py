@@ -12,6 +12,7 @@ from milkyway_mass.galaxy.model import (
     HALO_FAMILIES,
     MassModel,
     build_prior,
+    component_enclosed_mass,
     component_kz,
     component_vc,
     derived_samples,
@@ -219,3 +220,15 @@ def test_models_pickle_with_their_halo_family(fixed):
     model = MassModel(HALO_FAMILIES["einasto_oblate"], fixed)
     copy = pickle.loads(pickle.dumps(model))
     assert copy.halo_family is HALO_FAMILIES["einasto_oblate"] and copy.baryons == model.baryons
+
+
+def test_component_enclosed_masses_add_up_to_the_derived_ones(nfw_model):
+    theta = np.array([TRUTH_NFW, TRUTH_NFW * [1.0, 1.3]])
+    r = np.array([20.0, 50.0, 100.0])
+    mass = component_enclosed_mass(nfw_model, theta, r)
+    assert set(mass) == set(nfw_model.components(theta)) | {"total"}
+    np.testing.assert_allclose(mass["total"], sum(v for k, v in mass.items() if k != "total"))
+    derived = derived_samples(nfw_model, theta, R0_kpc=R0, boundary_r200=2.0)
+    for i, radius in enumerate(r):
+        np.testing.assert_allclose(mass["total"][:, i], derived[f"M_enclosed_{radius:g}kpc_msun"], rtol=1e-10)
+    assert np.all(np.diff(mass["halo"], axis=1) > 0)

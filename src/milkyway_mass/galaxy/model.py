@@ -55,6 +55,7 @@ __all__ = [
     "HaloFamily",
     "MassModel",
     "build_prior",
+    "component_enclosed_mass",
     "component_kz",
     "component_vc",
     "derived_samples",
@@ -373,6 +374,15 @@ def component_vc(model: MassModel, theta: np.ndarray, R) -> dict[str, np.ndarray
     vc2 = vc2_components(parts, R)
     vc2["total"] = sum(vc2.values())
     return {k: np.sign(v) * np.sqrt(np.abs(v)) for k, v in vc2.items()}
+
+
+def component_enclosed_mass(model: MassModel, theta: np.ndarray, r) -> dict[str, np.ndarray]:
+    """Mass inside the sphere of radius r [kpc] of each component and the total [Msun]
+    (shape (W, N)): r² dPhi0/dr / G of each component's monopole (Gauss's theorem)."""
+    r = np.asarray(r, dtype=float)
+    out = {k: r**2 * monopole((c,), r)[1] / G for k, c in model.components(theta).items()}
+    out["total"] = sum(out.values())
+    return out
 
 
 def component_kz(model: MassModel, theta: np.ndarray, R, z: float) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS
-from milkyway_mass.pipelines.halo_mass import combined_nodes, nodes
+from milkyway_mass.pipelines.halo_mass import combined_nodes, figures, nodes
 from tests.conftest import load_params
 from tests.galaxy.globular_clusters.test_catalogue import CATALOGUE, read_catalogue
 
@@ -85,3 +85,11 @@ def test_short_globular_cluster_fit_through_the_grid_nodes(params):
         {"data_label": "ci", "fits": {}}, draws, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"]
     )
     assert empty["fits"] == {} and "No fit uses the globular clusters" in md
+    curves = combined_nodes.predict_analysis_b_curves(
+        chains, pd.DataFrame({"z_kpc": [1.1]}), hm["model"], analysis_b, params["cosmology"]
+    )
+    mass = curves[(curves["quantity"] == "M_enclosed_msun") & (curves["component"] == "total")]
+    assert len(mass) == analysis_b["figures"]["n_radii"] and (np.diff(mass["median"]) > 0).all()
+    fig = figures.plot_enclosed_mass_analysis_b(curves, reweighted, summary, analysis_b)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.containers) == 1 and len(ax.containers[0].lines[0].get_xdata()) == 3

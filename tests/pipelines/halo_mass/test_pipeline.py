@@ -28,13 +28,18 @@ B_FREE_OUTPUTS = {
     "halo_mass_b_gc_selection",
     "halo_mass_b_results",
     "halo_mass_b_summary_md",
-    "halo_mass_b_gc_staeckel",
     "halo_mass_b_gc_staeckel_md",
+    "halo_mass_b_enclosed_mass_plot",
     "halo_mass_b_rotation_curve_plot",
     "halo_mass_b_kz_plot",
     "halo_mass_b_vesc_plot",
 }
-B_PERSISTED = B_FREE_OUTPUTS | {"halo_mass_b_chains", "halo_mass_b_summary", "halo_mass_b_curves"}
+B_PERSISTED = B_FREE_OUTPUTS | {
+    "halo_mass_b_chains",
+    "halo_mass_b_summary",
+    "halo_mass_b_curves",
+    "halo_mass_b_gc_staeckel",
+}
 SHARED = PROJECT.parent / "shared" / "data"
 needs_shared_data = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data not available")
 

@@ -24,7 +24,15 @@ from milkyway_mass.galaxy.globular_clusters.catalogue import select_clusters
 from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws, draw_clusters
 from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS, GlobularClusterTerm
 from milkyway_mass.galaxy.globular_clusters.staeckel import reweight_to_staeckel
-from milkyway_mass.galaxy.model import FitSpec, MassModel, build_prior, component_kz, component_vc, fit_grid
+from milkyway_mass.galaxy.model import (
+    FitSpec,
+    MassModel,
+    build_prior,
+    component_enclosed_mass,
+    component_kz,
+    component_vc,
+    fit_grid,
+)
 
 from .nodes import estimates_of, flat_samples, mass_model
 from .reports import DEFINITIONS_B, QUANTITIES_B, analysis_b_markdown, staeckel_reweighting_markdown
@@ -401,7 +409,8 @@ def predict_analysis_b_curves(
     """Posterior bands of each fit's model curves, long format.
 
     Columns: fit, quantity (vc_kms: circular speed in the plane; kz_kms2_kpc: K_z at
-    the height of ``vertical_force``; vesc_kms: escape speed in the plane), component
+    the height of ``vertical_force``; vesc_kms: escape speed in the plane;
+    M_enclosed_msun: mass inside the sphere whose radius is the R_kpc column), component
     (each baryon component, halo, total; signed sqrt(vc²) for vc, total only for
     v_esc), R_kpc, median, lo, hi (``figures.band_percentiles``) over
     ``figures.n_band_draws`` posterior draws.
@@ -412,6 +421,7 @@ def predict_analysis_b_curves(
     grids = {
         q: np.linspace(*(float(v) for v in cfg[f"{q}_R_range_kpc"]), int(cfg["n_radii"])) for q in ("vc", "kz", "vesc")
     }
+    grids["mass"] = np.geomspace(*(float(v) for v in cfg["mass_r_range_kpc"]), int(cfg["n_radii"]))
     z = float(np.unique(vertical_force["z_kpc"])[0])
     frames = []
     for name, fit in chains["fits"].items():
@@ -424,6 +434,7 @@ def predict_analysis_b_curves(
                 grids["vesc"],
                 {"total": mm.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))},
             ),
+            "M_enclosed_msun": (grids["mass"], component_enclosed_mass(mm, draws, grids["mass"])),
         }
         for quantity, (R, components) in curves.items():
             for component, values in components.items():

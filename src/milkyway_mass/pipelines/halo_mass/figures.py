@@ -1,6 +1,7 @@
 """Figures of the ``halo_mass`` pipeline: corner plots, the escape-velocity curve with the
 fitted model (Wu et al. 2025 Fig. 4), and the model curves of every combined fit against
-the rotation curve, K_z and v_esc data. All model curves are in the Galactic plane (z = 0).
+the rotation curve, K_z and v_esc data (in the Galactic plane, z = 0), and their enclosed
+mass M(<r) in spheres.
 """
 
 from __future__ import annotations
@@ -110,10 +111,14 @@ def _plot_curve_grid(
     ylabel: str,
     title: str,
     figures: dict[str, Any],
+    points_label: str = "data",
+    xlabel: str = "R [kpc]",
+    log: bool = False,
 ) -> Figure:
-    """One panel per fit (rows: baryons x constraint set, columns: halo family): data points
-    (``points``: x, y, err_minus, err_plus), the total model's band and median, and the
-    median of each component."""
+    """One panel per fit (rows: baryons x constraint set, columns: halo family): points
+    (``points``: x, y, err_minus, err_plus; or a mapping fit name -> such a table, fits
+    without one get none), the total model's band and median, and the median of each
+    component; ``log``: logarithmic axes."""
     fits = summary["fits"]
     families = list(dict.fromkeys(f["family"] for f in fits.values()))
     rows = list(dict.fromkeys((f["baryons"], f["constraint_set"]) for f in fits.values()))
@@ -132,23 +137,28 @@ def _plot_curve_grid(
             if component != "total":
                 color = COMPONENT_COLOURS.get(component, "0.5")
                 ax.plot(part["R_kpc"], part["median"], color=color, ls="--", lw=1, label=component)
-        ax.errorbar(
-            points["x"],
-            points["y"],
-            yerr=[points["err_minus"], points["err_plus"]],
-            fmt="o",
-            ms=2.5,
-            color="k",
-            elinewidth=0.8,
-            label="data",
-        )
+        shown = points.get(name) if isinstance(points, dict) else points
+        if shown is not None:
+            ax.errorbar(
+                shown["x"],
+                shown["y"],
+                yerr=[shown["err_minus"], shown["err_plus"]],
+                fmt="o",
+                ms=2.5,
+                color="k",
+                elinewidth=0.8,
+                label=points_label,
+            )
+        if log:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
         status = "fitted" if constraint in fit["constraints"] else "not fitted (prediction)"
         ax.set_title(f"{name}\n{status}", fontsize=8)
     for ax in axes.ravel():
         if id(ax) not in used:
             ax.set_axis_off()
     for ax in axes[-1]:
-        ax.set_xlabel("R [kpc]")
+        ax.set_xlabel(xlabel)
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
     legend = {}
@@ -228,4 +238,36 @@ def plot_vesc_analysis_b(
     )
     return _plot_curve_grid(
         curves, "vesc_kms", points, summary, "vesc_curve", "v_esc [km/s]", "Escape speed (z = 0)", analysis_b["figures"]
+    )
+
+
+def plot_enclosed_mass_analysis_b(
+    curves: pd.DataFrame, gc_staeckel: dict[str, Any], summary: dict[str, Any], analysis_b: dict[str, Any]
+) -> Figure:
+    """Mass inside the sphere of radius r of every fit (band of the posterior as sampled, halo
+    and baryon components) and, for the globular-cluster fits, the enclosed masses at 20, 50
+    and 100 kpc after re-weighting to Stäckel actions (``reweight_globular_cluster_fits``)."""
+    points = {}
+    for name, fit in gc_staeckel["fits"].items():
+        e = {k: v for k, v in fit["estimates_staeckel"].items() if k.startswith("M_enclosed_")}
+        points[name] = pd.DataFrame(
+            {
+                "x": [float(k.removeprefix("M_enclosed_").removesuffix("kpc_msun")) for k in e],
+                "y": [v["median"] for v in e.values()],
+                "err_minus": [v["err_minus"] for v in e.values()],
+                "err_plus": [v["err_plus"] for v in e.values()],
+            }
+        )
+    return _plot_curve_grid(
+        curves,
+        "M_enclosed_msun",
+        points,
+        summary,
+        "globular_clusters",
+        "M(<r) [Msun]",
+        "Enclosed mass (clusters fitted or not; points: Stäckel re-weighted)",
+        analysis_b["figures"],
+        points_label="Stäckel re-weighted",
+        xlabel="r [kpc]",
+        log=True,
     )

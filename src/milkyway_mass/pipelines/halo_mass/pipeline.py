@@ -32,6 +32,7 @@ from .combined_nodes import (
 )
 from .figures import (
     plot_corner,
+    plot_enclosed_mass_analysis_b,
     plot_escape_velocity_curve,
     plot_rotation_curve_analysis_b,
     plot_vertical_force_analysis_b,
@@ -198,6 +199,12 @@ def _analysis_b(curve_source: str) -> Pipeline:
                 ["halo_mass_b_curves", "halo_mass_b_vertical_force", "halo_mass_b_summary", B],
                 "halo_mass_b_kz_plot",
                 name="plot_vertical_force_analysis_b",
+            ),
+            node(
+                plot_enclosed_mass_analysis_b,
+                ["halo_mass_b_curves", "halo_mass_b_gc_staeckel", "halo_mass_b_summary", B],
+                "halo_mass_b_enclosed_mass_plot",
+                name="plot_enclosed_mass_analysis_b",
             ),
             node(
                 plot_vesc_analysis_b,
