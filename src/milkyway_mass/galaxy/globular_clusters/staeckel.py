@@ -46,6 +46,7 @@ from galpy.potential import (
     interpSphericalPotential,
 )
 from scipy.special import logsumexp
+from tqdm.auto import tqdm
 
 from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws
 from milkyway_mass.galaxy.globular_clusters.likelihood import GlobularClusterTerm
@@ -251,7 +252,9 @@ def reweight_to_staeckel(
     samples,
     n_workers: int = 1,
     focal_distance_scale: float = 1.0,
-    chunk: int = 25,
+    chunk: int = 10,
+    progress: bool = False,
+    label: str = "",
 ) -> dict[str, np.ndarray | float]:
     """Importance re-weighting of posterior ``samples`` (N, D) of ``model``, sampled with the
     clusters' spherical-action likelihood ``term``, to Stäckel actions.
@@ -259,20 +262,28 @@ def reweight_to_staeckel(
     Returns ``log_l_spherical`` and ``log_l_staeckel`` (N,), the fraction of bound draws
     galpy failed to solve per sample ``failed_fraction`` (N,), the normalised ``weights``
     (N,) and their ``effective_sample_size``. The Stäckel likelihoods (seconds per sample) run in
-    chunks of ``chunk`` samples in a 'spawn' process pool of ``n_workers`` (serially if 1);
-    a plain script calling this needs an ``if __name__ == "__main__":`` guard.
+    chunks of ``chunk`` samples in a 'spawn' process pool of ``n_workers`` (serially if 1),
+    counted by a progress bar (``progress``; ``label`` prefixes it); a plain script calling
+    this needs an ``if __name__ == "__main__":`` guard.
     """
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
     spherical = np.concatenate(
         [term.log_likelihood(model.build(samples[i : i + chunk])) for i in range(0, len(samples), chunk)]
     )
     tasks = [(term, model, samples[i : i + chunk], focal_distance_scale) for i in range(0, len(samples), chunk)]
+    bar = tqdm(total=len(samples), desc=f"{label} Stäckel re-weighting".strip(), unit="sample", disable=not progress)
+    parts = []
     if n_workers <= 1 or len(tasks) == 1:
-        parts = [_staeckel_chunk(t) for t in tasks]
+        for task in tasks:
+            parts.append(_staeckel_chunk(task))
+            bar.update(len(task[2]))
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(n_workers, len(tasks)), mp_context=ctx) as pool:
-            parts = list(pool.map(_staeckel_chunk, tasks))
+            for task, future in [(t, pool.submit(_staeckel_chunk, t)) for t in tasks]:
+                parts.append(future.result())
+                bar.update(len(task[2]))
+    bar.close()
     staeckel, failed = np.concatenate(parts).T
     weights, ess = importance_weights(staeckel, spherical)
     return {

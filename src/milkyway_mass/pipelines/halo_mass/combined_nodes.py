@@ -358,7 +358,15 @@ def reweight_globular_cluster_fits(
         mm = _grid_model(spec, model, analysis_b, cosmology)
         samples = _subsample(flat_samples(fit).astype(float), int(cfg["n_samples"]), rng)
         logger.info("halo_mass analysis B %s: Stäckel actions for %d posterior samples", name, len(samples))
-        result = reweight_to_staeckel(term, mm, samples, int(cfg["n_workers"]), float(cfg["focal_distance_scale"]))
+        result = reweight_to_staeckel(
+            term,
+            mm,
+            samples,
+            int(cfg["n_workers"]),
+            float(cfg["focal_distance_scale"]),
+            progress=bool(analysis_b["sampler"]["progress"]),
+            label=name,
+        )
         ess = result["effective_sample_size"]
         diff = result["log_l_staeckel"] - result["log_l_spherical"]
         finite = diff[np.isfinite(diff)]
