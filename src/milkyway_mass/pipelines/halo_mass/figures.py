@@ -258,7 +258,7 @@ def plot_enclosed_mass_analysis_b(
                 "err_plus": [v["err_plus"] for v in e.values()],
             }
         )
-    return _plot_curve_grid(
+    fig = _plot_curve_grid(
         curves,
         "M_enclosed_msun",
         points,
@@ -271,3 +271,6 @@ def plot_enclosed_mass_analysis_b(
         xlabel="r [kpc]",
         log=True,
     )
+    for ax in fig.axes:
+        ax.set_ylim(bottom=1e8)  # the gas's tiny inner mass would squeeze the total's band
+    return fig
