@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 #: Radii [kpc] of galpy's interpolation grid of spherical components: 201 points give
-#: potential and force to < 1e-5 and actions to ~2e-5; galpy's C code costs grow with the
+#: potential and force to < 2e-5 and actions to ~2e-5; galpy's C code costs grow with the
 #: grid's size (2001 points: 10x slower).
 SPHERICAL_GRID_KPC = np.geomspace(1e-3, 1e4, 201)
 #: Focal distance [kpc] galpy's ``estimateDeltaStaeckel`` returns in a spherical potential.
