@@ -1,5 +1,6 @@
 """The globular-cluster fits of Analysis B at CI size: the catalogue node (155 clusters on the
-published file) and a short fit of 30 clusters x 20 draws through the grid's nodes."""
+published file) and a short fit of the first 40 catalogue rows x 20 draws through the grid's nodes:
+summary, Stäckel re-weighting, enclosed-mass curves and figure."""
 
 from __future__ import annotations
 
