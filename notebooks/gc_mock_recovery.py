@@ -18,7 +18,8 @@ Run from the project root (each fit takes minutes to tens of minutes on one core
         [--walkers 24] [--steps 1000] [--draws 100] [--staeckel-samples 200] [--workers 2] [--env base]
         [--shared-data ../shared/data]
 
-It writes ``fits.csv`` and ``summary.md`` to a new timestamped folder under
+It writes ``fits.csv`` (after each finished fit, so a long study can be read while it
+runs) and at the end ``summary.md`` to a new timestamped folder under
 ``data/08_reporting/gc_mock_recovery/``. Units: kpc, km/s, Msun.
 """
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -182,11 +183,15 @@ def main() -> None:
         for i in range(args.realisations)
         for cset in args.constraint_sets
     ]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        rows = list(pool.map(fit_one, tasks))
-    fits = pd.DataFrame(rows)
     out = PROJECT / "data/08_reporting/gc_mock_recovery" / dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S")
     out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for future in as_completed([pool.submit(fit_one, task) for task in tasks]):
+            rows.append(future.result())
+            pd.DataFrame(rows).to_csv(out / "fits.csv", index=False)
+            print(f"{len(rows)} of {len(tasks)} fits done, written to {out / 'fits.csv'}", flush=True)  # noqa: T201
+    fits = pd.DataFrame(rows).sort_values(["constraint_set", "seed"])
     fits.to_csv(out / "fits.csv", index=False)
     (out / "summary.md").write_text(summarise(fits))
     print(summarise(fits))  # noqa: T201
