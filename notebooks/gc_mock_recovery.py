@@ -37,10 +37,10 @@ import pandas as pd
 from milkyway_mass.config import load_parameters
 from milkyway_mass.galaxy.constraints.terms import ConstraintData
 from milkyway_mass.galaxy.constraints.vesc_curve import split_normal_curve
-from milkyway_mass.galaxy.fitting import estimate, fit_posterior, fit_seed
+from milkyway_mass.galaxy.fitting import fit_posterior, fit_seed
 from milkyway_mass.galaxy.globular_clusters.catalogue import read_table
 from milkyway_mass.galaxy.globular_clusters.staeckel import reweight_to_staeckel
-from milkyway_mass.galaxy.model import ENCLOSED_MASS_RADII_KPC, FitSpec, derived_samples
+from milkyway_mass.galaxy.model import ENCLOSED_MASS_RADII_KPC, FitSpec
 from milkyway_mass.pipelines.halo_mass import combined_nodes, nodes
 from milkyway_mass.pipelines.mock_survey import nodes as mock_nodes
 
@@ -129,15 +129,8 @@ def reweighted_estimates(post, samples: np.ndarray, task: dict, cfg: dict, param
     term = next(t for t in post.terms if t.name == "globular_clusters")
     reweighted = reweight_to_staeckel(term, post.model, thinned)
     weights, ess = reweighted["weights"], reweighted["effective_sample_size"]
-    model = params["halo_mass"]["model"]
-    derived = derived_samples(
-        post.model,
-        thinned,
-        R0_kpc=float(params["galaxy_frame"]["R0_kpc"]),
-        boundary_r200=float(model["escape_boundary_r200"]),
-    )
-    pct = [float(p) for p in cfg["interval_percentiles"]]
-    return {q: estimate(derived[q], pct, weights) for q in QUANTITIES}, ess
+    derived = nodes.derived_of(post.model, thinned, params["halo_mass"]["model"], cfg, params["galaxy_frame"])
+    return nodes.estimates_from({q: derived[q] for q in QUANTITIES}, cfg, weights), ess
 
 
 def summarise(fits: pd.DataFrame) -> str:

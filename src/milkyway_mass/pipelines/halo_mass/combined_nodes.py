@@ -34,7 +34,7 @@ from milkyway_mass.galaxy.model import (
     fit_grid,
 )
 
-from .nodes import estimates_of, flat_samples, mass_model
+from .nodes import derived_of, estimates_from, estimates_of, flat_samples, mass_model
 from .reports import DEFINITIONS_B, QUANTITIES_B, analysis_b_markdown, staeckel_reweighting_markdown
 
 logger = logging.getLogger(__name__)
@@ -368,6 +368,7 @@ def reweight_globular_cluster_fits(
             label=name,
         )
         ess = result["effective_sample_size"]
+        derived = derived_of(mm, samples, model, summary_cfg, galaxy_frame)
         diff = result["log_l_staeckel"] - result["log_l_spherical"]
         finite = diff[np.isfinite(diff)]
         if ess < float(cfg["min_ess_fraction"]) * len(samples):
@@ -393,10 +394,8 @@ def reweight_globular_cluster_fits(
                 "max": float(np.max(finite)),
                 "n_non_finite": int(diff.size - finite.size),
             },
-            "estimates_spherical": estimates_of(mm, samples, model, summary_cfg, galaxy_frame),
-            "estimates_staeckel": estimates_of(
-                mm, samples, model, summary_cfg, galaxy_frame, weights=result["weights"]
-            ),
+            "estimates_spherical": estimates_from(derived, summary_cfg),
+            "estimates_staeckel": estimates_from(derived, summary_cfg, result["weights"]),
         }
     summary = {
         "data_label": chains["data_label"],

@@ -220,18 +220,16 @@ def analysis_a_model(chain: dict[str, Any], model: dict[str, Any], cosmology: di
     return mm
 
 
-def estimates_of(
+def derived_of(
     mm: MassModel,
     samples: np.ndarray,
     model: dict[str, Any],
     summary: dict[str, Any],
     galaxy_frame: dict[str, Any],
     chunk: int = 1000,
-    weights: np.ndarray | None = None,
-) -> dict[str, dict[str, float]]:
-    """Median and ``summary.interval_percentiles`` interval of every quantity of ``derived_samples``
-    (weighted percentiles with the samples' normalised ``weights``)."""
-    derived = derived_samples(
+) -> dict[str, np.ndarray]:
+    """``derived_samples`` of ``samples`` with the configured R0, escape boundary and mass quadrature."""
+    return derived_samples(
         mm,
         samples,
         R0_kpc=float(galaxy_frame["R0_kpc"]),
@@ -240,8 +238,27 @@ def estimates_of(
         n_grid=int(summary["mass_grid_points"]),
         chunk=chunk,
     )
+
+
+def estimates_from(
+    derived: dict[str, np.ndarray], summary: dict[str, Any], weights: np.ndarray | None = None
+) -> dict[str, dict[str, float]]:
+    """Median and ``summary.interval_percentiles`` interval of every quantity of ``derived``
+    (weighted percentiles with the samples' normalised ``weights``)."""
     percentiles = [float(p) for p in summary["interval_percentiles"]]
     return {key: estimate(values, percentiles, weights) for key, values in derived.items()}
+
+
+def estimates_of(
+    mm: MassModel,
+    samples: np.ndarray,
+    model: dict[str, Any],
+    summary: dict[str, Any],
+    galaxy_frame: dict[str, Any],
+    chunk: int = 1000,
+) -> dict[str, dict[str, float]]:
+    """Median and ``summary.interval_percentiles`` interval of every quantity of ``derived_samples``."""
+    return estimates_from(derived_of(mm, samples, model, summary, galaxy_frame, chunk), summary)
 
 
 def summarise_fit(
