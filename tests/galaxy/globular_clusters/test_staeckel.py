@@ -26,6 +26,7 @@ from milkyway_mass.galaxy.globular_clusters.staeckel import (
     importance_weights,
     model_potential,
     reweight_to_staeckel,
+    staeckel_actions,
     staeckel_log_likelihood,
 )
 from milkyway_mass.galaxy.model import HALO_FAMILIES, MassModel
@@ -62,6 +63,26 @@ def test_staeckel_likelihood_equals_the_spherical_one_in_a_spherical_potential()
     term = GlobularClusterTerm(draws)
     spherical = float(term.log_likelihood(galaxy)[0])
     assert staeckel_log_likelihood(term, galaxy) == pytest.approx(spherical, abs=1e-4)
+
+
+@pytest.mark.skipif(not CATALOGUE.is_file(), reason="../shared/data not available")
+def test_draws_galpy_fails_on_take_their_monopole_actions():
+    """A cluster whose bound draws galpy cannot solve (nearly unbound orbits beyond its 300 kpc
+    search) keeps a finite likelihood from the monopole actions: in a spherical potential the
+    spherical one; unbound draws stay at f = 0."""
+    clusters = read_catalogue().dropna(subset=["vlos"]).iloc[:6]
+    draws = draw_clusters(clusters, 5, seed=3, galaxy_frame=FRAME)
+    galaxy = GalaxyModel((Plummer(1e10, 0.5),), NFWHalo(1e7, 15.0), {f"gc_{k}": np.array([[v]]) for k, v in DF.items()})
+    term = GlobularClusterTerm(draws)
+    actions = staeckel_actions(draws, galpy_potential(galaxy.components))
+    assert actions["solved"][0].all()
+    failing = {**actions, "solved": actions["solved"].copy()}
+    failing["solved"][0] = False
+    spherical = float(term.log_likelihood(galaxy)[0])
+    assert staeckel_log_likelihood(term, galaxy, actions=failing) == pytest.approx(spherical, abs=1e-4)
+    unbound = {**failing, "bound": failing["bound"].copy()}
+    unbound["bound"][0] = False
+    assert staeckel_log_likelihood(term, galaxy, actions=unbound) == -np.inf
 
 
 def test_importance_weights_and_effective_sample_size():

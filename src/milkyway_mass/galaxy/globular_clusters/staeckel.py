@@ -24,9 +24,10 @@ counterpart here and raise.
 
 The Stäckel fudge is itself an approximation whose log-likelihood depends on the focal
 distances; ``focal_distance_scale`` lets a run measure how much.
-Draws where galpy's Stäckel solver fails (it returns 9999.99; orbits beyond 300 kpc) or
-that are unbound are left out of the cluster's mean like unbound draws in the spherical
-likelihood; ``reweight_to_staeckel`` counts the failures.
+Draws that are unbound get f = 0, as in the spherical likelihood. Bound draws where galpy's
+Stäckel solver fails (it returns 9999.99: orbits that reach beyond 300 kpc, i.e. nearly
+unbound ones) keep their actions in the potential's monopole, which such orbits see almost
+everywhere along their path; ``reweight_to_staeckel`` counts them (``failed_fraction``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from galpy.potential import (
 from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
+from milkyway_mass.galaxy.dynamics.actions import spherical_actions
 from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws
 from milkyway_mass.galaxy.globular_clusters.likelihood import GlobularClusterTerm
 from milkyway_mass.galaxy.model import MassModel
@@ -55,6 +57,7 @@ from milkyway_mass.galaxy.potentials.baryon_tables import TabulatedComponent
 from milkyway_mass.galaxy.potentials.baryons import McMillanBaryons, MiyamotoNagai, Plummer
 from milkyway_mass.galaxy.potentials.composite import GalaxyModel
 from milkyway_mass.galaxy.potentials.halos import SphericalHalo
+from milkyway_mass.galaxy.potentials.monopole import MonopoleTable
 from milkyway_mass.galaxy.units import G
 
 __all__ = [
@@ -207,7 +210,8 @@ def staeckel_log_likelihood(
 ) -> float:
     """ln L of ``term``'s clusters for one parameter set with Stäckel actions (module docstring)
     in ``potential`` (galpy; default: ``galpy_potential(galaxy.components)``), every focal
-    distance multiplied by ``focal_distance_scale``; or with the given ``staeckel_actions``."""
+    distance multiplied by ``focal_distance_scale``; or with the given ``staeckel_actions``.
+    Bound draws galpy fails on take their actions in the galaxy's monopole."""
     df = term.distribution(galaxy)
     if not bool(np.all(df.valid())):
         return -np.inf
@@ -216,9 +220,17 @@ def staeckel_log_likelihood(
         actions = staeckel_actions(term.draws, pot, focal_distance_scale)
     d, solved = term.draws, actions["solved"].ravel()
     J = {k: np.where(solved, actions[k].ravel(), 1.0) for k in ("J_r", "J_z", "J_phi")}
+    usable = solved.copy()
+    failed = actions["bound"].ravel() & ~solved
+    if failed.any():
+        table = MonopoleTable.from_components(galaxy.components)
+        monopole = spherical_actions(table, *(x.ravel()[failed] for x in (d.r, d.v2, d.L, d.L_z)))
+        usable[failed] = monopole["bound"][0]
+        for k, values in J.items():
+            values[failed] = np.where(monopole["bound"][0], monopole[k][0], 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         ln_f = df.log_f(J["J_r"], J["J_z"], J["J_phi"])
-        ln_f = np.where(solved, np.ravel(ln_f), -np.inf) + d.ln_weight.ravel()
+        ln_f = np.where(usable, np.ravel(ln_f), -np.inf) + d.ln_weight.ravel()
     per_cluster = logsumexp(ln_f.reshape(d.r.shape), axis=1) - np.log(d.n_draws)
     return float(np.sum(per_cluster) - d.n_clusters * float(np.ravel(df.log_normalisation())[0]))
 

@@ -341,7 +341,7 @@ def reweight_globular_cluster_fits(
     sets ``n_samples`` posterior samples (drawn with ``seed``), ``n_workers`` processes and the
     ``focal_distance_scale``; the summary holds the effective sample size of the importance
     weights, the spread of ln L_Staeckel − ln L_spherical, the fraction of bound draws galpy's
-    Stäckel solver failed on (left out of the clusters' means), and the estimates (median and
+    Stäckel solver failed on (they take their monopole actions), and the estimates (median and
     ``summary.interval_percentiles``) of every derived quantity on the same samples before and
     after re-weighting. An effective sample size below ``min_ess_fraction`` of the samples is
     logged as a warning: the re-weighted estimates then rest on few samples.

@@ -220,7 +220,7 @@ def staeckel_reweighting_markdown(summary: dict[str, Any]) -> str:
             f"Effective sample size {fit['effective_sample_size']:.1f} of {fit['n_samples']} samples; "
             f"ln L_Staeckel - ln L_spherical: mean {d['mean']:.2f}, standard deviation {d['std']:.2f}, "
             f"range {d['min']:.2f} to {d['max']:.2f} ({d['n_non_finite']} not finite). Bound draws galpy's Stäckel "
-            f"solver failed on (left out): {100 * fit['failed_fraction']['mean']:.2f} % on average, "
+            f"solver failed on (given their monopole actions): {100 * fit['failed_fraction']['mean']:.2f} % on average, "
             f"{100 * fit['failed_fraction']['max']:.2f} % at most.",
             "",
             "| quantity | spherical actions | Stäckel actions (re-weighted) |",
