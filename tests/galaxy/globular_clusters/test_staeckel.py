@@ -15,17 +15,20 @@ from galpy.potential import (
     evaluatezforces,
 )
 
+from milkyway_mass.galaxy.fitting import Posterior, Prior
 from milkyway_mass.galaxy.globular_clusters.draws import draw_clusters
 from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS, GlobularClusterTerm
 from milkyway_mass.galaxy.globular_clusters.staeckel import (
     LENGTH_UNIT_KPC,
     SPEED_UNIT_KMS,
     SPHERICAL_DELTA_KPC,
+    StaeckelPosterior,
     focal_distances,
     galpy_potential,
     importance_weights,
     model_potential,
     reweight_to_staeckel,
+    sample_staeckel_posterior,
     staeckel_actions,
     staeckel_log_likelihood,
 )
@@ -153,3 +156,30 @@ def test_distant_clusters_are_solved():
     )
     spherical = float(term.log_likelihood(galaxy)[0])
     assert staeckel_log_likelihood(term, galaxy) == pytest.approx(spherical, abs=0.5)
+
+
+@pytest.mark.skipif(not CATALOGUE.is_file(), reason="../shared/data not available")
+def test_staeckel_mcmc_in_a_spherical_potential_samples_the_spherical_posterior():
+    """The Stäckel posterior equals the spherical one in a spherical potential (all walkers,
+    with and without a process pool); the short MCMC starts from distinct weighted samples and
+    keeps its steps; too few samples with weight > 0 to start the walkers raise."""
+    clusters = read_catalogue().dropna(subset=["vlos"]).iloc[:8]
+    term = GlobularClusterTerm(draw_clusters(clusters, 4, seed=5, galaxy_frame=FRAME))
+    model = MassModel(
+        HALO_FAMILIES["nfw"], FixedBaryons({"bulge": Plummer(1e10, 0.5)}), tracer_parameter_names=DF_PARAMETERS
+    )
+    centre = np.array([11.9, 12.0, *DF.values()])
+    names = ("log10_M200", "c200", *DF_PARAMETERS)
+    half = np.r_[0.5, 5.0, np.full(9, 0.3)]
+    prior = Prior.box(names, {n: [c - h, c + h] for n, c, h in zip(names, centre, half)})
+    posterior = Posterior(model, prior, (term,))
+    rng = np.random.default_rng(1)
+    samples = centre + 0.02 * rng.standard_normal((30, len(centre))) * (prior.upper - prior.lower)
+    np.testing.assert_allclose(StaeckelPosterior(posterior)(samples[:5]), posterior(samples[:5]), atol=1e-3)
+    weights = np.full(30, 1 / 30)
+    result = sample_staeckel_posterior(posterior, samples, weights, 22, 2, 0.5, seed=3, n_workers=2)
+    assert result["chain"].shape == (1, 22, len(centre)) and np.isfinite(result["log_prob"]).all()
+    again = sample_staeckel_posterior(posterior, samples, weights, 22, 2, 0.5, seed=3, n_workers=1)
+    np.testing.assert_allclose(again["chain"], result["chain"])
+    with pytest.raises(ValueError, match="fewer than the 22 distinct starting points"):
+        sample_staeckel_posterior(posterior, samples, np.r_[np.full(10, 0.1), np.zeros(20)], 22, 4, 0.5, seed=3)

@@ -65,25 +65,27 @@ def test_short_globular_cluster_fit_through_the_grid_nodes(params):
     assert {"M200_msun", "gc_slope_out", "gc_rotation"} <= set(estimates)
     assert 1e11 < estimates["M_total_r200_msun"]["median"] < 1e13
     assert table.loc[0, "fit"] == "nfw.fixed.gc"
-    staeckel = analysis_b["globular_clusters"]["staeckel"] | {"n_samples": 4, "n_workers": 1}
+    # an effective sample size below 101 % of the samples (always) starts the Stäckel MCMC
+    staeckel = analysis_b["globular_clusters"]["staeckel"] | {"n_samples": 24, "n_workers": 1}
+    staeckel |= {"min_ess_fraction": 1.01, "mcmc_steps": 2}
+    gc_cfg = analysis_b["globular_clusters"] | {"staeckel": staeckel}
+    frame, cosmology = params["galaxy_frame"], params["cosmology"]
     reweighted, md = combined_nodes.reweight_globular_cluster_fits(
-        chains,
-        draws,
-        hm["model"],
-        analysis_b | {"globular_clusters": analysis_b["globular_clusters"] | {"staeckel": staeckel}},
-        params["galaxy_frame"],
-        params["cosmology"],
+        chains, curve, None, None, draws, hm["model"], analysis_b | {"globular_clusters": gc_cfg}, frame, cosmology
     )
     fit = reweighted["fits"]["nfw.fixed.gc"]
-    assert fit["n_samples"] == 4 and 1.0 <= fit["effective_sample_size"] <= 4.0
+    assert fit["n_samples"] == 24 and 1.0 <= fit["effective_sample_size"] <= 24.0
     assert fit["log_l_difference"]["n_non_finite"] == 0 and fit["failed_fraction"]["max"] < 0.01
-    for variant in ("spherical", "staeckel"):
-        e = fit[f"estimates_{variant}"]["M_enclosed_50kpc_msun"]
-        assert e["lo"] <= e["median"] <= e["hi"]
-    assert "## nfw.fixed.gc" in md and "Effective sample size" in md
+    mcmc = fit["staeckel_mcmc"]
+    assert mcmc["n_steps"] == 2 and mcmc["diagnostics"]["n_walkers"] == 24 and mcmc["diagnostics"]["n_steps_kept"] == 1
+    for e in (fit["estimates_spherical"], fit["estimates_staeckel"], mcmc["estimates"]):
+        assert (
+            e["M_enclosed_50kpc_msun"]["lo"] <= e["M_enclosed_50kpc_msun"]["median"] <= e["M_enclosed_50kpc_msun"]["hi"]
+        )
+    assert "## nfw.fixed.gc" in md and "Effective sample size" in md and "Stäckel actions (MCMC)" in md
     json.dumps(reweighted)
     empty, md = combined_nodes.reweight_globular_cluster_fits(
-        {"data_label": "ci", "fits": {}}, draws, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"]
+        {"data_label": "ci", "fits": {}}, curve, None, None, draws, hm["model"], analysis_b, frame, cosmology
     )
     assert empty["fits"] == {} and "No fit uses the globular clusters" in md
     curves = combined_nodes.predict_analysis_b_curves(

@@ -8,7 +8,9 @@ in the axisymmetric potential, one focal distance per cluster from
 ``estimateDeltaStaeckel`` at its median draw; ``importance_weights`` turns the
 difference into weights w ∝ exp(ln L_Staeckel − ln L_spherical) and their effective
 sample size (Σw)² / Σw²; ``reweight_to_staeckel`` does both for a set of samples of a
-``MassModel``, in a process pool.
+``MassModel``, in a process pool. When the effective sample size is too small,
+``sample_staeckel_posterior`` runs a short emcee chain of the posterior with Stäckel
+actions (``StaeckelPosterior``) from walkers drawn from the re-weighted samples.
 
 galpy works in natural units (G = 1): here lengths in ``LENGTH_UNIT_KPC`` = 8 kpc and
 speeds in ``SPEED_UNIT_KMS`` = 220 km/s, galpy's defaults. The unit matters: galpy's C
@@ -32,10 +34,12 @@ everywhere along their path; ``reweight_to_staeckel`` counts them (``failed_frac
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from galpy.actionAngle import actionAngleStaeckel, estimateDeltaStaeckel
@@ -50,6 +54,7 @@ from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
 from milkyway_mass.galaxy.dynamics.actions import spherical_actions
+from milkyway_mass.galaxy.fitting import Posterior, run_emcee
 from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws
 from milkyway_mass.galaxy.globular_clusters.likelihood import GlobularClusterTerm
 from milkyway_mass.galaxy.model import MassModel
@@ -67,8 +72,11 @@ __all__ = [
     "mcmillan_stand_ins",
     "model_potential",
     "reweight_to_staeckel",
+    "sample_staeckel_posterior",
     "staeckel_actions",
     "staeckel_log_likelihood",
+    "staeckel_log_likelihoods",
+    "StaeckelPosterior",
 ]
 
 #: Radii [kpc] of galpy's interpolation grid of spherical components: 201 points give
@@ -258,6 +266,37 @@ def _staeckel_chunk(task: tuple) -> np.ndarray:
     return np.array(rows)
 
 
+def _process_pool(n_workers: int):
+    """A 'spawn' process pool of ``n_workers`` processes, or no pool (None: serial) for one."""
+    if n_workers <= 1:
+        return contextlib.nullcontext(None)
+    return ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def staeckel_log_likelihoods(
+    term: GlobularClusterTerm,
+    model: MassModel,
+    samples,
+    focal_distance_scale: float = 1.0,
+    chunk: int = 10,
+    pool: Executor | None = None,
+    bar: tqdm | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ln L with Stäckel actions, fraction of bound draws galpy failed to solve) of ``term``'s
+    clusters for each parameter set of ``samples`` (N, D) of ``model``: arrays (N,). Chunks of
+    ``chunk`` samples run on ``pool`` (an executor; serially if None), advancing ``bar``."""
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    tasks = [(term, model, samples[i : i + chunk], focal_distance_scale) for i in range(0, len(samples), chunk)]
+    futures = [pool.submit(_staeckel_chunk, t) for t in tasks] if pool is not None else [None] * len(tasks)
+    parts = []
+    for task, future in zip(tasks, futures):
+        parts.append(_staeckel_chunk(task) if future is None else future.result())
+        if bar is not None:
+            bar.update(len(task[2]))
+    log_l, failed = np.concatenate(parts).T
+    return log_l, failed
+
+
 def reweight_to_staeckel(
     term: GlobularClusterTerm,
     model: MassModel,
@@ -282,21 +321,11 @@ def reweight_to_staeckel(
     spherical = np.concatenate(
         [term.log_likelihood(model.build(samples[i : i + chunk])) for i in range(0, len(samples), chunk)]
     )
-    tasks = [(term, model, samples[i : i + chunk], focal_distance_scale) for i in range(0, len(samples), chunk)]
+    n_tasks = -(-len(samples) // chunk)
     bar = tqdm(total=len(samples), desc=f"{label} Stäckel re-weighting".strip(), unit="sample", disable=not progress)
-    parts = []
-    if n_workers <= 1 or len(tasks) == 1:
-        for task in tasks:
-            parts.append(_staeckel_chunk(task))
-            bar.update(len(task[2]))
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(n_workers, len(tasks)), mp_context=ctx) as pool:
-            for task, future in [(t, pool.submit(_staeckel_chunk, t)) for t in tasks]:
-                parts.append(future.result())
-                bar.update(len(task[2]))
+    with _process_pool(min(n_workers, n_tasks)) as pool:
+        staeckel, failed = staeckel_log_likelihoods(term, model, samples, focal_distance_scale, chunk, pool, bar)
     bar.close()
-    staeckel, failed = np.concatenate(parts).T
     weights, ess = importance_weights(staeckel, spherical)
     return {
         "log_l_spherical": spherical,
@@ -305,3 +334,75 @@ def reweight_to_staeckel(
         "weights": weights,
         "effective_sample_size": ess,
     }
+
+
+@dataclass(frozen=True, eq=False)
+class StaeckelPosterior:
+    """The log posterior of ``posterior`` with its globular-cluster term's spherical actions
+    replaced by Stäckel actions (focal distances x ``focal_distance_scale``): a callable of θ
+    (W, D) → (W,) for ``fitting.run_emcee``. The walkers' Stäckel likelihoods run in chunks of
+    ``chunk`` on ``pool`` (an executor; serially if None)."""
+
+    posterior: Posterior
+    focal_distance_scale: float = 1.0
+    pool: Executor | None = None
+    chunk: int = 10
+
+    def __call__(self, theta):
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        log_post = self.posterior(theta)
+        ok = np.isfinite(log_post)
+        if ok.any():
+            term = next(t for t in self.posterior.terms if isinstance(t, GlobularClusterTerm))
+            spherical = self.posterior.log_likelihood_terms(theta[ok])[term.name]
+            staeckel, _ = staeckel_log_likelihoods(
+                term, self.posterior.model, theta[ok], self.focal_distance_scale, self.chunk, self.pool
+            )
+            log_post[ok] += staeckel - spherical
+        return np.where(np.isnan(log_post), -np.inf, log_post)
+
+
+def sample_staeckel_posterior(
+    posterior: Posterior,
+    samples,
+    weights,
+    n_walkers: int,
+    n_steps: int,
+    burn_fraction: float,
+    seed: int,
+    n_workers: int = 1,
+    focal_distance_scale: float = 1.0,
+    progress: bool = False,
+    label: str = "",
+) -> dict:
+    """A short emcee run of ``StaeckelPosterior(posterior)``, for when re-weighting ``samples``
+    (N, D) to Stäckel actions leaves too few effective samples: ``n_walkers`` distinct samples
+    drawn with probabilities ``weights`` (``reweight_to_staeckel``) start ``n_steps`` steps, the
+    first ``burn_fraction`` of them discarded; each step's walkers run on ``n_workers`` processes.
+    Returns ``fitting.run_emcee``'s result (chain of the kept steps and its diagnostics)."""
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    weights = np.asarray(weights, dtype=float)
+    if np.count_nonzero(weights) < n_walkers:
+        raise ValueError(
+            f"{label}: {np.count_nonzero(weights)} samples have a finite Stäckel likelihood, fewer than the "
+            f"{n_walkers} distinct starting points of the Stäckel MCMC"
+        )
+    rng = np.random.default_rng(seed)
+    start = samples[rng.choice(len(samples), size=n_walkers, replace=False, p=weights)]
+    n_burn = int(round(float(burn_fraction) * n_steps))
+    with _process_pool(n_workers) as pool:
+        # emcee's stretch move scores half the walkers at a time: one chunk per process
+        target = StaeckelPosterior(
+            posterior, focal_distance_scale, pool, chunk=-(-n_walkers // (2 * max(1, n_workers)))
+        )
+        return run_emcee(
+            target,
+            posterior.prior,
+            n_walkers=n_walkers,
+            n_burn=n_burn,
+            n_keep=int(n_steps) - n_burn,
+            seed=int(rng.integers(2**32)),
+            progress=progress,
+            initial=start,
+            label=f"{label} Stäckel MCMC".strip(),
+        )

@@ -23,7 +23,7 @@ from milkyway_mass.galaxy.fitting import Posterior, fit_posterior, fit_seed
 from milkyway_mass.galaxy.globular_clusters.catalogue import select_clusters
 from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws, draw_clusters
 from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS, GlobularClusterTerm
-from milkyway_mass.galaxy.globular_clusters.staeckel import reweight_to_staeckel
+from milkyway_mass.galaxy.globular_clusters.staeckel import reweight_to_staeckel, sample_staeckel_posterior
 from milkyway_mass.galaxy.model import (
     FitSpec,
     MassModel,
@@ -184,6 +184,26 @@ def grid_fit_setup(
     return Posterior(mm, prior, terms), settings, _start(spec, prior.names, analysis_b)
 
 
+def _constraint_data(
+    vesc_curve: EscapeVelocityCurve,
+    rotation_curve: pd.DataFrame,
+    vertical_force: pd.DataFrame,
+    analysis_b: dict[str, Any],
+    galaxy_frame: dict[str, Any],
+    globular_clusters: ClusterDraws | None,
+) -> ConstraintData:
+    return ConstraintData(
+        vesc_curve,
+        float(galaxy_frame["R0_kpc"]),
+        float(galaxy_frame["vc_R0_kms"]),
+        float(galaxy_frame["vc_R0_err_kms"]),
+        rotation_curve,
+        vertical_force,
+        globular_clusters,
+        float(analysis_b["globular_clusters"]["rotation_scale"]),
+    )
+
+
 def fit_analysis_b(
     vesc_curve: EscapeVelocityCurve,
     rotation_curve: pd.DataFrame,
@@ -205,16 +225,7 @@ def fit_analysis_b(
     ``store_thin``), log posterior, diagnostics, optimizer result, the
     maximum-posterior sample and each constraint's goodness there.
     """
-    data = ConstraintData(
-        vesc_curve,
-        float(galaxy_frame["R0_kpc"]),
-        float(galaxy_frame["vc_R0_kms"]),
-        float(galaxy_frame["vc_R0_err_kms"]),
-        rotation_curve,
-        vertical_force,
-        globular_clusters,
-        float(analysis_b["globular_clusters"]["rotation_scale"]),
-    )
+    data = _constraint_data(vesc_curve, rotation_curve, vertical_force, analysis_b, galaxy_frame, globular_clusters)
     fits = {}
     for spec in fit_specs(analysis_b):
         posterior, settings, start = grid_fit_setup(spec, data, model, analysis_b, cosmology)
@@ -328,6 +339,9 @@ def summarise_analysis_b(
 
 def reweight_globular_cluster_fits(
     chains: dict[str, Any],
+    vesc_curve: EscapeVelocityCurve,
+    rotation_curve: pd.DataFrame,
+    vertical_force: pd.DataFrame,
     globular_clusters: ClusterDraws,
     model: dict[str, Any],
     analysis_b: dict[str, Any],
@@ -344,12 +358,16 @@ def reweight_globular_cluster_fits(
     Stäckel solver failed on (they take their monopole actions), and the estimates (median and
     ``summary.interval_percentiles``) of every derived quantity on the same samples before and
     after re-weighting. An effective sample size below ``min_ess_fraction`` of the samples is
-    logged as a warning: the re-weighted estimates then rest on few samples.
+    logged as a warning and, if ``mcmc_steps`` > 0, starts a short emcee run with Stäckel
+    actions (the fit's walkers drawn from the re-weighted samples, ``mcmc_steps`` steps, the
+    first ``mcmc_burn_fraction`` discarded; the fit's data: curve, rotation curve, K_z, clusters),
+    whose estimates and diagnostics are added as ``staeckel_mcmc``.
     """
     cfg = analysis_b["globular_clusters"]["staeckel"]
     summary_cfg = analysis_b["summary"]
     rng = np.random.default_rng(int(cfg["seed"]))
     term = GlobularClusterTerm(globular_clusters, float(analysis_b["globular_clusters"]["rotation_scale"]))
+    data = _constraint_data(vesc_curve, rotation_curve, vertical_force, analysis_b, galaxy_frame, globular_clusters)
     fits = {}
     for name, fit in chains["fits"].items():
         spec = _fit_spec(fit)
@@ -358,28 +376,14 @@ def reweight_globular_cluster_fits(
         mm = _grid_model(spec, model, analysis_b, cosmology)
         samples = _subsample(flat_samples(fit).astype(float), int(cfg["n_samples"]), rng)
         logger.info("halo_mass analysis B %s: Stäckel actions for %d posterior samples", name, len(samples))
+        progress = bool(analysis_b["sampler"]["progress"])
         result = reweight_to_staeckel(
-            term,
-            mm,
-            samples,
-            int(cfg["n_workers"]),
-            float(cfg["focal_distance_scale"]),
-            progress=bool(analysis_b["sampler"]["progress"]),
-            label=name,
+            term, mm, samples, int(cfg["n_workers"]), float(cfg["focal_distance_scale"]), progress=progress, label=name
         )
         ess = result["effective_sample_size"]
         derived = derived_of(mm, samples, model, summary_cfg, galaxy_frame)
         diff = result["log_l_staeckel"] - result["log_l_spherical"]
         finite = diff[np.isfinite(diff)]
-        if ess < float(cfg["min_ess_fraction"]) * len(samples):
-            logger.warning(
-                "halo_mass analysis B %s: effective sample size of the Stäckel re-weighting %.1f of %d samples "
-                "(< %.0f %%): the re-weighted estimates rest on few samples; a Stäckel MCMC would be needed",
-                name,
-                ess,
-                len(samples),
-                100 * float(cfg["min_ess_fraction"]),
-            )
         fits[name] = {k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints")} | {
             "n_samples": len(samples),
             "effective_sample_size": ess,
@@ -397,6 +401,45 @@ def reweight_globular_cluster_fits(
             "estimates_spherical": estimates_from(derived, summary_cfg),
             "estimates_staeckel": estimates_from(derived, summary_cfg, result["weights"]),
         }
+        if ess >= float(cfg["min_ess_fraction"]) * len(samples):
+            continue
+        steps = int(cfg["mcmc_steps"])
+        logger.warning(
+            "halo_mass analysis B %s: effective sample size of the Stäckel re-weighting %.1f of %d samples "
+            "(< %.0f %%): the re-weighted estimates rest on few samples%s",
+            name,
+            ess,
+            len(samples),
+            100 * float(cfg["min_ess_fraction"]),
+            f"; running a {steps}-step Stäckel MCMC" if steps else " (mcmc_steps is 0: no Stäckel MCMC)",
+        )
+        if steps:
+            posterior, _, _ = grid_fit_setup(spec, data, model, analysis_b, cosmology)
+            mcmc = sample_staeckel_posterior(
+                posterior,
+                samples,
+                result["weights"],
+                int(fit["sampler"]["n_walkers"]),
+                steps,
+                float(cfg["mcmc_burn_fraction"]),
+                fit_seed(int(cfg["seed"]), name),
+                int(cfg["n_workers"]),
+                float(cfg["focal_distance_scale"]),
+                progress=progress,
+                label=name,
+            )
+            chain = mcmc["chain"].reshape(-1, mcmc["chain"].shape[-1])
+            fits[name]["staeckel_mcmc"] = {
+                "n_steps": steps,
+                "diagnostics": mcmc["diagnostics"],
+                "estimates": estimates_from(derived_of(mm, chain, model, summary_cfg, galaxy_frame), summary_cfg),
+            }
+            if not mcmc["diagnostics"]["converged"]:
+                logger.warning(
+                    "halo_mass analysis B %s: the Stäckel MCMC has not converged (steps / tau %.1f)",
+                    name,
+                    mcmc["diagnostics"]["steps_over_autocorr_time"],
+                )
     summary = {
         "data_label": chains["data_label"],
         "interval_percentiles": [float(p) for p in summary_cfg["interval_percentiles"]],

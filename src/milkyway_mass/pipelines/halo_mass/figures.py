@@ -246,10 +246,12 @@ def plot_enclosed_mass_analysis_b(
 ) -> Figure:
     """Mass inside the sphere of radius r of every fit (band of the posterior as sampled, halo
     and baryon components) and, for the globular-cluster fits, the enclosed masses at 20, 50
-    and 100 kpc after re-weighting to Stäckel actions (``reweight_globular_cluster_fits``)."""
+    and 100 kpc with Stäckel actions (``reweight_globular_cluster_fits``: re-weighted, or from
+    its Stäckel MCMC where the re-weighting left too few effective samples)."""
     points = {}
     for name, fit in gc_staeckel["fits"].items():
-        e = {k: v for k, v in fit["estimates_staeckel"].items() if k.startswith("M_enclosed_")}
+        staeckel = fit["staeckel_mcmc"]["estimates"] if "staeckel_mcmc" in fit else fit["estimates_staeckel"]
+        e = {k: v for k, v in staeckel.items() if k.startswith("M_enclosed_")}
         points[name] = pd.DataFrame(
             {
                 "x": [float(k.removeprefix("M_enclosed_").removesuffix("kpc_msun")) for k in e],
@@ -265,9 +267,9 @@ def plot_enclosed_mass_analysis_b(
         summary,
         "globular_clusters",
         "M(<r) [Msun]",
-        "Enclosed mass (clusters fitted or not; points: Stäckel re-weighted)",
+        "Enclosed mass (clusters fitted or not; points: Stäckel actions)",
         analysis_b["figures"],
-        points_label="Stäckel re-weighted",
+        points_label="Stäckel actions",
         xlabel="r [kpc]",
         log=True,
     )

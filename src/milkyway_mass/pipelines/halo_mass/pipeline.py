@@ -178,7 +178,17 @@ def _analysis_b(curve_source: str) -> Pipeline:
             ),
             node(
                 reweight_globular_cluster_fits,
-                ["halo_mass_b_chains", "halo_mass_b_gc_draws", MODEL, B, "params:galaxy_frame", "params:cosmology"],
+                [
+                    "halo_mass_b_chains",
+                    "halo_mass_b_vesc_curve",
+                    "halo_mass_b_rotation_curve",
+                    "halo_mass_b_vertical_force",
+                    "halo_mass_b_gc_draws",
+                    MODEL,
+                    B,
+                    "params:galaxy_frame",
+                    "params:cosmology",
+                ],
                 ["halo_mass_b_gc_staeckel", "halo_mass_b_gc_staeckel_md"],
                 name="reweight_globular_cluster_fits_analysis_b",
             ),

@@ -223,12 +223,26 @@ def staeckel_reweighting_markdown(summary: dict[str, Any]) -> str:
             f"solver failed on (given their monopole actions): {100 * fit['failed_fraction']['mean']:.2f} % on average, "
             f"{100 * fit['failed_fraction']['max']:.2f} % at most.",
             "",
-            "| quantity | spherical actions | Stäckel actions (re-weighted) |",
-            "|---|---|---|",
         ]
+        columns = {
+            "spherical actions": fit["estimates_spherical"],
+            "Stäckel actions (re-weighted)": fit["estimates_staeckel"],
+        }
+        if "staeckel_mcmc" in fit:
+            mcmc = fit["staeckel_mcmc"]
+            diag = mcmc["diagnostics"]
+            lines += [
+                f"The effective sample size is low: a {mcmc['n_steps']}-step emcee run with Stäckel actions "
+                f"({diag['n_walkers']} walkers started from the re-weighted samples; {diag['n_steps_kept']} steps "
+                f"kept, steps / tau {diag['steps_over_autocorr_time']:.1f}, acceptance {diag['acceptance_mean']:.2f}"
+                f"{'' if diag['converged'] else ', not converged'}) gives the last column.",
+                "",
+            ]
+            columns["Stäckel actions (MCMC)"] = mcmc["estimates"]
+        lines += ["| quantity | " + " | ".join(columns) + " |", "|---" * (1 + len(columns)) + "|"]
         for key, (label, fmt, scale) in rows.items():
             if key in fit["estimates_spherical"]:
-                cells = [_fmt(fit[f"estimates_{v}"][key], fmt, scale) for v in ("spherical", "staeckel")]
+                cells = [_fmt(e[key], fmt, scale) for e in columns.values()]
                 lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
