@@ -20,15 +20,16 @@ against the fitted model at the true halo, what a perfect fit reports.
 
 Run from the project root (each fit takes minutes to tens of minutes on one core):
 
-    python notebooks/gc_mock_recovery.py [--realisations 10] [--constraint-sets gc gc_rc_kz]
+    python notebooks/gc_mock_recovery.py [--realisations 10] [--first-realisation 1] [--constraint-sets gc gc_rc_kz]
         [--walkers 24] [--steps 1000] [--draws 100] [--staeckel-samples 200] [--workers 2] [--env base]
         [--shared-data ../shared/data]
-    python notebooks/gc_mock_recovery.py --summarise data/08_reporting/gc_mock_recovery/<run>/fits.csv
+    python notebooks/gc_mock_recovery.py --summarise data/08_reporting/gc_mock_recovery/<run>/fits.csv [...]
 
 It writes ``fits.csv`` (after each finished fit, so a long study can be read while it
 runs) and at the end ``summary.md`` to a new timestamped folder under
-``data/08_reporting/gc_mock_recovery/``; ``--summarise`` summarises a (partial) ``fits.csv``
-again into a new ``summary_<time>.md`` beside it. Units: kpc, km/s, Msun.
+``data/08_reporting/gc_mock_recovery/``; ``--summarise`` summarises one or more (partial)
+``fits.csv`` together (e.g. a study continued with ``--first-realisation``) into a new
+``summary_<time>.md`` beside the first. Units: kpc, km/s, Msun.
 """
 
 from __future__ import annotations
@@ -191,6 +192,9 @@ def truths_note(truths: dict[str, dict[str, float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--realisations", type=int, default=10)
+    parser.add_argument(
+        "--first-realisation", type=int, default=1, help="number of the first realisation (mock seed + 1000 x number)"
+    )
     parser.add_argument("--constraint-sets", nargs="+", default=["gc", "gc_rc_kz"])
     parser.add_argument("--walkers", type=int, default=24)
     parser.add_argument("--steps", type=int, default=1000)
@@ -199,22 +203,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--env", default="base")
     parser.add_argument("--shared-data", type=Path, default=PROJECT.parent / "shared" / "data")
-    parser.add_argument("--summarise", type=Path, help="summarise this fits.csv again instead of fitting")
+    parser.add_argument(
+        "--summarise", type=Path, nargs="+", help="summarise these fits.csv files together instead of fitting"
+    )
     args = parser.parse_args()
     params = load_parameters(PROJECT, args.env)
     truths = truths_of(params)
     if args.summarise:
-        fits = pd.read_csv(args.summarise).sort_values(["constraint_set", "seed"])
-        out = args.summarise.parent / f"summary_{dt.datetime.now(dt.UTC).strftime('%Y-%m-%dT%H.%M.%S')}.md"
+        fits = pd.concat([pd.read_csv(p) for p in args.summarise]).sort_values(["constraint_set", "seed"])
+        out = args.summarise[0].parent / f"summary_{dt.datetime.now(dt.UTC).strftime('%Y-%m-%dT%H.%M.%S')}.md"
         out.write_text(summarise(fits, truths))
         print(out.read_text(), f"written to {out}", sep="\n")  # noqa: T201
         return
     sampler = {"n_walkers": args.walkers, "n_steps": args.steps, "progress": False, "step_factors": {}}
     base_seed = int(params["mock_survey"]["seed"])
     tasks = [
-        {"params": params, "seed": base_seed + 1000 * (i + 1), "constraint_set": cset, "sampler": sampler}
+        {"params": params, "seed": base_seed + 1000 * i, "constraint_set": cset, "sampler": sampler}
         | {"draws": args.draws, "shared": args.shared_data, "staeckel_samples": args.staeckel_samples}
-        for i in range(args.realisations)
+        for i in range(args.first_realisation, args.first_realisation + args.realisations)
         for cset in args.constraint_sets
     ]
     out = PROJECT / "data/08_reporting/gc_mock_recovery" / dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S")
