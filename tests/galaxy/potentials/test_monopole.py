@@ -10,7 +10,7 @@ import pytest
 from milkyway_mass.galaxy.potentials.baryons import MiyamotoNagai, Plummer
 from milkyway_mass.galaxy.potentials.composite import enclosed_mass
 from milkyway_mass.galaxy.potentials.halos import EinastoHalo, NFWHalo
-from milkyway_mass.galaxy.potentials.monopole import MonopoleTable, angular_average, monopole
+from milkyway_mass.galaxy.potentials.monopole import MonopoleTable, _fixed_angular_average, angular_average, monopole
 from milkyway_mass.galaxy.units import G
 
 R = np.geomspace(0.05, 500.0, 37)
@@ -62,3 +62,21 @@ def test_table_vectorises_over_walkers_and_evaluates_per_point_walkers():
 def test_table_needs_log_spaced_radii():
     with pytest.raises(ValueError, match="log-spaced"):
         MonopoleTable.from_arrays(np.linspace(1, 10, 8), np.zeros(8), np.zeros(8))
+
+
+def test_monopole_of_fixed_components_is_kept_and_of_walker_parameters_recomputed():
+    """A disk with scalar parameters (fixed baryons) is averaged once per set of radii and
+    then reused, read-only and equal to a fresh average; per-walker parameters are averaged
+    every call."""
+    disk = MiyamotoNagai(4e10, 3.0, 0.3)
+    fresh = angular_average(disk, R)
+    first = monopole((disk,), R)
+    hits = _fixed_angular_average.cache_info().hits
+    first[0][:] = 0.0
+    again = monopole((disk,), R)
+    assert _fixed_angular_average.cache_info().hits == hits + 1
+    np.testing.assert_array_equal(again[0], fresh[0])
+    np.testing.assert_array_equal(again[1], fresh[1])
+    np.testing.assert_array_equal(monopole((disk,), R[:5])[0], fresh[0][:5])
+    walkers = MiyamotoNagai(np.array([[4e10], [2e10]]), 3.0, 0.3)
+    np.testing.assert_allclose(monopole((walkers,), R)[0], np.vstack([fresh[0], 0.5 * fresh[0]]), rtol=1e-12)

@@ -4,7 +4,8 @@ Phi0(r) = (1 / 4 pi) ∮ Phi(r, Omega) dOmega and dPhi0/dr, the spherical averag
 radial force. A component gives its own monopole through a ``monopole(r)`` method
 returning (Phi0, dPhi0/dr) (spherical halos and the Plummer sphere: their potential;
 tabulated baryons: their unit tables); any other component is averaged over
-mu = cos(theta) with Gauss–Legendre nodes (``angular_average``).
+mu = cos(theta) with Gauss–Legendre nodes (``angular_average``; kept for the next call when
+the component's parameters are scalars, as for fixed baryons).
 
 ``MonopoleTable`` holds Phi0 of W parameter sets on a grid uniform in ln r and
 interpolates it with cubic Hermite polynomials in ln r (relative error ~1e-9 with the
@@ -16,6 +17,7 @@ Units: kpc, (km/s)², (km/s)² / kpc.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -40,12 +42,32 @@ def angular_average(component, r, n_nodes: int = N_ANGLE):
     return np.sum(w * phi, axis=-1), np.sum(w * dphi_dr, axis=-1)
 
 
+@functools.lru_cache(maxsize=32)
+def _fixed_angular_average(component, r_bytes: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``angular_average`` of a component with scalar (hashable) parameters at the radii
+    ``np.frombuffer(r_bytes)``, kept for the next call (read-only arrays)."""
+    phi, dphi = angular_average(component, np.frombuffer(r_bytes))
+    phi.setflags(write=False)
+    dphi.setflags(write=False)
+    return phi, dphi
+
+
+def _average(component, r):
+    """``angular_average``, from the cache for components with scalar parameters (fixed
+    baryons: the same every likelihood call)."""
+    try:
+        hash(component)
+    except TypeError:
+        return angular_average(component, r)
+    return _fixed_angular_average(component, np.ascontiguousarray(r, dtype=float).tobytes())
+
+
 def monopole(components, r):
     """(Phi0, dPhi0/dr) of the sum of ``components`` at radii r (shape (n,)); shape (W, n)
     for components with parameters of shape (W, 1)."""
     phi, dphi = 0.0, 0.0
     for c in components:
-        p, d = c.monopole(r) if hasattr(c, "monopole") else angular_average(c, r)
+        p, d = c.monopole(r) if hasattr(c, "monopole") else _average(c, r)
         phi, dphi = phi + p, dphi + d
     return phi, dphi
 
