@@ -22,7 +22,8 @@ import astropy.coordinates as coord
 import astropy.units as u
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+
+from milkyway_mass.galaxy.parallel import progress_bar
 
 #: km/s per (kpc · mas/yr): v_tan = K_PM * d * mu.
 K_PM = (1.0 * u.kpc * u.mas / u.yr).to_value(u.km / u.s, u.dimensionless_angles())
@@ -272,10 +273,12 @@ def add_galactocentric_columns(
     sigma_names = ("sigma_v_R", "sigma_v_phi", "sigma_v_z", "sigma_v_gc")
     sigmas = {name: np.empty(len(stars)) for name in sigma_names}
     starts = range(0, len(stars), chunk_size)
-    for start in tqdm(starts, desc=f"MC errors ({n_draws} draws)", unit="chunk", disable=not progress):
-        chunk = stars.iloc[start : start + chunk_size]
-        for name, values in monte_carlo_sigmas(chunk, A, b, v_sun, n_draws, rng).items():
-            sigmas[name][start : start + len(chunk)] = values
+    with progress_bar(len(starts), f"MC errors ({n_draws} draws)", "chunk", progress) as bar:
+        for start in starts:
+            chunk = stars.iloc[start : start + chunk_size]
+            for name, values in monte_carlo_sigmas(chunk, A, b, v_sun, n_draws, rng).items():
+                sigmas[name][start : start + len(chunk)] = values
+            bar.update()
     for name in sigma_names:
         out[name] = sigmas[name]
     return out

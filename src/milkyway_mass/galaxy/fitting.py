@@ -25,6 +25,8 @@ import emcee
 import numpy as np
 from scipy.optimize import minimize
 
+from milkyway_mass.galaxy.parallel import progress_kwargs
+
 __all__ = [
     "Posterior",
     "Prior",
@@ -290,15 +292,17 @@ def run_emcee(
         raise ValueError(f"initial walker positions must have shape ({n_walkers}, {n_dim}), got {state.shape}")
     if keep_burn_in:
         sampler.run_mcmc(
-            state, int(n_burn + n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()}
+            state, int(n_burn + n_keep), progress=progress, progress_kwargs=progress_kwargs(f"{label} sampling".strip())
         )
     else:
         if n_burn:
             state = sampler.run_mcmc(
-                state, int(n_burn), progress=progress, progress_kwargs={"desc": f"{label} burn-in".strip()}
+                state, int(n_burn), progress=progress, progress_kwargs=progress_kwargs(f"{label} burn-in".strip())
             )
             sampler.reset()
-        sampler.run_mcmc(state, int(n_keep), progress=progress, progress_kwargs={"desc": f"{label} sampling".strip()})
+        sampler.run_mcmc(
+            state, int(n_keep), progress=progress, progress_kwargs=progress_kwargs(f"{label} sampling".strip())
+        )
     chain = sampler.get_chain()
     kept = chain[int(n_burn) :] if keep_burn_in else chain
     return {

@@ -226,3 +226,26 @@ def test_curves_and_figures(fitted, analysis_b):
         assert len(visible) == len(fitted["summary"]["fits"])  # 3 x 2 grid, one panel unused
     titles = [ax.get_title() for ax in figs[0].axes if ax.axison]
     assert "nfw.fixed.vesc\nnot fitted (prediction)" in titles and "nfw.fixed.combined\nfitted" in titles
+
+
+def test_fits_do_not_depend_on_the_number_of_workers(fitted, params, analysis_b):
+    hm = params["halo_mass"]
+    grid = {"grid": {"families": ["nfw"], "baryons": ["fixed"], "constraint_sets": ["vesc", "rc_kz"]}, "extra_fits": []}
+    runs = [
+        combined_nodes.fit_analysis_b(
+            fitted["curve"],
+            fitted["rc"],
+            fitted["kz"],
+            hm["model"],
+            analysis_b | grid | {"n_workers": n},
+            params["galaxy_frame"],
+            params["cosmology"],
+            "synthetic",
+        )
+        for n in (1, 2)
+    ]
+    serial, pooled = (run["fits"] for run in runs)
+    assert list(serial) == list(pooled) == ["nfw.fixed.vesc", "nfw.fixed.rc_kz"]
+    for name in serial:
+        np.testing.assert_array_equal(serial[name]["chain"], pooled[name]["chain"])
+        assert serial[name]["wall_seconds"] > 0

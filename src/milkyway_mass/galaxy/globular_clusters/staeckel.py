@@ -34,11 +34,9 @@ everywhere along their path; ``reweight_to_staeckel`` counts them (``failed_frac
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +56,7 @@ from milkyway_mass.galaxy.fitting import Posterior, run_emcee
 from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws
 from milkyway_mass.galaxy.globular_clusters.likelihood import GlobularClusterTerm
 from milkyway_mass.galaxy.model import MassModel
+from milkyway_mass.galaxy.parallel import process_pool, progress_bar
 from milkyway_mass.galaxy.potentials.baryon_tables import TabulatedComponent
 from milkyway_mass.galaxy.potentials.baryons import McMillanBaryons, MiyamotoNagai, Plummer
 from milkyway_mass.galaxy.potentials.composite import GalaxyModel
@@ -266,13 +265,6 @@ def _staeckel_chunk(task: tuple) -> np.ndarray:
     return np.array(rows)
 
 
-def _process_pool(n_workers: int):
-    """A 'spawn' process pool of ``n_workers`` processes, or no pool (None: serial) for one."""
-    if n_workers <= 1:
-        return contextlib.nullcontext(None)
-    return ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"))
-
-
 def staeckel_log_likelihoods(
     term: GlobularClusterTerm,
     model: MassModel,
@@ -322,8 +314,8 @@ def reweight_to_staeckel(
         [term.log_likelihood(model.build(samples[i : i + chunk])) for i in range(0, len(samples), chunk)]
     )
     n_tasks = -(-len(samples) // chunk)
-    bar = tqdm(total=len(samples), desc=f"{label} Stäckel re-weighting".strip(), unit="sample", disable=not progress)
-    with _process_pool(min(n_workers, n_tasks)) as pool:
+    bar = progress_bar(len(samples), f"{label} Stäckel re-weighting".strip(), "sample", progress)
+    with process_pool(min(n_workers, n_tasks)) as pool:
         staeckel, failed = staeckel_log_likelihoods(term, model, samples, focal_distance_scale, chunk, pool, bar)
     bar.close()
     weights, ess = importance_weights(staeckel, spherical)
@@ -390,7 +382,7 @@ def sample_staeckel_posterior(
     rng = np.random.default_rng(seed)
     start = samples[rng.choice(len(samples), size=n_walkers, replace=False, p=weights)]
     n_burn = int(round(float(burn_fraction) * n_steps))
-    with _process_pool(n_workers) as pool:
+    with process_pool(n_workers) as pool:
         # emcee's stretch move scores half the walkers at a time: one chunk per process
         target = StaeckelPosterior(
             posterior, focal_distance_scale, pool, chunk=-(-n_walkers // (2 * max(1, n_workers)))

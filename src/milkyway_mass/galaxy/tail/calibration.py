@@ -25,9 +25,9 @@ observed speeds add a Gaussian error of the star's σ_v; stars are kept if
 v_min ≤ v_obs < v_max until the bin's star count is reached. Radius errors are
 not modelled. Units: km/s, kpc.
 
-The fits are independent: :func:`run_calibration` maps them over a
-``dask.distributed`` cluster (a ``LocalCluster`` unless a scheduler address is
-given). Their statistics (bias, coverage, corrections) are in :mod:`coverage`.
+The fits are independent: :func:`run_calibration` maps them over local
+processes, or over a ``dask.distributed`` cluster when a scheduler address is
+given (``parallel.map_jobs``). Their statistics (bias, coverage, corrections) are in :mod:`coverage`.
 """
 
 from __future__ import annotations
@@ -39,10 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from dask.distributed import Client, LocalCluster, as_completed
-from tqdm.auto import tqdm
 
 from milkyway_mass.galaxy.mock import TruthGalaxy, halo_df
+from milkyway_mass.galaxy.parallel import map_jobs
 from milkyway_mass.galaxy.tail.coverage import score_posterior
 from milkyway_mass.galaxy.tail.fit import (
     FitTask,
@@ -355,29 +354,19 @@ def results_table(results: list[dict]) -> pd.DataFrame:
 def run_calibration(
     jobs: list[CalibrationJob], scheduler_address: str | None = None, n_workers: int = 2, progress: bool = True
 ) -> list[dict]:
-    """Run :func:`fit_realisation` for every job on a ``dask.distributed`` cluster; results in job order.
+    """Run :func:`fit_realisation` for every job through ``parallel.map_jobs``; results in job order.
 
-    ``scheduler_address`` connects to an existing scheduler (a real cluster);
-    otherwise a ``LocalCluster`` of ``n_workers`` single-threaded processes is
-    started and closed. The progress bar counts finished realisations.
+    ``scheduler_address`` sends the jobs to an existing ``dask.distributed`` scheduler (a
+    real cluster); otherwise they run on ``n_workers`` local processes. The progress bar
+    counts finished realisations.
     """
-    if not jobs:
-        return []
-    if scheduler_address:
-        cluster, client = None, Client(scheduler_address)
-    else:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    try:
-        futures = client.map(fit_realisation, jobs, pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        results: list[dict | None] = [None] * len(jobs)
-        with tqdm(total=len(jobs), desc="calibration fits", unit="fit", disable=not progress, mininterval=5.0) as bar:
-            for fut in as_completed(futures):
-                results[index[fut.key]] = fut.result()
-                bar.update()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return results
+    return map_jobs(
+        fit_realisation,
+        jobs,
+        n_workers,
+        labels=[job.key for job in jobs],
+        scheduler_address=scheduler_address,
+        desc="calibration fit",
+        unit="fit",
+        progress=progress,
+    )

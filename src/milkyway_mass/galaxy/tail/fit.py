@@ -6,22 +6,20 @@ as the one term of the posterior), then records its diagnostics: acceptance frac
 whether the kept chain is longer than ``n_tau`` × max τ, the maximum likelihood
 L_max (best chain sample, optionally polished by a bounded Nelder–Mead search) and
 AIC = 2·n_params − 2 ln L_max.
-Independent fits run in a process pool.
+Independent fits run in parallel (``parallel.map_jobs``).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from tqdm.auto import tqdm
 
 from milkyway_mass.galaxy.fitting import Posterior, Prior, initial_ball, run_emcee
+from milkyway_mass.galaxy.parallel import map_jobs
 from milkyway_mass.galaxy.tail.likelihood import (
     PARAMETER_NAMES,
     TailData,
@@ -235,37 +233,16 @@ def kept_samples(fit: dict) -> np.ndarray:
     return fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])
 
 
-def _fit_bin_checked(task: FitTask) -> dict:
-    try:
-        return fit_bin(task)
-    except Exception as exc:
-        raise RuntimeError(f"tail fit {task.key} failed: {exc}") from exc
-
-
 def run_fits(tasks: list[FitTask], n_workers: int = 2, progress: bool = True) -> dict:
-    """Run independent fits, in a process pool of ``n_workers`` (serially if 1); returns {key: result}.
-
-    Largest bins are submitted first; the progress bar counts finished fits. The
-    pool uses the 'spawn' start method (no fork of a threaded parent), so a plain
-    script calling this needs an ``if __name__ == "__main__":`` guard.
+    """Run independent fits through ``parallel.map_jobs`` on ``n_workers`` processes (serially
+    if 1); returns {key: result}. Largest bins are submitted first; the progress bar counts
+    finished fits; a plain script calling this needs an ``if __name__ == "__main__":`` guard.
     """
-    if not tasks:
-        return {}
     ordered = sorted(tasks, key=lambda t: -t.data.n)
-    results = {}
-    bar = tqdm(total=len(ordered), desc="tail fits", unit="fit", disable=not progress)
-    if n_workers <= 1 or len(ordered) == 1:
-        for task in ordered:
-            results[task.key] = _fit_bin_checked(task)
-            bar.update()
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(n_workers, len(ordered)), mp_context=ctx) as pool:
-            futures = {pool.submit(_fit_bin_checked, task): task.key for task in ordered}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update()
-    bar.close()
+    fitted = map_jobs(
+        fit_bin, ordered, n_workers, labels=[t.key for t in ordered], desc="tail fit", unit="fit", progress=progress
+    )
+    results = {task.key: result for task, result in zip(ordered, fitted)}
     for key, res in results.items():
         logger.info(
             "fit %s: N=%d, ln L_max=%.2f, acceptance=%.2f, max tau=%.0f (%s), %.1f s",

@@ -11,6 +11,7 @@ dark-matter density in GeV / cm³.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from milkyway_mass.galaxy.model import (
     component_vc,
     fit_grid,
 )
+from milkyway_mass.galaxy.parallel import map_jobs
 
 from .nodes import derived_of, estimates_from, estimates_of, flat_samples, mass_model
 from .reports import DEFINITIONS_B, QUANTITIES_B, analysis_b_markdown, staeckel_reweighting_markdown
@@ -204,6 +206,38 @@ def _constraint_data(
     )
 
 
+def _grid_fit(job: tuple) -> dict[str, Any]:
+    """One fit of the grid (run by ``parallel.map_jobs``): Nelder–Mead, emcee, and the entry of
+    ``fit_analysis_b``'s output for it, with its wall time."""
+    spec, posterior, settings, start, optimizer, progress = job
+    started = time.perf_counter()
+    mm, prior, terms = posterior.model, posterior.prior, posterior.terms
+    result = fit_posterior(
+        posterior, start, optimizer, settings | {"progress": progress}, fit_seed(settings["seed"], spec.name), spec.name
+    )
+    best, lp_best = result["max_posterior"]["x"], result["max_posterior"]["log_posterior"]
+    galaxy = mm.build(best[None, :])
+    return {
+        "family": spec.family,
+        "baryons": spec.baryons,
+        "constraint_set": spec.constraint_set,
+        "constraints": list(spec.constraints),
+        "parameter_names": list(prior.names),
+        "chain": result["chain"].astype(np.float32),
+        "log_prob": result["log_prob"].astype(np.float32),
+        "acceptance_fraction": result["acceptance_fraction"],
+        "diagnostics": result["diagnostics"],
+        "optimizer": result["optimizer"],
+        "seed": result["seed"],
+        "n_burn": result["n_burn"],
+        "store_thin": result["store_thin"],
+        "sampler": settings,
+        "max_posterior": dict(zip(prior.names, best.tolist())) | {"log_posterior": lp_best},
+        "goodness": {t.name: term_goodness(t, galaxy) for t in terms},
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
 def fit_analysis_b(
     vesc_curve: EscapeVelocityCurve,
     rotation_curve: pd.DataFrame,
@@ -220,45 +254,43 @@ def fit_analysis_b(
     clusters' draws for fits with the ``globular_clusters`` constraint.
 
     Each fit: Nelder–Mead maximum from the configured start, then emcee around it
-    (first ``burn_fraction`` of the steps discarded). Returns, per fit name
-    ``<family>.<baryons>.<constraint set>``: the kept chain (float32, thinned by
-    ``store_thin``), log posterior, diagnostics, optimizer result, the
-    maximum-posterior sample and each constraint's goodness there.
+    (first ``burn_fraction`` of the steps discarded). The fits are independent and run on
+    ``analysis_b.n_workers`` processes (``galaxy.parallel``), the costliest (steps x
+    parameters) first; each has its own seed, so the results do not depend on the number of
+    workers. With more than one worker the progress bar counts finished fits. Returns, per
+    fit name ``<family>.<baryons>.<constraint set>`` in grid order: the kept chain (float32,
+    thinned by ``store_thin``), log posterior, diagnostics, optimizer result, the
+    maximum-posterior sample, each constraint's goodness there and the fit's wall time.
     """
     data = _constraint_data(vesc_curve, rotation_curve, vertical_force, analysis_b, galaxy_frame, globular_clusters)
-    fits = {}
-    for spec in fit_specs(analysis_b):
+    n_workers = int(analysis_b["n_workers"])
+    progress = bool(analysis_b["sampler"]["progress"])
+    specs = fit_specs(analysis_b)
+    jobs = []
+    for spec in specs:
         posterior, settings, start = grid_fit_setup(spec, data, model, analysis_b, cosmology)
-        mm, prior, terms = posterior.model, posterior.prior, posterior.terms
-        result = fit_posterior(
-            posterior, start, analysis_b["optimizer"], settings, fit_seed(settings["seed"], spec.name), label=spec.name
-        )
-        best, lp_best = result["max_posterior"]["x"], result["max_posterior"]["log_posterior"]
-        galaxy = mm.build(best[None, :])
-        fits[spec.name] = {
-            "family": spec.family,
-            "baryons": spec.baryons,
-            "constraint_set": spec.constraint_set,
-            "constraints": list(spec.constraints),
-            "parameter_names": list(prior.names),
-            "chain": result["chain"].astype(np.float32),
-            "log_prob": result["log_prob"].astype(np.float32),
-            "acceptance_fraction": result["acceptance_fraction"],
-            "diagnostics": result["diagnostics"],
-            "optimizer": result["optimizer"],
-            "seed": result["seed"],
-            "n_burn": result["n_burn"],
-            "store_thin": result["store_thin"],
-            "sampler": settings,
-            "max_posterior": dict(zip(prior.names, best.tolist())) | {"log_posterior": lp_best},
-            "goodness": {t.name: term_goodness(t, galaxy) for t in terms},
-        }
+        posterior(start[None, :])  # builds what the model caches (baryon tables) once, here, before pickling
+        jobs.append((spec, posterior, settings, start, analysis_b["optimizer"], progress and n_workers <= 1))
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][2]["n_steps"] * len(jobs[i][1].prior.names))
+    results = map_jobs(
+        _grid_fit,
+        [jobs[i] for i in order],
+        n_workers,
+        labels=[specs[i].name for i in order],
+        desc="analysis B fit",
+        unit="fit",
+        progress=progress and n_workers > 1,
+    )
+    by_name = {specs[i].name: result for i, result in zip(order, results)}
+    fits = {spec.name: by_name[spec.name] for spec in specs}
+    for name, fit in fits.items():
         logger.info(
-            "halo_mass analysis B %s: max log posterior %.2f, acceptance %.2f, steps / tau %.1f",
-            spec.name,
-            lp_best,
-            result["diagnostics"]["acceptance_mean"],
-            result["diagnostics"]["steps_over_autocorr_time"],
+            "halo_mass analysis B %s: max log posterior %.2f, acceptance %.2f, steps / tau %.1f, %.0f s",
+            name,
+            fit["max_posterior"]["log_posterior"],
+            fit["diagnostics"]["acceptance_mean"],
+            fit["diagnostics"]["steps_over_autocorr_time"],
+            fit["wall_seconds"],
         )
     return {
         "data_label": str(data_label),
@@ -290,7 +322,8 @@ def summarise_analysis_b(
     Per fit: median and interval (``summary.interval_percentiles``) of QUANTITIES_B,
     log10_M200, M_baryon_r200_msun and the sampled parameters (over at most
     ``summary.max_samples`` posterior samples), the maximum-posterior sample, each
-    constraint's goodness there, the optimizer result and the MCMC diagnostics.
+    constraint's goodness there, the optimizer result, the MCMC diagnostics and the fit's
+    wall time (NaN for chains written before it was recorded).
     """
     cfg = analysis_b["summary"]
     percentiles = [float(p) for p in cfg["interval_percentiles"]]
@@ -308,6 +341,7 @@ def summarise_analysis_b(
             "goodness": fit["goodness"],
             "optimizer": optimizer | {"x": dict(zip(fit["parameter_names"], fit["optimizer"]["x"]))},
             "diagnostics": fit["diagnostics"],
+            "wall_seconds": fit.get("wall_seconds", float("nan")),
         }
         row = {k: fit[k] for k in ("family", "baryons", "constraint_set")} | {
             "fit": name,
@@ -321,6 +355,7 @@ def summarise_analysis_b(
             row |= {f"lnL_{term}": g["log_likelihood"]} | ({f"chi2_{term}": g["chi2"]} if "chi2" in g else {})
         d = fit["diagnostics"]
         row |= {k: d[k] for k in ("acceptance_mean", "steps_over_autocorr_time", "effective_samples", "converged")}
+        row["wall_seconds"] = fits[name]["wall_seconds"]
         rows.append(row)
     table = pd.DataFrame(rows)
     lead = ["fit", "family", "baryons", "constraint_set", "constraints"]
