@@ -75,6 +75,15 @@ def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):
     assert record["parameters"]["mock_survey"]["truth"]["c200"] == 12.0  # soft-merged from conf/base
 
 
+def test_every_node_is_timed(ci_catalog):
+    timings = ci_catalog.load("run_timings")
+    pipelines = register_pipelines()
+    ran = {node.name for name in RUN_PIPELINES for node in pipelines[name].nodes}
+    assert set(timings["node"]) == ran and len(timings) == len(ran)
+    assert (timings[["wall_s", "cpu_s", "peak_rss_mb"]] >= 0).all().all()
+    assert timings["peak_rss_mb"].is_monotonic_increasing  # the process's peak so far
+
+
 def test_registry_has_every_pipeline():
     pipelines = register_pipelines()
     assert {
