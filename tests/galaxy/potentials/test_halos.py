@@ -11,7 +11,7 @@ from galpy.potential import (
     TwoPowerSphericalPotential,
     TwoPowerTriaxialPotential,
 )
-from scipy import special
+from scipy import optimize, special
 from scipy.integrate import quad
 
 from milkyway_mass.galaxy.potentials import halos as hp
@@ -154,6 +154,27 @@ def test_r200_and_m200_follow_the_published_convention():
     np.testing.assert_allclose(zhao.r200, nfw.r200, rtol=1e-10)
     np.testing.assert_allclose(einasto.enclosed_mass(einasto.r200), einasto.m200, rtol=1e-10)
     assert np.isnan(ZhaoHalo(1e3, 10.0, 1.0, 3.0, 0.0, cosmology=cosmo).r200)  # core below 200 rho_crit
+
+
+def test_r200_of_many_walkers_matches_a_scalar_root_finder():
+    rng = np.random.default_rng(3)
+    n = 40
+    halos = [
+        EinastoHalo(10 ** rng.uniform(4, 8, (n, 1)), rng.uniform(2, 60, (n, 1)), rng.uniform(1, 10, (n, 1))),
+        ZhaoHalo(
+            10 ** rng.uniform(5, 9, (n, 1)),
+            rng.uniform(2, 60, (n, 1)),
+            rng.uniform(0.5, 3, (n, 1)),
+            rng.uniform(2.5, 6, (n, 1)),
+            rng.uniform(0, 1.9, (n, 1)),
+        ),
+    ]
+    for halo in halos:
+        density = halo.cosmology.halo_density(halo.overdensity)
+        for w in range(n):
+            mass = lambda r, w=w: halo.enclosed_mass(r)[w, 0] - 4 * np.pi / 3 * density * r**3  # noqa: E731
+            root = optimize.brentq(mass, 1e-3, 1e4, xtol=1e-14, rtol=1e-15)
+            assert halo.r200[w, 0] == pytest.approx(root, rel=1e-12)
 
 
 def test_escape_speed_to_boundary_matches_galpy():
