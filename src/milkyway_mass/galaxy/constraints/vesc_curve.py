@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -116,8 +117,9 @@ class EscapeVelocityCurve:
     density: GridLogDensity | SplitNormal
     scale: float = 1.0
 
-    @property
+    @cached_property
     def r0(self) -> np.ndarray:
+        """Bin radii [kpc] (read once: the likelihood asks for them at every call)."""
         return self.table["r0"].to_numpy(dtype=float)
 
     def log_density(self, v):

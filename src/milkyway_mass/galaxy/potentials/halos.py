@@ -338,8 +338,9 @@ class ZhaoHalo(SphericalHalo):
 
     @cached_property
     def _grid(self):
-        """Segment edges in ln x and the two cumulative integrals at the edges,
-        each of shape (*params, n_segments + 1)."""
+        """Segment edges in ln x, the two cumulative integrals at the edges, each of shape
+        (*params, n_segments + 1), and the offset of each parameter set's row in their
+        flattened arrays (shape of the parameters; row + segment = flat index)."""
         n_seg = int(np.ceil(np.log(X_MAX / X_MIN) / SEGMENT_DLNX))
         edges = np.linspace(np.log(X_MIN), np.log(X_MAX), n_seg + 1)
         h = edges[1] - edges[0]
@@ -354,28 +355,24 @@ class ZhaoHalo(SphericalHalo):
             seg = weighted.reshape(*self._shape, n_seg, N_GAUSS).sum(axis=-1)
             first = start[..., None]
             cumulative.append(np.concatenate([first, first + np.cumsum(seg, axis=-1)], axis=-1))
-        return edges, cumulative
+        offsets = np.arange(int(np.prod(self._shape, dtype=int))).reshape(self._shape) * edges.size
+        return edges, cumulative, offsets
 
     def _integrals(self, x):
         """(int_0^x t^(2-gamma) g dt, int_X_MIN^x t^(1-gamma) g dt), broadcast with the parameters."""
-        edges, cumulative = self._grid
+        edges, cumulative, offsets = self._grid
         x = np.asarray(x, dtype=float)
-        shape = np.broadcast_shapes(self._shape, x.shape)
-        x = np.broadcast_to(x, shape)
         if np.any(x > X_MAX):
             raise ValueError(f"Zhao halo evaluated at r > {X_MAX:g} r_s (beyond its quadrature grid)")
         below = x < X_MIN
-        ln_x = np.log(np.where(below, X_MIN, x))
-        h = edges[1] - edges[0]
-        k = np.clip(((ln_x - edges[0]) // h).astype(int), 0, len(edges) - 2)
-        nodes, weights = _GL_NODES, _GL_WEIGHTS
-        width = ln_x - edges[k]
-        ln_t = edges[k][..., None] + 0.5 * width[..., None] * (nodes + 1.0)
+        ln_x = np.log(np.maximum(x, X_MIN))
+        k = np.minimum(((ln_x - edges[0]) // (edges[1] - edges[0])).astype(int), len(edges) - 2)
+        half = 0.5 * (ln_x - edges[k])
+        ln_t = (edges[k] + half)[..., None] + half[..., None] * _GL_NODES
+        index = offsets + k
         out = []
         for table, integrand in zip(cumulative, self._integrands(ln_t)):
-            full = np.broadcast_to(table, (*shape, len(edges)))
-            base = np.take_along_axis(full, k[..., None], axis=-1)[..., 0]
-            out.append(base + 0.5 * width * np.sum(weights * integrand, axis=-1))
+            out.append(table.ravel()[index] + half * (integrand @ _GL_WEIGHTS))
         if np.any(below):
             with np.errstate(divide="ignore"):
                 series = self._below_grid(np.where(below, x, X_MIN))
@@ -384,7 +381,7 @@ class ZhaoHalo(SphericalHalo):
 
     def _r200_bracket(self, ln_target):
         """(lo, hi, valid) from the cumulative mass at the quadrature segment edges."""
-        edges, cumulative = self._grid
+        edges, cumulative, _ = self._grid
         ln_r = np.log(self.r_s)[..., None] + edges
         mass = 4.0 * np.pi * self.rho0[..., None] * self.r_s[..., None] ** 3 * cumulative[0]
         with np.errstate(divide="ignore"):
@@ -402,7 +399,7 @@ class ZhaoHalo(SphericalHalo):
     def _potential_r(self, r):
         r = np.asarray(r, dtype=float)
         mass, pot = self._integrals(r / self.r_s)
-        _, cumulative = self._grid
+        _, cumulative, _ = self._grid
         outer = cumulative[1][..., -1] + self._tail() - pot
         safe = np.where(r > 0, r, 1.0)
         inner = np.where(r > 0, 4.0 * np.pi * self.rho0 * self.r_s**3 * mass / safe, 0.0)
