@@ -49,3 +49,13 @@ def test_progress_off_a_terminal_is_a_few_log_lines(monkeypatch, caplog):
 def test_progress_on_a_terminal_is_a_live_bar(monkeypatch):
     monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
     assert parallel.progress_kwargs("fit x") == {"desc": "fit x"}
+
+
+def test_map_jobs_on_a_dask_scheduler():
+    from dask.distributed import LocalCluster  # noqa: PLC0415 - as in map_jobs
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert parallel.map_jobs(_square, [3, 1, 2], scheduler_address=address, progress=False) == [9, 1, 4]
+        with pytest.raises(RuntimeError, match="job 1 failed: negative input -1"):
+            parallel.map_jobs(_square, [2, -1], scheduler_address=address, desc="job", progress=False)

@@ -28,12 +28,12 @@ from __future__ import annotations
 import functools
 import operator
 import warnings
+from typing import TYPE_CHECKING
 
 import astropy.constants as c
 import astropy.units as u
 import numpy as np
 import pandas as pd
-from galpy.df import eddingtondf, osipkovmerrittdf
 from galpy.potential import (
     MiyamotoNagaiPotential,
     NFWPotential,
@@ -48,6 +48,9 @@ from galpy.potential import (
 from milkyway_mass.galaxy.coordinates import icrs_observables
 from milkyway_mass.galaxy.model import ENCLOSED_MASS_RADII_KPC
 from milkyway_mass.galaxy.units import Cosmology, G, r200_from_m200
+
+if TYPE_CHECKING:
+    from galpy.df import eddingtondf, osipkovmerrittdf
 
 
 class TruthGalaxy:
@@ -200,6 +203,8 @@ def halo_df(galaxy: TruthGalaxy, tracer: dict) -> eddingtondf:
     tracer_pot = _tracer_density(galaxy, tracer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        from galpy.df import eddingtondf  # noqa: PLC0415 - galpy.df takes seconds to import; only mocks need it
+
         return eddingtondf(
             pot=galaxy.composite, denspot=tracer_pot, rmax=galaxy.r_boundary * u.kpc, ro=galaxy.ro, vo=galaxy.vo
         )
@@ -289,6 +294,8 @@ def cluster_df(galaxy: TruthGalaxy, tracer: dict) -> osipkovmerrittdf:
     tracer_pot = _tracer_density(galaxy, tracer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        from galpy.df import osipkovmerrittdf  # noqa: PLC0415 - as in halo_df
+
         return osipkovmerrittdf(
             pot=galaxy.composite,
             denspot=tracer_pot,

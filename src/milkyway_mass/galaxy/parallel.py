@@ -29,8 +29,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from dask.distributed import Client
-from dask.distributed import as_completed as dask_as_completed
 from tqdm.auto import tqdm
 
 __all__ = ["LOG_INTERVAL_S", "map_jobs", "process_pool", "progress_bar", "progress_kwargs"]
@@ -105,6 +103,9 @@ def map_jobs(
     results: list[Any] = [None] * len(jobs)
     with progress_bar(len(jobs), desc, unit, progress and len(jobs) > 0) as bar:
         if scheduler_address:
+            from dask.distributed import Client  # noqa: PLC0415 - ~1 s to import; only a cluster needs it
+            from dask.distributed import as_completed as dask_as_completed  # noqa: PLC0415
+
             with Client(scheduler_address) as client:
                 futures = client.map(fn, jobs, pure=False)
                 index = {f.key: i for i, f in enumerate(futures)}
