@@ -185,20 +185,27 @@ class UnitTable:
             return {k: CubicSpline(ln_r, t) for k, t in tables.items()}
         return {k: RectBivariateSpline(np.log(self.rd), ln_r, t) for k, t in tables.items()}
 
-    def __call__(self, kind, R, rd=None) -> np.ndarray:
+    def check_scale_lengths(self, rd) -> None:
+        """Raise a ValueError unless every R_d [kpc] is inside the tabulated range."""
+        rd = np.asarray(rd, dtype=float)
+        if not np.all((rd >= self.rd[0]) & (rd <= self.rd[-1])):
+            raise ValueError(
+                f"{self.name}: scale length R_d outside the tabulated range "
+                f"[{self.rd[0]:g}, {self.rd[-1]:g}] kpc (got {rd.min():g} ... {rd.max():g}); "
+                "widen the table grid or bound the prior"
+            )
+
+    def __call__(self, kind, R, rd=None, checked: bool = False) -> np.ndarray:
         """Normalised value of ``kind`` ('vc2', 'phi' or ('kz', height)) at R [kpc]
-        (and R_d [kpc] for disks); 1 (point mass) beyond the grid."""
+        (and R_d [kpc] for disks; ``checked``: already known to be inside the table); 1
+        (point mass) beyond the grid."""
         R = np.asarray(R, dtype=float)
         if self.rd is None:
             r = R
         else:
             rd = np.asarray(rd, dtype=float)
-            if not np.all((rd >= self.rd[0]) & (rd <= self.rd[-1])):
-                raise ValueError(
-                    f"{self.name}: scale length R_d outside the tabulated range "
-                    f"[{self.rd[0]:g}, {self.rd[-1]:g}] kpc (got {rd.min():g} ... {rd.max():g}); "
-                    "widen the table grid or bound the prior"
-                )
+            if not checked:
+                self.check_scale_lengths(rd)
             r = R / rd
         if np.any(r < self.radius[0]):
             low = self.radius[0] if self.rd is None else self.radius[0] * self.rd[-1]
@@ -221,6 +228,13 @@ class TabulatedComponent:
     mass_msun: Any
     rd_kpc: Any = None
 
+    def __post_init__(self):
+        if self.rd_kpc is not None:
+            self.table.check_scale_lengths(self.rd_kpc)
+
+    def _table(self, kind, R) -> np.ndarray:
+        return self.table(kind, R, self.rd_kpc, checked=True)
+
     @staticmethod
     def _require_plane(z, what: str):
         if np.any(np.asarray(z) != 0.0):
@@ -230,27 +244,28 @@ class TabulatedComponent:
         """Phi(R, z = 0) [(km/s)²]."""
         self._require_plane(z, "the potential")
         R = np.asarray(R, dtype=float)
-        return -G * self.mass_msun / R * self.table("phi", R, self.rd_kpc)
+        return -G * self.mass_msun / R * self._table("phi", R)
 
     def dphi_dR(self, R, z):
         """dPhi/dR at z = 0 [(km/s)² / kpc] (= vc² / R)."""
         self._require_plane(z, "dPhi/dR")
         R = np.asarray(R, dtype=float)
-        return G * self.mass_msun / R**2 * self.table("vc2", R, self.rd_kpc)
+        return G * self.mass_msun / R**2 * self._table("vc2", R)
 
     def dphi_dz(self, R, z):
         """dPhi/dz = K_z [(km/s)² / kpc] at |z| in the tabulated heights (0 at z = 0)."""
-        z_abs = np.unique(np.abs(np.asarray(z, dtype=float)))
-        if np.array_equal(z_abs, [0.0]):
+        z_abs = np.abs(np.asarray(z, dtype=float))
+        if not np.any(z_abs):
             return np.zeros(np.broadcast_shapes(np.shape(R), np.shape(self.mass_msun)))
-        heights = [h for h in self.table.kz if np.isclose(h, z_abs[0], rtol=0, atol=1e-9)]
-        if z_abs.size != 1 or not heights:
+        height = z_abs.flat[0]
+        heights = [h for h in self.table.kz if abs(h - height) <= 1e-9]
+        if np.any(z_abs != height) or not heights:
             raise ValueError(
                 f"K_z of {self.table.name} is tabulated only at |z| = {sorted(self.table.kz)} kpc; got z = {z}"
             )
         R = np.asarray(R, dtype=float)
         point = G * self.mass_msun * np.asarray(z) / (R**2 + np.asarray(z) ** 2) ** 1.5
-        return point * self.table(("kz", heights[0]), R, self.rd_kpc)
+        return point * self._table(("kz", heights[0]), R)
 
     def monopole(self, r):
         """(Phi0, dPhi0/dr) of the spherical average at radii r [kpc] [(km/s)², (km/s)² / kpc].
@@ -261,8 +276,8 @@ class TabulatedComponent:
         first = self.table.radius[0] * scale * (1.0 + 1e-12)  # a margin for rounding in R / R_d
         clipped = np.maximum(r, first)
         core = np.minimum(r / first, 1.0)
-        phi = -G * self.mass_msun / clipped * self.table("phi_sphere", clipped, self.rd_kpc)
-        dphi = G * self.mass_msun / clipped**2 * self.table("mass_sphere", clipped, self.rd_kpc) * core
+        phi = -G * self.mass_msun / clipped * self._table("phi_sphere", clipped)
+        dphi = G * self.mass_msun / clipped**2 * self._table("mass_sphere", clipped) * core
         return phi, dphi
 
 
