@@ -412,6 +412,17 @@ class ZhaoHalo(SphericalHalo):
 N_OBLATE = 48
 
 
+def _oblate_nodes() -> tuple[np.ndarray, np.ndarray]:
+    """The N_OBLATE nodes s in [0, 1] and their weights (with the Jacobian of the map)."""
+    t, w = np.polynomial.legendre.leggauss(N_OBLATE)
+    t, w = 0.5 * (t + 1.0), 0.5 * w
+    a, b = t**4, (1.0 - t) ** 4
+    return a / (a + b), w * 4.0 * (t * (1.0 - t)) ** 3 / (a + b) ** 2
+
+
+_OBLATE_S, _OBLATE_DS = _oblate_nodes()
+
+
 class OblateHalo(HaloBase):
     """A spherical halo profile flattened along z with axis ratio q (0 < q ≤ 1).
 
@@ -443,11 +454,7 @@ class OblateHalo(HaloBase):
         self.overdensity = profile.overdensity
         self.rho0, self.r_s = profile.rho0, profile.r_s
         self._params = (*profile._params, self.q)
-        t, w = np.polynomial.legendre.leggauss(N_OBLATE)
-        t, w = 0.5 * (t + 1.0), 0.5 * w
-        a, b = t**4, (1.0 - t) ** 4
-        self._s = a / (a + b)
-        self._ds = w * 4.0 * (t * (1.0 - t)) ** 3 / (a + b) ** 2
+        self._s, self._ds = _OBLATE_S, _OBLATE_DS
 
     def _nodes(self, R, z):
         """m(s) and 1 − e² s² at the quadrature nodes: shape (broadcast of R, z, parameters) + (N_OBLATE,)."""
