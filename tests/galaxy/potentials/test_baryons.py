@@ -16,8 +16,11 @@ from galpy.potential import (
 )
 from scipy.integrate import quad
 
+from milkyway_mass.galaxy.potentials import baryon_tables
 from milkyway_mass.galaxy.potentials.baryon_tables import (
+    BulgeShape,
     GasDisk,
+    TableGrid,
     spheroid_forces,
     spheroid_mass,
     spheroid_potential_plane,
@@ -262,3 +265,21 @@ def test_monopole_below_the_table_is_a_uniform_core_for_any_scale_length(mcmilla
     assert phi.shape == (4, 41) and np.all(np.isfinite(phi)) and np.all(dphi >= 0)
     inside = r[None, :] < first[:, None]
     np.testing.assert_allclose(np.where(inside, phi, 0), np.where(inside, phi[:, :1], 0), rtol=1e-9)
+
+
+def test_tables_are_cached_on_disk_per_code_version(tmp_path, monkeypatch):
+    grid = TableGrid(R_min_kpc=1.0, R_max_kpc=50.0, n_R=21, rd_min_kpc=2.0, rd_max_kpc=4.0, n_rd=4)
+    shape = BulgeShape()
+    monkeypatch.setenv(baryon_tables.CACHE_ENV, str(tmp_path))
+    baryon_tables.bulge_table.cache_clear()
+    first, mass = baryon_tables.bulge_table(shape, grid)
+    directory = baryon_tables.table_cache_dir()
+    assert directory.parent == tmp_path / "baryon_tables" and any(directory.rglob("output.pkl"))
+    baryon_tables.bulge_table.cache_clear()
+    again, mass_again = baryon_tables.bulge_table(shape, grid)  # read back from disk
+    np.testing.assert_array_equal(again.vc2, first.vc2)
+    assert mass_again == mass
+    monkeypatch.setenv(baryon_tables.CACHE_ENV, "off")
+    baryon_tables.bulge_table.cache_clear()
+    assert baryon_tables.table_cache_dir() is None and baryon_tables.bulge_table(shape, grid)[1] == mass
+    baryon_tables.bulge_table.cache_clear()

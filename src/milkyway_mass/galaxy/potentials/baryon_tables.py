@@ -21,7 +21,10 @@ spheres) for actions in the spherical approximation; beyond the table's outer ra
 the component is treated as a point mass (error ~ (R_d / R)²). Circular speed
 and potential are tabulated in the plane and K_z at the heights
 ``kz_heights_kpc``; other heights raise a ``ValueError``. Building the tables
-takes ~15 s (mostly the gas expansion); they are cached per process.
+takes ~30 s on one core (two thirds of it galpy's SCF expansion of the gas); they
+are kept per process and on disk (joblib) in ``$MILKYWAY_MASS_CACHE`` (default
+``~/.cache/milkyway_mass``; ``off`` for none), in a folder named by a hash of this
+module's source and galpy's version, so a change of either builds them anew.
 
 Units: kpc, Msun, (km/s)², (km/s)² / kpc; published densities keep their units
 in the names (``*_msun_pc2``, ``*_msun_pc3``).
@@ -29,18 +32,47 @@ in the names (``*_msun_pc2``, ``*_msun_pc3``).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, wraps
+from pathlib import Path
 from typing import Any
 
+import galpy
+import joblib
 import numpy as np
 from galpy.potential import DiskSCFPotential, DoubleExponentialDiskPotential
 from scipy import special
 from scipy.interpolate import CubicSpline, RectBivariateSpline
 
 from milkyway_mass.galaxy.units import MSUN_PC2, G
+
+#: Environment variable naming the directory of the on-disk table cache ("off": none).
+CACHE_ENV = "MILKYWAY_MASS_CACHE"
+
+
+def table_cache_dir() -> Path | None:
+    """Directory of this version's on-disk table cache (None if ``$MILKYWAY_MASS_CACHE`` is "off")."""
+    root = os.environ.get(CACHE_ENV) or str(Path.home() / ".cache" / "milkyway_mass")
+    if root.lower() == "off":
+        return None
+    code = hashlib.sha256(Path(__file__).read_bytes() + galpy.__version__.encode()).hexdigest()[:16]
+    return Path(root) / "baryon_tables" / code
+
+
+def _disk_cached(build: Callable) -> Callable:
+    """``build`` through the on-disk cache of ``table_cache_dir()`` (read at each call)."""
+
+    @wraps(build)
+    def cached(*args):
+        directory = table_cache_dir()
+        return build(*args) if directory is None else joblib.Memory(directory, verbose=0).cache(build)(*args)
+
+    return cached
+
 
 # --- homoeoidal (oblate) spheroids -------------------------------------------------
 
@@ -328,6 +360,7 @@ def _with_sphere(table: UnitTable, mass_fraction: np.ndarray) -> UnitTable:
 
 
 @lru_cache(maxsize=8)
+@_disk_cached
 def exponential_disk_table(z_d_kpc: float, grid: TableGrid) -> UnitTable:
     """Unit table in (R_d, R / R_d) of a double-exponential disk with scale height z_d,
     from galpy's ``DoubleExponentialDiskPotential`` (natural units, G = 1, kpc)."""
@@ -374,6 +407,7 @@ class BulgeShape:
 
 
 @lru_cache(maxsize=8)
+@_disk_cached
 def bulge_table(shape: BulgeShape, grid: TableGrid) -> tuple[UnitTable, float]:
     """Unit table of the bulge and its mass per unit rho0 [kpc³]."""
     R = grid.R
@@ -438,6 +472,7 @@ class ScfSettings:
 
 
 @lru_cache(maxsize=4)
+@_disk_cached
 def gas_table(disks: tuple[GasDisk, ...], scf: ScfSettings, grid: TableGrid) -> tuple[UnitTable, float]:
     """Unit table of the fixed gas disks (galpy ``DiskSCFPotential``, G = 1, kpc) and their mass [Msun]."""
 
