@@ -6,7 +6,8 @@ and per fit (plain script).
 Runs ``kedro run`` as a user would (a subprocess, default pipeline of the environment
 unless ``--pipelines`` is given), then reads that run's ``run_timings`` table (written by
 ``hooks.RunTimingHook``), the tail fits' run times (``vesc_chains_*``) and the Analysis B
-fits' wall times (``halo_mass_b_chains`` or ``published.halo_mass_b_chains``). Writes a
+fits' wall times (``halo_mass_b_chains`` or ``published.halo_mass_b_chains``), each from
+its catalog entry. Writes a
 Markdown report to ``<data_dir>/08_reporting/benchmarks/full_run_<env>_<time>.md`` and prints
 it. CPU time counts this process's finished descendants (the Kedro process and its worker
 processes); peak memory is the largest single process's resident set.
@@ -56,23 +57,25 @@ def _pipeline_of_nodes(names: list[str]) -> dict[str, str]:
     return {name: owner.get(name, "?") for name in names}
 
 
-def _fit_times(data_dir: Path, after: str) -> pd.DataFrame:
-    """One row per fit of this run: what (tail / analysis B), name, wall [s]."""
+#: Catalog entries holding fits: (kind, entry, key of a fit's wall time).
+FIT_DATASETS = (
+    ("tail", "vesc_chains_bin1", "runtime_s"),
+    ("tail", "vesc_chains_bin2", "runtime_s"),
+    ("analysis B", "halo_mass_b_chains", "wall_seconds"),
+    ("analysis B", "published.halo_mass_b_chains", "wall_seconds"),
+)
+
+
+def _fit_times(catalog: dict, after: str) -> pd.DataFrame:
+    """One row per fit written by this run (the ``FIT_DATASETS`` of ``catalog``): kind, name, wall [s]."""
     rows = []
-    for path in sorted((data_dir / "06_models").glob("*vesc_chains_*.pkl")):
-        version = _latest_version(path, after)
-        if version is not None:
-            with version.open("rb") as f:
-                chains = pickle.load(f)
-            for key, fit in chains["fits"].items():
-                rows.append({"fit": "tail", "name": f"{path.stem} {key}", "wall_s": fit["runtime_s"]})
-    for path in sorted((data_dir / "06_models").glob("*halo_mass_b_chains*")):
-        version = _latest_version(path, after)
-        if version is not None:
-            with version.open("rb") as f:
-                chains = pickle.load(f)
-            for name, fit in chains["fits"].items():
-                rows.append({"fit": "analysis B", "name": name, "wall_s": fit.get("wall_seconds", float("nan"))})
+    for kind, entry, key in FIT_DATASETS:
+        version = _latest_version(PROJECT / catalog[entry]["filepath"], after)
+        if version is None:
+            continue
+        with version.open("rb") as f:
+            fits = pickle.load(f)["fits"]
+        rows += [{"fit": kind, "name": f"{entry} {name}", "wall_s": fit[key]} for name, fit in fits.items()]
     return pd.DataFrame(rows, columns=["fit", "name", "wall_s"])
 
 
@@ -88,7 +91,9 @@ def main() -> None:
 
     bootstrap_project(PROJECT)
     env = args.env or "local"
-    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env=env)
+    loader = OmegaConfigLoader(
+        str(PROJECT / "conf"), base_env="base", default_run_env=env, merge_strategy={"parameters": "soft"}
+    )
     data_dir = PROJECT / loader["globals"]["data_dir"]
     started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S")
     out = data_dir / "08_reporting/benchmarks"
@@ -110,7 +115,7 @@ def main() -> None:
     nodes = pd.read_csv(timings_path)
     nodes["pipeline"] = nodes["node"].map(_pipeline_of_nodes(list(nodes["node"])))
     per_pipeline = nodes.groupby("pipeline", sort=False)[["wall_s", "cpu_s"]].sum().reset_index()
-    fits = _fit_times(data_dir, started_at)
+    fits = _fit_times(loader["catalog"], started_at)
     fit_totals = fits.groupby("fit")["wall_s"].agg(["count", "sum", "max"]).reset_index()
     lines = [
         f"# Full run benchmark: `{' '.join(command[2:])}` ({started_at} UTC)",

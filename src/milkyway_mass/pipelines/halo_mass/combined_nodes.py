@@ -484,6 +484,16 @@ def reweight_globular_cluster_fits(
     return summary, staeckel_reweighting_markdown(summary)
 
 
+def _model_curves(mm: MassModel, draws: np.ndarray, grids: dict[str, np.ndarray], z: float, boundary: float) -> dict:
+    """{quantity: (radii, {component: values (n_draws or 1, n_radii)})} of ``draws`` of ``mm``."""
+    return {
+        "vc_kms": (grids["vc"], component_vc(mm, draws, grids["vc"])),
+        "kz_kms2_kpc": (grids["kz"], component_kz(mm, draws, grids["kz"], z)),
+        "vesc_kms": (grids["vesc"], {"total": mm.build(draws).escape_speed(grids["vesc"], 0.0, boundary)}),
+        "M_enclosed_msun": (grids["mass"], component_enclosed_mass(mm, draws, grids["mass"])),
+    }
+
+
 def predict_analysis_b_curves(
     chains: dict[str, Any],
     vertical_force: pd.DataFrame,
@@ -498,7 +508,8 @@ def predict_analysis_b_curves(
     M_enclosed_msun: mass inside the sphere whose radius is the R_kpc column), component
     (each baryon component, halo, total; signed sqrt(vc²) for vc, total only for
     v_esc), R_kpc, median, lo, hi (``figures.band_percentiles``) over
-    ``figures.n_band_draws`` posterior draws.
+    ``figures.n_band_draws`` posterior draws, evaluated ``figures.chunk_size`` draws at a time
+    (an oblate halo's monopole holds draws x radii x 64 angles x 48 nodes values).
     """
     cfg = analysis_b["figures"]
     rng = np.random.default_rng(int(cfg["seed"]))
@@ -508,22 +519,20 @@ def predict_analysis_b_curves(
     }
     grids["mass"] = np.geomspace(*(float(v) for v in cfg["mass_r_range_kpc"]), int(cfg["n_radii"]))
     z = float(np.unique(vertical_force["z_kpc"])[0])
+    boundary = float(model["escape_boundary_r200"])
+    chunk = int(cfg["chunk_size"])
     frames = []
     for name, fit in chains["fits"].items():
         mm = _grid_model(_fit_spec(fit), model, analysis_b, cosmology)
         draws = _subsample(flat_samples(fit).astype(float), int(cfg["n_band_draws"]), rng)
-        curves = {
-            "vc_kms": (grids["vc"], component_vc(mm, draws, grids["vc"])),
-            "kz_kms2_kpc": (grids["kz"], component_kz(mm, draws, grids["kz"], z)),
-            "vesc_kms": (
-                grids["vesc"],
-                {"total": mm.build(draws).escape_speed(grids["vesc"], 0.0, float(model["escape_boundary_r200"]))},
-            ),
-            "M_enclosed_msun": (grids["mass"], component_enclosed_mass(mm, draws, grids["mass"])),
-        }
-        for quantity, (R, components) in curves.items():
-            for component, values in components.items():
-                lo, med, hi = np.percentile(np.broadcast_to(values, (len(draws), R.size)), pct, axis=0)
+        chunks = [draws[i : i + chunk] for i in range(0, len(draws), chunk)]
+        parts = [_model_curves(mm, c, grids, z, boundary) for c in chunks]
+        for quantity, (R, components) in parts[0].items():
+            for component in components:
+                values = np.concatenate(
+                    [np.broadcast_to(part[quantity][1][component], (len(c), R.size)) for part, c in zip(parts, chunks)]
+                )
+                lo, med, hi = np.percentile(values, pct, axis=0)
                 frames.append(
                     pd.DataFrame(
                         {
