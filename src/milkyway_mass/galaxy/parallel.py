@@ -56,7 +56,8 @@ def progress_kwargs(desc: str = "") -> dict[str, Any]:
     otherwise log lines at most every ``LOG_INTERVAL_S`` seconds (see the module docstring)."""
     if sys.stderr is not None and sys.stderr.isatty():
         return {"desc": desc}
-    return {"desc": desc, "file": _LogStream(), "mininterval": LOG_INTERVAL_S, "ncols": 100, "ascii": True}
+    interval = {"mininterval": LOG_INTERVAL_S, "maxinterval": LOG_INTERVAL_S}  # tqdm's monitor refreshes at maxinterval
+    return {"desc": desc, "file": _LogStream(), "ncols": 100, "ascii": True} | interval
 
 
 def progress_bar(total: int, desc: str = "", unit: str = "it", enabled: bool = True) -> tqdm:

@@ -73,7 +73,7 @@ def test_observed_bin_has_the_star_count_and_selection(galaxy, with_errors):
         assert np.all(s["sigma"] == 0) and np.all(s["v"] < galaxy.vesc(s["r"]))
 
 
-def test_calibration_runs_on_a_two_worker_local_cluster_and_is_seeded(galaxy):
+def test_calibration_runs_on_two_local_workers_and_is_seeded(galaxy):
     rng = np.random.default_rng(4)
     survey = pd.DataFrame(
         {"binning": "bin1", "bin": 7, "r_gc": rng.uniform(16.0, 20.0, 200), "sigma_v_gc": rng.uniform(5.0, 30.0, 200)}
