@@ -152,8 +152,8 @@ class SphericalHalo(HaloBase):
     def r200(self):
         """Radius [kpc] inside which the mean halo density is overdensity * rho_crit * Om.
 
-        The root of ln M(<r) - ln((4 pi / 3) rho_200 r³) is bracketed within ~0.25 in
-        ln r, then refined by Newton steps in ln r (dlnM/dlnr = 4 pi r³ rho / M), kept
+        The root of ln M(<r) - ln((4 pi / 3) rho_200 r³) is bracketed within one grid step
+        (0.24 in ln r; a quadrature segment, 0.5, for Zhao), then refined by Newton steps in ln r (dlnM/dlnr = 4 pi r³ rho / M), kept
         inside the bracket, until every step is below R200_TOL (at most N_NEWTON steps;
         quadratic convergence gets there in about four). NaN where the mean density does
         not cross the target inside [10 X_MIN, X_MAX / 10] r_s.
@@ -366,7 +366,7 @@ class ZhaoHalo(SphericalHalo):
             raise ValueError(f"Zhao halo evaluated at r > {X_MAX:g} r_s (beyond its quadrature grid)")
         below = x < X_MIN
         ln_x = np.log(np.maximum(x, X_MIN))
-        k = np.minimum(((ln_x - edges[0]) // (edges[1] - edges[0])).astype(int), len(edges) - 2)
+        k = np.clip(((ln_x - edges[0]) // (edges[1] - edges[0])).astype(int), 0, len(edges) - 2)
         half = 0.5 * (ln_x - edges[k])
         ln_t = (edges[k] + half)[..., None] + half[..., None] * _GL_NODES
         index = offsets + k
