@@ -5,12 +5,11 @@ and per fit (plain script).
 
 Runs ``kedro run`` as a user would (a subprocess, default pipeline of the environment
 unless ``--pipelines`` is given), then reads that run's ``run_timings`` table (written by
-``hooks.RunTimingHook``), the tail fits' run times (``vesc_chains_*``) and the Analysis B
-fits' wall times (``halo_mass_b_chains`` or ``published.halo_mass_b_chains``), each from
-its catalog entry. Writes a
-Markdown report to ``<data_dir>/08_reporting/benchmarks/full_run_<env>_<time>.md`` and prints
-it. CPU time counts this process's finished descendants (the Kedro process and its worker
-processes); peak memory is the largest single process's resident set.
+``hooks.RunTimingHook``) and the wall time of each fit it wrote (``FIT_DATASETS``, found
+through the catalog). Writes a Markdown report to
+``<data_dir>/08_reporting/benchmarks/full_run_<env>_<time>.md`` and prints it. CPU time
+counts this process's finished descendants (the Kedro process and its worker processes);
+peak memory is the largest single process's resident set.
 """
 
 from __future__ import annotations
