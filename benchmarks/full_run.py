@@ -28,14 +28,9 @@ from kedro.config import OmegaConfigLoader
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
 
-from milkyway_mass.hooks import peak_rss_mb
+from milkyway_mass.hooks import cpu_seconds, peak_rss_mb
 
 PROJECT = Path(__file__).resolve().parents[1]
-
-
-def _cpu_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _latest_version(dataset_dir: Path, after: str) -> Path | None:
@@ -101,10 +96,10 @@ def main() -> None:
     command = [sys.executable, "-m", "kedro", "run"] + (["--env", args.env] if args.env else [])
     if args.pipelines:
         command += ["--pipelines", ",".join(args.pipelines)]
-    cpu0, wall0 = _cpu_children(), time.perf_counter()
+    cpu0, wall0 = cpu_seconds(resource.RUSAGE_CHILDREN), time.perf_counter()
     with log.open("w") as f:
         status = subprocess.run(command, cwd=PROJECT, stdout=f, stderr=subprocess.STDOUT, check=False).returncode
-    wall, cpu = time.perf_counter() - wall0, _cpu_children() - cpu0
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu0
     if status != 0:
         sys.exit(f"kedro run failed (exit {status}); see {log}")
 

@@ -36,10 +36,11 @@ class RunParametersHook:
         catalog.save("run_parameters", record)
 
 
-def cpu_seconds() -> float:
-    """CPU time [s] (user + system) of this process and of its finished child processes."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+def cpu_seconds(*who: int) -> float:
+    """CPU time [s] (user + system) of ``who`` (``resource.RUSAGE_SELF`` and / or
+    ``RUSAGE_CHILDREN``: finished child processes); by default of both."""
+    usages = [resource.getrusage(w) for w in who or (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usages)
 
 
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
