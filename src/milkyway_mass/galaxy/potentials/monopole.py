@@ -17,9 +17,8 @@ Units: kpc, (km/s)², (km/s)² / kpc.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -42,7 +41,7 @@ def angular_average(component, r, n_nodes: int = N_ANGLE):
     return np.sum(w * phi, axis=-1), np.sum(w * dphi_dr, axis=-1)
 
 
-@functools.lru_cache(maxsize=32)
+@lru_cache(maxsize=32)
 def _fixed_angular_average(component, r_bytes: bytes) -> tuple[np.ndarray, np.ndarray]:
     """``angular_average`` of a component with scalar (hashable) parameters at the radii
     ``np.frombuffer(r_bytes)``, kept for the next call (read-only arrays)."""
