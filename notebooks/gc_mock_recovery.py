@@ -1,9 +1,11 @@
 """Recovery of the enclosed mass from mock globular-cluster systems (a study of the GC constraint).
 
 Each realisation draws a new cluster system from the embedded mock's truth potential
-(``mock_survey.globular_clusters``: an Osipkov–Merritt DF, so the fitted double-power-law
-DF is not the true one), observes it with the errors of randomly paired real clusters,
-and fits it like ``halo_mass`` Analysis B: NFW halo + fixed baryons (the mock's family),
+(``mock_survey.globular_clusters``, with its DF chosen by ``--mock-df``: the fitted
+double-power-law family, or an Osipkov–Merritt DF outside it), observes it with the
+errors of randomly paired real clusters, and fits it like ``halo_mass`` Analysis B
+(distances drawn with the catalogue's errors, as the mock observes them, or with
+``--modulus-error-mag``): NFW halo + fixed baryons (the mock's family),
 the clusters alone (``gc``) and with the mock's rotation curve and K_z (``gc_rc_kz``).
 For each fit it records the posterior median and 16-84 % interval of the mass inside
 20, 50 and 100 kpc and of M200. The fits use actions in the potential's monopole;
@@ -22,7 +24,7 @@ Run from the project root (each fit takes minutes to tens of minutes on one core
 
     python notebooks/gc_mock_recovery.py [--realisations 10] [--first-realisation 1] [--constraint-sets gc gc_rc_kz]
         [--walkers 24] [--steps 1000] [--draws 100] [--staeckel-samples 200] [--workers 2] [--env base]
-        [--shared-data ../shared/data]
+        [--mock-df double_power_law|osipkov_merritt] [--modulus-error-mag MAG] [--shared-data ../shared/data]
     python notebooks/gc_mock_recovery.py --summarise data/08_reporting/gc_mock_recovery/<run>/fits.csv [...]
 
 It writes ``fits.csv`` (after each finished fit, so a long study can be read while it
@@ -87,7 +89,8 @@ def truths_of(params: dict) -> dict[str, dict[str, float]]:
 
 def realisation_data(seed: int, params: dict, tables: dict, n_draws: int) -> ConstraintData:
     """Constraint data of one realisation: a new cluster system (mock seed ``seed``), the mock's
-    rotation curve and K_z (same seed), each cluster drawn ``n_draws`` times."""
+    rotation curve and K_z (same seed), each cluster drawn ``n_draws`` times (distance errors
+    as ``halo_mass.analysis_b.globular_clusters.modulus_error_mag`` says)."""
     mock = params["mock_survey"] | {"seed": int(seed)}
     frame, cosmology = params["galaxy_frame"], params["cosmology"]
     catalogue = mock_nodes.mock_globular_clusters(tables["clusters"], mock, frame, cosmology)
@@ -125,7 +128,10 @@ def fit_one(task: dict) -> dict:
     rng = np.random.default_rng(seed)
     samples = samples[rng.choice(len(samples), size=min(len(samples), int(cfg["max_samples"])), replace=False)]
     estimates = nodes.estimates_of(post.model, samples, params["halo_mass"]["model"], cfg, params["galaxy_frame"])
-    row = {"seed": seed, "constraint_set": cset, "seconds": time.perf_counter() - started}
+    modulus = params["halo_mass"]["analysis_b"]["globular_clusters"]["modulus_error_mag"]
+    row = {"seed": seed, "constraint_set": cset, "mock_df": params["mock_survey"]["globular_clusters"]["df"]}
+    row |= {"distance_errors": "catalogue" if modulus is None else f"{modulus:g} mag"}
+    row |= {"seconds": time.perf_counter() - started}
     row |= {k: result["diagnostics"][k] for k in ("acceptance_mean", "steps_over_autocorr_time", "converged")}
     tables = {"": estimates}
     if task["staeckel_samples"]:
@@ -162,15 +168,15 @@ def summarise(fits: pd.DataFrame, truths: dict[str, dict[str, float]]) -> str:
     names = list(truths)
     lines = ["# Mock globular clusters: recovery of the enclosed mass", ""]
     lines += [f"Pulls against the {' and the '.join(names)} truth ({truths_note(truths)}).", ""]
-    head = ["constraints", "actions", "quantity", "fits"]
+    head = ["mock DF", "constraints", "actions", "quantity", "fits"]
     head += [f"{h} ({n})" for n in names for h in ("median pull", "share abs(pull) <= 1")]
     head += [f"mean median / truth ({n})" for n in names]
     lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     variants = {"spherical": ""} | ({"Staeckel (re-weighted)": "_staeckel"} if "staeckel_ess" in fits else {})
-    for cset, group in fits.groupby("constraint_set"):
+    for (mock_df, cset), group in fits.groupby(["mock_df", "constraint_set"]):
         for label, suffix in variants.items():
             for q in QUANTITIES:
-                cells = [cset, label, q, str(len(group))]
+                cells = [mock_df, cset, label, q, str(len(group))]
                 for n in names:
                     p = pulls(group, f"{q}{suffix}", truths[n][q])
                     cells += [f"{p.median():+.2f}", f"{(p.abs() <= 1).mean():.2f}"]
@@ -202,15 +208,24 @@ def main() -> None:
     parser.add_argument("--staeckel-samples", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--env", default="base")
+    parser.add_argument("--mock-df", choices=["double_power_law", "osipkov_merritt"], default="double_power_law")
+    parser.add_argument(
+        "--modulus-error-mag", type=float, default=None, help="distance errors in the fit (default: the catalogue's)"
+    )
     parser.add_argument("--shared-data", type=Path, default=PROJECT.parent / "shared" / "data")
     parser.add_argument(
         "--summarise", type=Path, nargs="+", help="summarise these fits.csv files together instead of fitting"
     )
     args = parser.parse_args()
     params = load_parameters(PROJECT, args.env)
+    params["mock_survey"]["globular_clusters"]["df"] = args.mock_df
+    params["halo_mass"]["analysis_b"]["globular_clusters"]["modulus_error_mag"] = args.modulus_error_mag
     truths = truths_of(params)
     if args.summarise:
-        fits = pd.concat([pd.read_csv(p) for p in args.summarise]).sort_values(["constraint_set", "seed"])
+        fits = pd.concat([pd.read_csv(p) for p in args.summarise])
+        # fits.csv files written before the mock_df column existed all drew Osipkov-Merritt systems
+        fits = fits.assign(mock_df=fits.get("mock_df", pd.Series(index=fits.index, dtype=object)))
+        fits = fits.fillna({"mock_df": "osipkov_merritt"}).sort_values(["mock_df", "constraint_set", "seed"])
         out = args.summarise[0].parent / f"summary_{dt.datetime.now(dt.UTC).strftime('%Y-%m-%dT%H.%M.%S')}.md"
         out.write_text(summarise(fits, truths))
         print(out.read_text(), f"written to {out}", sep="\n")  # noqa: T201
@@ -231,7 +246,7 @@ def main() -> None:
             rows.append(future.result())
             pd.DataFrame(rows).to_csv(out / "fits.csv", index=False)
             print(f"{len(rows)} of {len(tasks)} fits done, written to {out / 'fits.csv'}", flush=True)  # noqa: T201
-    fits = pd.DataFrame(rows).sort_values(["constraint_set", "seed"])
+    fits = pd.DataFrame(rows).sort_values(["mock_df", "constraint_set", "seed"])
     fits.to_csv(out / "fits.csv", index=False)
     (out / "summary.md").write_text(summarise(fits, truths))
     print(summarise(fits, truths))  # noqa: T201

@@ -8,12 +8,15 @@ import pytest
 from galpy.potential import MiyamotoNagaiPotential, evaluatePotentials
 
 from milkyway_mass.galaxy.coordinates import icrs_observables
+from milkyway_mass.galaxy.dynamics.actions import spherical_actions
+from milkyway_mass.galaxy.dynamics.double_power_law import DoublePowerLawDF
 from milkyway_mass.galaxy.globular_clusters.catalogue import COLUMNS, select_clusters
 from milkyway_mass.galaxy.mock import (
     cluster_df,
     halo_df,
     observe_clusters,
     sample_clusters,
+    sample_clusters_from_actions,
     sample_halo,
     truth_summary,
 )
@@ -101,6 +104,65 @@ def test_mock_clusters_are_seeded_bound_and_inside_the_cutoff(galaxy, clusters):
     r = np.sqrt(a["x"] ** 2 + a["y"] ** 2 + a["z"] ** 2).to_numpy()
     energy = 0.5 * (a["vx"] ** 2 + a["vy"] ** 2 + a["vz"] ** 2).to_numpy() + galaxy.phi(r)
     assert np.all(energy < 0) and r.max() <= 150.0
+
+
+# h_z = h_phi and g_z = g_phi: f depends on J_r, L and the sign of L_z only, so the density is
+# spherical; the rotation term (odd in J_phi) does not change it.
+ACTION_DF = {"slope_in": 1.0, "slope_out": 6.0, "steepness": 1.0, "ln_J0": 7.5, "h_r": 1.4, "h_z": 0.8}
+ACTION_DF |= {"g_r": 0.6, "g_z": 1.2, "rotation": -0.8}
+
+
+@pytest.fixture(scope="module")
+def action_clusters(galaxy):
+    df = DoublePowerLawDF.from_parameters(ACTION_DF)
+    return df, sample_clusters_from_actions(galaxy, df, 600, seed=5, n_proposals=600_000)
+
+
+def _density_shell_fractions(galaxy, df, edges_kpc):
+    """Fractions of the DF's mass in radial shells, from rho(r) = ∫ f d³v by quadrature (spherical
+    density: f of (r, |v|, angle to the radius) with the azimuth integrated out)."""
+    table = galaxy.monopole_table()
+    r = np.geomspace(0.01, 1000.0, 121)
+    x, w = np.polynomial.legendre.leggauss(40)
+    u, w = 0.5 * (x + 1.0), 0.5 * w
+    v_bound = np.sqrt(-2.0 * table.potential(r).reshape(-1))
+    R, U, C = np.meshgrid(r, u, u, indexing="ij")  # radius, speed / v_bound, |cos(angle to the radius)|
+    V = v_bound[:, None, None] * U
+    L = R * V * np.sqrt(1.0 - C**2)
+    J = spherical_actions(table, R.ravel(), (V**2).ravel(), L.ravel(), L.ravel())
+    f = np.where(J["bound"], np.exp(df.log_f(J["J_r"], J["J_z"], J["J_phi"])), 0.0).reshape(R.shape)
+    rho = 4.0 * np.pi * np.einsum("ijk,j,k->i", f * V**2, w, w) * v_bound
+    mass_per_ln_r = 4.0 * np.pi * r**3 * rho
+    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (mass_per_ln_r[1:] + mass_per_ln_r[:-1]) * np.diff(np.log(r)))])
+    return np.diff(np.interp(np.log(edges_kpc), np.log(r), cumulative)) / cumulative[-1]
+
+
+def test_clusters_from_actions_follow_the_density_of_the_df(galaxy, action_clusters):
+    """The resampled radii match the DF's own radial profile (quadrature over velocities)."""
+    df, clusters = action_clusters
+    edges = np.array([0.01, 2.0, 5.0, 12.0, 30.0, 1000.0])
+    r = np.sqrt(clusters["x"] ** 2 + clusters["y"] ** 2 + clusters["z"] ** 2).to_numpy()
+    expected = len(r) * _density_shell_fractions(galaxy, df, edges)
+    counts = np.histogram(r, edges)[0]
+    assert expected.min() > 50
+    np.testing.assert_array_less(np.abs(counts - expected) / np.sqrt(expected), 4.0)
+
+
+def test_clusters_from_actions_rotate_with_the_df_and_are_bound(galaxy, action_clusters):
+    """kappa < 0 puts most clusters on L_z < 0 orbits; every cluster is bound."""
+    _, c = action_clusters
+    L_z = (c["x"] * c["vy"] - c["y"] * c["vx"]).to_numpy()
+    assert np.mean(L_z < 0) > 0.5 + 4 * 0.5 / np.sqrt(len(c))
+    r = np.sqrt(c["x"] ** 2 + c["y"] ** 2 + c["z"] ** 2).to_numpy()
+    assert np.all(0.5 * (c["vx"] ** 2 + c["vy"] ** 2 + c["vz"] ** 2).to_numpy() + galaxy.phi(r) < 0)
+
+
+def test_clusters_from_actions_are_seeded_and_need_enough_proposals(galaxy):
+    df = DoublePowerLawDF.from_parameters(ACTION_DF)
+    a, b = (sample_clusters_from_actions(galaxy, df, 10, seed=9, n_proposals=20_000) for _ in range(2))
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(ValueError, match="effective sample size .* raise n_proposals"):
+        sample_clusters_from_actions(galaxy, df, 155, seed=9, n_proposals=2_000)
 
 
 def _reference(n=5, **errors):

@@ -48,5 +48,7 @@ def test_one_short_fit_reports_pulls_against_the_truth(study):
     fits = pd.DataFrame([row, far])
     np.testing.assert_allclose(study.pulls(fits, "M_enclosed_50kpc_msun", mock["M_enclosed_50kpc_msun"])[1], 3.0)
     text = study.summarise(fits, truths)
-    assert "| gc | spherical | M_enclosed_50kpc_msun | 2 |" in text and "Staeckel (re-weighted)" in text
+    assert row["mock_df"] == "double_power_law" and row["distance_errors"] == "0.1 mag"
+    assert "| double_power_law | gc | spherical | M_enclosed_50kpc_msun | 2 |" in text
+    assert "Staeckel (re-weighted)" in text
     assert "median pull (fitted model)" in text

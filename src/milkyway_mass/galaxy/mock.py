@@ -13,11 +13,12 @@ Escape speeds are to the boundary 2·r200 (configurable), and the halo DF is
 galpy's Eddington-inversion DF cut off at E = Φ(2·r200): every bound halo star
 has v < v_esc(r) = sqrt(2 [Φ(r_b) − Φ(r)]).
 
-The mock's globular clusters are drawn from galpy's Osipkov–Merritt DF of a
-double-power-law tracer in the same truth potential (``cluster_df``,
-``sample_clusters``), an equilibrium system with radial anisotropy outside the
-anisotropy radius; ``observe_clusters`` gives each the errors of a randomly paired
-real cluster.
+The mock's globular clusters are drawn in the same truth potential either from a
+double-power-law DF in actions, the family the globular-cluster constraint fits
+(``sample_clusters_from_actions``), or from galpy's Osipkov–Merritt DF of a
+double-power-law tracer density (``cluster_df``, ``sample_clusters``), an equilibrium
+system outside that family (radially anisotropic beyond the anisotropy radius);
+``observe_clusters`` gives each the errors of a randomly paired real cluster.
 
 Units: kpc, km/s, Msun. Galactocentric frame of astropy (X from the Sun towards
 the Galactic centre, prograde orbits have v_φ < 0).
@@ -46,7 +47,10 @@ from galpy.potential import (
 )
 
 from milkyway_mass.galaxy.coordinates import icrs_observables
+from milkyway_mass.galaxy.dynamics.actions import spherical_actions
+from milkyway_mass.galaxy.dynamics.double_power_law import DoublePowerLawDF
 from milkyway_mass.galaxy.model import ENCLOSED_MASS_RADII_KPC
+from milkyway_mass.galaxy.potentials.monopole import MonopoleTable
 from milkyway_mass.galaxy.units import Cosmology, G, r200_from_m200
 
 if TYPE_CHECKING:
@@ -126,6 +130,12 @@ class TruthGalaxy:
         """Circular speed [km/s] at r [kpc] (in the plane; spherical potential)."""
         r = np.atleast_1d(np.asarray(r_kpc, dtype=float)) / self.ro
         return np.asarray(vcirc(self.composite, r, use_physical=False)) * self.vo
+
+    def monopole_table(self, r_min_kpc: float = 1e-3, r_max_kpc: float = 1e4, n: int = 512) -> MonopoleTable:
+        """The truth potential (spherical, zero at infinity) as a ``MonopoleTable`` for
+        ``dynamics.actions.spherical_actions``: Φ(r) [km²/s²] and dΦ/dr = v_c² / r."""
+        r = np.geomspace(r_min_kpc, r_max_kpc, int(n))
+        return MonopoleTable.from_arrays(r, self.phi(r), self.vcirc(r) ** 2 / r)
 
     def kz(self, R_kpc, z_kpc) -> np.ndarray:
         """Vertical force |K_z| = ∂Φ/∂z (z > 0) of the axisymmetric §5 model, in (km/s)²/kpc."""
@@ -318,6 +328,61 @@ def sample_clusters(galaxy: TruthGalaxy, df: osipkovmerrittdf, n: int, seed: int
     vx = vR * np.cos(phi) - vT * np.sin(phi)
     vy = vR * np.sin(phi) + vT * np.cos(phi)
     return pd.DataFrame({"x": x, "y": y, "z": z, "vx": vx, "vy": vy, "vz": vz})
+
+
+def sample_clusters_from_actions(
+    galaxy: TruthGalaxy,
+    df: DoublePowerLawDF,
+    n: int,
+    seed: int,
+    n_proposals: int = 2_000_000,
+    r_range_kpc: tuple[float, float] = (0.01, 1000.0),
+    chunk: int = 200_000,
+) -> pd.DataFrame:
+    """Draw ``n`` clusters from the action DF ``df`` (one parameter set) in the truth
+    potential: Galactocentric x, y, z [kpc] and vx, vy, vz [km/s].
+
+    Sampling–importance–resampling: ``n_proposals`` points are drawn with ln r uniform on
+    ``r_range_kpc``, isotropic directions, and velocities uniform in the ball of bound
+    speeds |v| < sqrt(−2 Φ(r)); each is weighted by f(J) / q with J its spherical actions
+    (``dynamics.actions.spherical_actions``, exact in this spherical potential) and q the
+    proposal's phase-space density, q ∝ r⁻³ (−2 Φ(r))^(−3/2); ``n`` of them are then
+    drawn without replacement with probabilities ∝ weight. The effective sample size of
+    the weights must exceed 20 ``n`` (else raise: use more proposals). The DF's mass
+    outside ``r_range_kpc`` is left out (for the default range, clusters within 10 pc of
+    the centre or beyond 1 Mpc). Seeded by ``seed`` alone.
+    """
+    if np.size(df.slope_in) != 1:
+        raise ValueError("sample_clusters_from_actions needs one DF parameter set")
+    rng = np.random.default_rng(int(seed))
+    table = galaxy.monopole_table()
+    lo, hi = np.log(r_range_kpc[0]), np.log(r_range_kpc[1])
+    points, ln_w = [], []
+    for start in range(0, int(n_proposals), int(chunk)):
+        m = min(int(chunk), int(n_proposals) - start)
+        r = np.exp(rng.uniform(lo, hi, m))
+        x = np.stack(_spherical_to_cartesian(r, rng.uniform(-1, 1, m), rng.uniform(0, 2 * np.pi, m)))
+        v_bound = np.sqrt(-2.0 * table.potential(r).reshape(-1))
+        speed = v_bound * rng.uniform(0.0, 1.0, m) ** (1.0 / 3.0)
+        v = np.stack(_spherical_to_cartesian(speed, rng.uniform(-1, 1, m), rng.uniform(0, 2 * np.pi, m)))
+        angular = np.cross(x.T, v.T).T
+        J = spherical_actions(table, r, speed**2, np.linalg.norm(angular, axis=0), angular[2])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ln_f = df.log_f(J["J_r"], J["J_z"], J["J_phi"]).reshape(-1)
+        ln_f = np.where(J["bound"].reshape(-1) & np.isfinite(ln_f), ln_f, -np.inf)
+        ln_w.append(ln_f + 3.0 * np.log(r) + 3.0 * np.log(v_bound))
+        points.append(np.concatenate([x, v]).T)
+    ln_w, points = np.concatenate(ln_w), np.concatenate(points)
+    w = np.exp(ln_w - ln_w.max())
+    p = w / w.sum()
+    ess = 1.0 / np.sum(p**2)
+    if ess < 20 * n:
+        raise ValueError(
+            f"sampling the cluster DF: effective sample size {ess:.0f} of {int(n_proposals)} proposals is below "
+            f"20 x {n} clusters; raise n_proposals"
+        )
+    chosen = points[rng.choice(len(p), size=int(n), replace=False, p=p)]
+    return pd.DataFrame(chosen, columns=["x", "y", "z", "vx", "vy", "vz"])
 
 
 def observe_clusters(clusters: pd.DataFrame, reference: pd.DataFrame, frame: dict, seed: int) -> pd.DataFrame:

@@ -1,5 +1,7 @@
 """The mock survey: truth, populations, observed tables and defects."""
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,3 +151,36 @@ def test_mock_globular_clusters_read_back_as_the_real_catalogue(mock_params, sha
     np.testing.assert_allclose(back["dist"], mock["dist"], rtol=1e-5)
     real, _ = select_clusters(read_catalogue())
     assert set(back["vloserr"].round(4)) <= set(real["vloserr"].round(4))
+
+
+@pytest.mark.skipif(not CATALOGUE.is_file(), reason="../shared/data not available")
+def test_mock_globular_clusters_take_the_osipkov_merritt_df_or_name_the_bad_choice(
+    mock_params, shared_params, monkeypatch
+):
+    """``df: osipkov_merritt`` hands its block to galpy's DF (stubbed here: tests/galaxy/test_mock.py
+    samples it); an unknown DF is named."""
+    used = {}
+
+    def fake_sample(galaxy, df, n, seed):
+        used.update(tracer=df, n=n)
+        return pd.DataFrame(
+            {c: np.full(n, v) for c, v in zip(("x", "y", "z", "vx", "vy", "vz"), (10, 0, 5, 0, -150, 50))}
+        )
+
+    monkeypatch.setattr(nodes, "cluster_df", lambda galaxy, tracer: tracer)
+    monkeypatch.setattr(nodes, "sample_clusters", fake_sample)
+    gc = mock_params["globular_clusters"] | {"n_clusters": 20}
+    frame, cosmology = shared_params["galaxy_frame"], shared_params["cosmology"]
+    for df in ("osipkov_merritt", "king"):
+        run = functools.partial(
+            nodes.mock_globular_clusters,
+            read_catalogue(),
+            mock_params | {"globular_clusters": gc | {"df": df}},
+            frame,
+            cosmology,
+        )
+        if df == "king":
+            with pytest.raises(ValueError, match="double_power_law or osipkov_merritt, got 'king'"):
+                run()
+        else:
+            assert len(run()) == 20 and used == {"tracer": gc["osipkov_merritt"], "n": 20}

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from milkyway_mass.galaxy.coordinates import galactocentric_frame
+from milkyway_mass.galaxy.dynamics.double_power_law import DoublePowerLawDF
 from milkyway_mass.galaxy.globular_clusters.catalogue import select_clusters
 from milkyway_mass.galaxy.mock import (
     TruthGalaxy,
@@ -24,6 +25,7 @@ from milkyway_mass.galaxy.mock import (
     halo_df,
     observe_clusters,
     sample_clusters,
+    sample_clusters_from_actions,
     sample_disk,
     sample_halo,
     truth_summary,
@@ -371,12 +373,26 @@ def mock_kz(bovy_rix: pd.DataFrame, mock: dict, frame: dict, cosmology: dict) ->
 
 def mock_globular_clusters(reference: pd.DataFrame, mock: dict, frame: dict, cosmology: dict) -> pd.DataFrame:
     """The mock's globular-cluster catalogue in the columns of the Vasiliev & Baumgardt (2021)
-    table: ``globular_clusters.n_clusters`` clusters drawn from an Osipkov–Merritt DF in the
-    truth potential (``galaxy.mock.cluster_df``), observed with the errors of randomly paired
-    clusters of the real catalogue ``reference`` (after its selection)."""
+    table: ``globular_clusters.n_clusters`` clusters drawn in the truth potential from the DF
+    named by ``globular_clusters.df`` (``double_power_law``: the action DF the
+    globular-cluster constraint fits, ``galaxy.mock.sample_clusters_from_actions``;
+    ``osipkov_merritt``: galpy's Osipkov–Merritt DF, ``galaxy.mock.cluster_df``), observed
+    with the errors of randomly paired clusters of the real catalogue ``reference`` (after
+    its selection)."""
     cfg = mock["globular_clusters"]
     galaxy = _galaxy(mock, frame, cosmology)
-    clusters = sample_clusters(galaxy, cluster_df(galaxy, cfg["tracer"]), int(cfg["n_clusters"]), mock["seed"] + 30)
+    n, seed = int(cfg["n_clusters"]), mock["seed"] + 30
+    if cfg["df"] == "double_power_law":
+        dpl = dict(cfg["double_power_law"])
+        settings = {k: dpl.pop(k) for k in ("rotation_scale", "n_proposals")}
+        df = DoublePowerLawDF.from_parameters(dpl, rotation_scale=float(settings["rotation_scale"]))
+        clusters = sample_clusters_from_actions(galaxy, df, n, seed, n_proposals=int(settings["n_proposals"]))
+    elif cfg["df"] == "osipkov_merritt":
+        clusters = sample_clusters(galaxy, cluster_df(galaxy, cfg["osipkov_merritt"]), n, seed)
+    else:
+        raise ValueError(
+            f"mock_survey.globular_clusters.df must be double_power_law or osipkov_merritt, got {cfg['df']!r}"
+        )
     kept, _ = select_clusters(reference, source="globular-cluster catalogue (error reference of the mock)")
     catalogue = observe_clusters(clusters, kept, frame, mock["seed"] + 31)
     r = np.sqrt(clusters["x"] ** 2 + clusters["y"] ** 2 + clusters["z"] ** 2)
