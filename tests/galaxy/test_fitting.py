@@ -20,6 +20,7 @@ from milkyway_mass.galaxy.fitting import (
     fit_seed,
     initial_ball,
     maximise,
+    parameters_at_prior_edge,
     run_emcee,
 )
 from milkyway_mass.galaxy.model import HALO_FAMILIES, MassModel
@@ -224,3 +225,13 @@ def test_weighted_estimate_follows_the_weights():
     assert estimate(values, [16, 84], np.ones(100))["median"] == pytest.approx(plain["median"], abs=0.5)
     heavy = np.where(values > 50, 9.0, 1.0)  # 90 % of the weight above 50
     assert estimate(values, [16, 84], heavy)["median"] > 70
+
+
+def test_parameters_at_prior_edge_are_named():
+    names = ("v_esc", "k", "gamma")
+    rng = np.random.default_rng(0)
+    kept = np.column_stack([rng.normal(500, 20, 4000), rng.uniform(2.5, 3.7, 4000), rng.uniform(0.0, 1.0, 4000)])
+    # 1/6 of k lies in the top 5 % of [0.1, 3.7]; a flat gamma is not flagged
+    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 3.7, 1.0), names) == ["k"]
+    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 6.0, 1.0), names) == []
+    assert parameters_at_prior_edge(kept, (480.0, 0.1, 0.0), (1000.0, 6.0, 1.0), names) == ["v_esc"]

@@ -36,9 +36,15 @@ __all__ = [
     "fit_seed",
     "initial_ball",
     "maximise",
+    "parameters_at_prior_edge",
     "parse_box",
     "run_emcee",
 ]
+
+#: Outer fraction of a prior range counted as its edge, and the posterior mass there (twice
+#: a flat posterior's) that marks a posterior truncated by the prior.
+PRIOR_EDGE_WIDTH = 0.05
+PRIOR_EDGE_MASS = 0.10
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,18 @@ def chain_diagnostics(
         "n_tau_required": float(n_tau * tau_max),
         "converged": bool(n_steps > n_tau * tau_max),
     }
+
+
+def parameters_at_prior_edge(samples: np.ndarray, lower, upper, names: Sequence[str]) -> list[str]:
+    """Names of the parameters (columns of ``samples``, shape (n, len(names))) whose posterior
+    piles up against a bound of the prior range [lower, upper]: at least ``PRIOR_EDGE_MASS`` of
+    the samples lie within ``PRIOR_EDGE_WIDTH`` of the range's width from that bound."""
+    x = np.asarray(samples, dtype=float)[:, : len(names)]
+    lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    margin = PRIOR_EDGE_WIDTH * (hi - lo)
+    near_lo = np.mean(x < lo + margin, axis=0)
+    near_hi = np.mean(x > hi - margin, axis=0)
+    return [n for n, a, b in zip(names, near_lo, near_hi) if max(a, b) >= PRIOR_EDGE_MASS]
 
 
 def run_emcee(

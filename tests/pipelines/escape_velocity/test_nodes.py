@@ -17,7 +17,6 @@ from milkyway_mass.pipelines.escape_velocity.figures import (
 from milkyway_mass.pipelines.escape_velocity.nodes import (
     escape_velocity_at_sun,
     fit_escape_velocity,
-    parameters_at_prior_edge,
     summarise_escape_velocity,
 )
 
@@ -158,14 +157,6 @@ def test_summary_table_and_samples(fitted):
     # the synthetic truth 600 (r0/5)^-0.25 km/s lies within a generous interval of each bin
     truth = 600.0 * (ok["r0"] / 5.0) ** -0.25
     assert (np.abs(ok["vesc_median"] - truth) < 4 * (ok["vesc_err_minus"] + ok["vesc_err_plus"])).all()
-
-
-def test_parameters_at_prior_edge_are_named():
-    rng = np.random.default_rng(0)
-    kept = np.column_stack([rng.normal(500, 20, 4000), rng.uniform(2.5, 3.7, 4000), rng.uniform(0.0, 1.0, 4000)])
-    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 3.7, 1.0)) == ["k"]  # 1/6 of k in the top 5 %
-    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 6.0, 1.0)) == []  # a flat γ is not flagged
-    assert parameters_at_prior_edge(kept, (480.0, 0.1, 0.0), (1000.0, 6.0, 1.0)) == ["v_esc"]
 
 
 def test_samples_thinning(fitted):

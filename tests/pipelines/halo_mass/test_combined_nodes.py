@@ -203,6 +203,24 @@ def test_summary_table_and_report(fitted):
     assert "rho_DM(R0) [GeV/cm3]" in md and "synthetic" in md
 
 
+def test_posteriors_piling_up_at_a_prior_bound_are_flagged(fitted, params, analysis_b, caplog):
+    """A c200 posterior pushed against its upper bound (30) is named in the summary, the table,
+    the report and a warning; the fitted chains themselves are not."""
+    assert all(fit["at_prior_edge"] == [] for fit in fitted["summary"]["fits"].values())
+    chains = {**fitted["chains"], "fits": {"nfw.fixed.combined": dict(fitted["chains"]["fits"]["nfw.fixed.combined"])}}
+    fit = chains["fits"]["nfw.fixed.combined"]
+    fit["chain"] = fit["chain"].copy()
+    fit["chain"][..., 1] = np.linspace(28.0, 30.0, fit["chain"][..., 1].size).reshape(fit["chain"].shape[:2])
+    hm = params["halo_mass"]
+    with caplog.at_level("WARNING"):
+        summary, table, md = combined_nodes.summarise_analysis_b(
+            chains, hm["model"], analysis_b, params["galaxy_frame"], params["cosmology"]
+        )
+    assert summary["fits"]["nfw.fixed.combined"]["at_prior_edge"] == ["c200"]
+    assert table.loc[0, "at_prior_edge"] == "c200" and "| no | c200 |" in md
+    assert "nfw.fixed.combined: posterior of c200 piles up against the edge of its prior range" in caplog.text
+
+
 def test_curves_and_figures(fitted, analysis_b):
     curves = fitted["curves"]
     n = int(analysis_b["figures"]["n_radii"])

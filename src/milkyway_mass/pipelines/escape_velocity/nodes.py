@@ -13,6 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from milkyway_mass.galaxy.fitting import parameters_at_prior_edge
 from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
@@ -35,8 +36,6 @@ logger = logging.getLogger(__name__)
 STAR_COLUMNS = ("r_gc", "v_gc", "sigma_v_gc", "binning", "bin", "v_min")
 SAMPLE_COLUMNS = ("binning", "bin", "r0", *PARAMETER_NAMES)
 SUMMARY_PARAMS = ("k", "gamma", "f")
-PRIOR_EDGE_WIDTH = 0.05  # outer fraction of a prior range counted as its edge
-PRIOR_EDGE_MASS = 0.10  # posterior mass there (twice a flat posterior's) that marks a prior-truncated posterior
 VESC_AT_SUN_METHOD = (
     "interpolated: linear interpolation in r between the two fitted bins whose r0 bracket R0, applied to "
     "independent draws from the two posteriors; in_bin_model: v_esc(r0)*(R0/r0)^(-gamma/2) of the bin "
@@ -181,25 +180,13 @@ def fit_escape_velocity(
     return out[0], out[1]
 
 
-def parameters_at_prior_edge(kept: np.ndarray, lower, upper, names=("v_esc", "k", "gamma")) -> list[str]:
-    """Names of the parameters (the first ``len(names)`` columns of ``kept``) whose posterior piles up
-    against a bound of the prior range: at least ``PRIOR_EDGE_MASS`` of the samples lie within
-    ``PRIOR_EDGE_WIDTH`` of the range's width from that bound."""
-    x = kept[:, : len(names)]
-    lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
-    margin = PRIOR_EDGE_WIDTH * (hi - lo)
-    near_lo = np.mean(x < lo + margin, axis=0)
-    near_hi = np.mean(x > hi - margin, axis=0)
-    return [n for n, a, b in zip(names, near_lo, near_hi) if max(a, b) >= PRIOR_EDGE_MASS]
-
-
 def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Posterior samples of the chosen fit of each bin and the per-bin results table (like Table A1).
 
     Intervals are the 16th/50th/84th percentiles of the post-burn-in samples;
     ``*_err`` columns are half the 16–84 % width. ``at_prior_edge`` names the
     parameters (v_esc, k, γ and b if fitted) whose posterior piles up against a bound of its
-    prior range (:func:`parameters_at_prior_edge`); such bins, and fits shorter
+    prior range (``fitting.parameters_at_prior_edge``); such bins, and fits shorter
     than ``n_tau`` autocorrelation times, are logged as warnings. Skipped bins keep their row with
     NaN results and the skip reason in ``status``. Sample columns v_esc, k, gamma, f (and b)
     are float32 (the stored chain's precision); r0 is float64, equal to the table's.

@@ -20,7 +20,7 @@ import pandas as pd
 from milkyway_mass.galaxy.constraints.data import kz_from_table, rotation_curve_from_table
 from milkyway_mass.galaxy.constraints.terms import ConstraintData, make_terms, term_goodness
 from milkyway_mass.galaxy.constraints.vesc_curve import EscapeVelocityCurve
-from milkyway_mass.galaxy.fitting import Posterior, fit_posterior, fit_seed
+from milkyway_mass.galaxy.fitting import Posterior, Prior, fit_posterior, fit_seed, parameters_at_prior_edge
 from milkyway_mass.galaxy.globular_clusters.catalogue import select_clusters
 from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws, draw_clusters
 from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS, GlobularClusterTerm
@@ -164,18 +164,23 @@ def _sampler_settings(spec: FitSpec, sampler: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def grid_fit_setup(
-    spec: FitSpec, data: ConstraintData, model: dict[str, Any], analysis_b: dict[str, Any], cosmology: dict[str, Any]
-) -> tuple[Posterior, dict[str, Any], np.ndarray]:
-    """Posterior, sampler settings and optimiser start of one fit of the Analysis B grid."""
-    mm = _grid_model(spec, model, analysis_b, cosmology)
-    prior = build_prior(
+def _prior(spec: FitSpec, mm: MassModel, analysis_b: dict[str, Any]) -> Prior:
+    """The prior of one fit of the grid (halo, baryon and cluster-DF parameters)."""
+    return build_prior(
         mm.halo_family,
         _halo_config(spec, analysis_b)["priors"],
         mm.baryons.parameter_names,
         _baryon_priors(spec, analysis_b),
         _cluster_config(spec, analysis_b)["priors"],
     )
+
+
+def grid_fit_setup(
+    spec: FitSpec, data: ConstraintData, model: dict[str, Any], analysis_b: dict[str, Any], cosmology: dict[str, Any]
+) -> tuple[Posterior, dict[str, Any], np.ndarray]:
+    """Posterior, sampler settings and optimiser start of one fit of the Analysis B grid."""
+    mm = _grid_model(spec, model, analysis_b, cosmology)
+    prior = _prior(spec, mm, analysis_b)
     terms = make_terms(
         spec.constraints,
         data,
@@ -322,17 +327,28 @@ def summarise_analysis_b(
     Per fit: median and interval (``summary.interval_percentiles``) of QUANTITIES_B,
     log10_M200, M_baryon_r200_msun and the sampled parameters (over at most
     ``summary.max_samples`` posterior samples), the maximum-posterior sample, each
-    constraint's goodness there, the optimizer result, the MCMC diagnostics and the fit's
-    wall time (NaN for chains written before it was recorded).
+    constraint's goodness there, the optimizer result, the MCMC diagnostics, the parameters
+    whose posterior piles up against a prior bound (``at_prior_edge``, also logged as a
+    warning) and the fit's wall time (NaN for chains written before it was recorded).
     """
     cfg = analysis_b["summary"]
     percentiles = [float(p) for p in cfg["interval_percentiles"]]
     rng = np.random.default_rng(int(cfg["seed"]))
     fits, rows = {}, []
     for name, fit in chains["fits"].items():
-        mm = _grid_model(_fit_spec(fit), model, analysis_b, cosmology)
+        spec = _fit_spec(fit)
+        mm = _grid_model(spec, model, analysis_b, cosmology)
         samples = _subsample(flat_samples(fit).astype(float), int(cfg["max_samples"]), rng)
         estimates = estimates_of(mm, samples, model, cfg, galaxy_frame, chunk=int(cfg["chunk_size"]))
+        prior = _prior(spec, mm, analysis_b)
+        edge = parameters_at_prior_edge(samples, prior.lower, prior.upper, prior.names)
+        if edge:
+            logger.warning(
+                "halo_mass analysis B %s: posterior of %s piles up against the edge of its prior range "
+                "(the prior, not the data, bounds it)",
+                name,
+                ", ".join(edge),
+            )
         optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
         fits[name] = {k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")} | {
             "n_samples_summarised": len(samples),
@@ -341,6 +357,7 @@ def summarise_analysis_b(
             "goodness": fit["goodness"],
             "optimizer": optimizer | {"x": dict(zip(fit["parameter_names"], fit["optimizer"]["x"]))},
             "diagnostics": fit["diagnostics"],
+            "at_prior_edge": edge,
             "wall_seconds": fit.get("wall_seconds", float("nan")),
         }
         row = {k: fit[k] for k in ("family", "baryons", "constraint_set")} | {
@@ -355,6 +372,7 @@ def summarise_analysis_b(
             row |= {f"lnL_{term}": g["log_likelihood"]} | ({f"chi2_{term}": g["chi2"]} if "chi2" in g else {})
         d = fit["diagnostics"]
         row |= {k: d[k] for k in ("acceptance_mean", "steps_over_autocorr_time", "effective_samples", "converged")}
+        row["at_prior_edge"] = " ".join(edge)
         row["wall_seconds"] = fits[name]["wall_seconds"]
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -175,8 +175,8 @@ def analysis_b_markdown(summary: dict[str, Any]) -> str:
         "Fit quality at the maximum posterior (chi2 / points) and MCMC diagnostics:",
         "",
         "| halo | baryons | constraints | rotation curve | K_z | vc(R0) | ln L v_esc curve | ln L clusters "
-        "| acceptance | steps / tau | converged | wall time [s] |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| acceptance | steps / tau | converged | at prior edge | wall time [s] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for fit in summary["fits"].values():
         g = fit["goodness"]
@@ -187,7 +187,7 @@ def analysis_b_markdown(summary: dict[str, Any]) -> str:
         cells += [f"{g[t]['log_likelihood']:.1f}" if t in g else "-" for t in ("vesc_curve", "globular_clusters")]
         d = fit["diagnostics"]
         cells += [f"{d['acceptance_mean']:.2f}", f"{d['steps_over_autocorr_time']:.1f}", _cell(d["converged"])]
-        cells.append(f"{fit['wall_seconds']:.0f}")
+        cells += [", ".join(fit["at_prior_edge"]) or "-", f"{fit['wall_seconds']:.0f}"]
         lines.append(
             f"| {fit['family']} | {fit['baryons']} | {' + '.join(fit['constraints'])} | " + " | ".join(cells) + " |"
         )
