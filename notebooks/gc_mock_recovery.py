@@ -172,8 +172,9 @@ def summarise(fits: pd.DataFrame, truths: dict[str, dict[str, float]]) -> str:
     head += [f"{h} ({n})" for n in names for h in ("median pull", "share abs(pull) <= 1")]
     head += [f"mean median / truth ({n})" for n in names]
     lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    variants = {"spherical": ""} | ({"Staeckel (re-weighted)": "_staeckel"} if "staeckel_ess" in fits else {})
     for (mock_df, cset), group in fits.groupby(["mock_df", "constraint_set"]):
+        reweighted = "staeckel_ess" in group and group["staeckel_ess"].notna().all()
+        variants = {"spherical": ""} | ({"Staeckel (re-weighted)": "_staeckel"} if reweighted else {})
         for label, suffix in variants.items():
             for q in QUANTITIES:
                 cells = [mock_df, cset, label, q, str(len(group))]
@@ -182,8 +183,9 @@ def summarise(fits: pd.DataFrame, truths: dict[str, dict[str, float]]) -> str:
                     cells += [f"{p.median():+.2f}", f"{(p.abs() <= 1).mean():.2f}"]
                 cells += [f"{(group[f'{q}{suffix}_median'] / truths[n][q]).mean():.3f}" for n in names]
                 lines.append("| " + " | ".join(cells) + " |")
-    if "staeckel_ess" in fits:
-        lines += ["", f"Effective sample size of the re-weighting: {fits['staeckel_ess'].round(1).tolist()}"]
+    if "staeckel_ess" in fits and fits["staeckel_ess"].notna().any():
+        ess = fits["staeckel_ess"].dropna().round(1).tolist()
+        lines += ["", f"Effective sample size of the re-weighting: {ess}"]
     lines += ["", f"steps / autocorrelation time: {fits['steps_over_autocorr_time'].round(1).tolist()}"]
     return "\n".join(lines) + "\n"
 

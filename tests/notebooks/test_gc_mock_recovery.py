@@ -51,4 +51,7 @@ def test_one_short_fit_reports_pulls_against_the_truth(study):
     assert row["mock_df"] == "double_power_law" and row["distance_errors"] == "0.1 mag"
     assert "| double_power_law | gc | spherical | M_enclosed_50kpc_msun | 2 |" in text
     assert "Staeckel (re-weighted)" in text
+    # a group fitted without re-weighting (no effective sample size) gets no Staeckel rows
+    mixed = study.summarise(pd.concat([fits, fits.assign(mock_df="osipkov_merritt", staeckel_ess=np.nan)]), truths)
+    assert "| osipkov_merritt | gc | spherical |" in mixed and "| osipkov_merritt | gc | Staeckel" not in mixed
     assert "median pull (fitted model)" in text
