@@ -335,7 +335,7 @@ def sample_clusters_from_actions(
     df: DoublePowerLawDF,
     n: int,
     seed: int,
-    n_proposals: int = 2_000_000,
+    n_proposals: int = 1_000_000,
     r_range_kpc: tuple[float, float] = (0.01, 1000.0),
     chunk: int = 200_000,
 ) -> pd.DataFrame:
