@@ -226,7 +226,8 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
             where = f"escape_velocity {chains['binning']} bin {b} ({meta['r_lo']:.1f}-{meta['r_hi']:.1f} kpc, {chosen})"
             if edge:
                 logger.warning(
-                    "%s: posterior of %s piles up against the edge of its prior range (the prior, not the data, bounds it)",
+                    "%s: posterior of %s piles up against the edge of its prior range (truncated there: widen the "
+                    "prior unless the bound is physical)",
                     where,
                     ", ".join(edge),
                 )

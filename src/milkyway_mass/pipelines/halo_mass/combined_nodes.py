@@ -345,7 +345,7 @@ def summarise_analysis_b(
         if edge:
             logger.warning(
                 "halo_mass analysis B %s: posterior of %s piles up against the edge of its prior range "
-                "(the prior, not the data, bounds it)",
+                "(truncated there: widen the prior unless the bound is physical)",
                 name,
                 ", ".join(edge),
             )
