@@ -108,13 +108,14 @@ def main() -> None:
         sys.exit(f"no run_timings written by this run under {data_dir / '08_reporting'}")
     nodes = pd.read_csv(timings_path)
     nodes["pipeline"] = nodes["node"].map(_pipeline_of_nodes(list(nodes["node"])))
-    per_pipeline = nodes.groupby("pipeline", sort=False)[["wall_s", "cpu_s"]].sum().reset_index()
+    per_pipeline = nodes.groupby("pipeline", sort=False)[["wall_s", "cpu_s", "save_s"]].sum().reset_index()
     fits = _fit_times(loader["catalog"], started_at)
     fit_totals = fits.groupby("fit")["wall_s"].agg(["count", "sum", "max"]).reset_index()
     lines = [
         f"# Full run benchmark: `{' '.join(command[2:])}` ({started_at} UTC)",
         "",
-        f"- wall time: **{wall:.0f} s** (the Kedro process from start to exit, {nodes['wall_s'].sum():.0f} s in nodes)",
+        f"- wall time: **{wall:.0f} s** (the Kedro process from start to exit: {nodes['wall_s'].sum():.0f} s in nodes, "
+        f"{nodes['save_s'].sum():.0f} s writing their outputs, figures rendered then)",
         f"- CPU time: {cpu:.0f} s (the Kedro process and its workers; {cpu / wall:.0%} of one core's wall time)",
         f"- peak memory (largest single process): {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB",
         f"- log: `{log.relative_to(PROJECT)}`",
@@ -125,7 +126,11 @@ def main() -> None:
         "",
         "## Per node (slowest first)",
         "",
-        _markdown(nodes.sort_values("wall_s", ascending=False)[["pipeline", "node", "wall_s", "cpu_s", "peak_rss_mb"]]),
+        _markdown(
+            nodes.sort_values("wall_s", ascending=False)[
+                ["pipeline", "node", "wall_s", "cpu_s", "save_s", "peak_rss_mb"]
+            ]
+        ),
         "",
         "## Fits (each fit's own wall time; fits run in parallel on workers)",
         "",

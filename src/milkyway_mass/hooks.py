@@ -56,17 +56,20 @@ class RunTimingHook:
 
     Columns: node, namespace, wall_s, cpu_s (this process plus the worker processes that
     finished during the node: a node on two busy workers shows about twice its wall time),
-    peak_rss_mb (this process so far) and peak_rss_children_mb (largest finished worker so
-    far). The nodes run one after another in this process (Kedro's sequential runner).
+    save_s (wall time of writing the node's outputs, which Kedro does after the node: a
+    figure is rendered then), peak_rss_mb (this process so far) and peak_rss_children_mb
+    (largest finished worker so far). The nodes run one after another in this process
+    (Kedro's sequential runner).
     """
 
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
         self._started: dict[str, tuple[float, float]] = {}
+        self._saving: dict[str, float] = {}
 
     @hook_impl
     def before_pipeline_run(self) -> None:
-        self._rows, self._started = [], {}
+        self._rows, self._started, self._saving = [], {}, {}
 
     @hook_impl
     def before_node_run(self, node) -> None:
@@ -80,11 +83,23 @@ class RunTimingHook:
             "namespace": node.namespace or "",
             "wall_s": time.perf_counter() - wall0,
             "cpu_s": cpu_seconds() - cpu0,
+            "save_s": 0.0,
             "peak_rss_mb": peak_rss_mb(),
             "peak_rss_children_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
         }
         self._rows.append(row)
         logger.info("node %s: %.1f s wall, %.1f s CPU", node.name, row["wall_s"], row["cpu_s"])
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, node) -> None:
+        self._saving[dataset_name] = time.perf_counter()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node) -> None:
+        seconds = time.perf_counter() - self._saving.pop(dataset_name)
+        row = next((r for r in reversed(self._rows) if r["node"] == node.name), None)
+        if row is not None:
+            row["save_s"] += seconds
 
     @hook_impl
     def after_pipeline_run(self, catalog) -> None:
