@@ -38,6 +38,7 @@ __all__ = [
     "maximise",
     "parameters_at_prior_edge",
     "parse_box",
+    "prior_edge_warning",
     "run_emcee",
 ]
 
@@ -271,6 +272,14 @@ def parameters_at_prior_edge(samples: np.ndarray, lower, upper, names: Sequence[
     near_lo = np.mean(x < lo + margin, axis=0)
     near_hi = np.mean(x > hi - margin, axis=0)
     return [n for n, a, b in zip(names, near_lo, near_hi) if max(a, b) >= PRIOR_EDGE_MASS]
+
+
+def prior_edge_warning(where: str, edge: Sequence[str]) -> str:
+    """The warning about the parameters ``edge`` (``parameters_at_prior_edge``) of the fit ``where``."""
+    return (
+        f"{where}: posterior of {', '.join(edge)} piles up against the edge of its prior range "
+        "(truncated there: widen the prior unless the bound is physical)"
+    )
 
 
 def run_emcee(

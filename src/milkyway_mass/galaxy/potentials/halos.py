@@ -153,10 +153,10 @@ class SphericalHalo(HaloBase):
         """Radius [kpc] inside which the mean halo density is overdensity * rho_crit * Om.
 
         The root of ln M(<r) - ln((4 pi / 3) rho_200 r³) is bracketed within one grid step
-        (0.24 in ln r; a quadrature segment, 0.5, for Zhao), then refined by Newton steps in ln r (dlnM/dlnr = 4 pi r³ rho / M), kept
-        inside the bracket, until every step is below R200_TOL (at most N_NEWTON steps;
-        quadratic convergence gets there in about four). NaN where the mean density does
-        not cross the target inside [10 X_MIN, X_MAX / 10] r_s.
+        (0.24 in ln r; a quadrature segment, 0.5, for Zhao), then refined by Newton steps in
+        ln r (dlnM/dlnr = 4 pi r³ rho / M), kept inside the bracket, until every step is below
+        R200_TOL (at most N_NEWTON steps; quadratic convergence gets there in about four). NaN
+        where the mean density does not cross the target inside [10 X_MIN, X_MAX / 10] r_s.
         """
         ln_target = np.log(4.0 * np.pi / 3.0 * self.cosmology.halo_density(self.overdensity))
         lo, hi, valid = self._r200_bracket(ln_target)

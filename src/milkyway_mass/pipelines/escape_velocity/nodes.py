@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from milkyway_mass.galaxy.fitting import parameters_at_prior_edge
+from milkyway_mass.galaxy.fitting import parameters_at_prior_edge, prior_edge_warning
 from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
@@ -225,12 +225,7 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
             )
             where = f"escape_velocity {chains['binning']} bin {b} ({meta['r_lo']:.1f}-{meta['r_hi']:.1f} kpc, {chosen})"
             if edge:
-                logger.warning(
-                    "%s: posterior of %s piles up against the edge of its prior range (truncated there: widen the "
-                    "prior unless the bound is physical)",
-                    where,
-                    ", ".join(edge),
-                )
+                logger.warning("%s", prior_edge_warning(where, edge))
             if not fit["converged"]:
                 logger.warning(
                     "%s: kept chain of %d steps is shorter than n_tau*tau = %.0f; lengthen the sampler",

@@ -20,7 +20,14 @@ import pandas as pd
 from milkyway_mass.galaxy.constraints.data import kz_from_table, rotation_curve_from_table
 from milkyway_mass.galaxy.constraints.terms import ConstraintData, make_terms, term_goodness
 from milkyway_mass.galaxy.constraints.vesc_curve import EscapeVelocityCurve
-from milkyway_mass.galaxy.fitting import Posterior, Prior, fit_posterior, fit_seed, parameters_at_prior_edge
+from milkyway_mass.galaxy.fitting import (
+    Posterior,
+    Prior,
+    fit_posterior,
+    fit_seed,
+    parameters_at_prior_edge,
+    prior_edge_warning,
+)
 from milkyway_mass.galaxy.globular_clusters.catalogue import select_clusters
 from milkyway_mass.galaxy.globular_clusters.draws import ClusterDraws, draw_clusters
 from milkyway_mass.galaxy.globular_clusters.likelihood import DF_PARAMETERS, GlobularClusterTerm
@@ -343,12 +350,7 @@ def summarise_analysis_b(
         prior = _prior(spec, mm, analysis_b)
         edge = parameters_at_prior_edge(samples, prior.lower, prior.upper, prior.names)
         if edge:
-            logger.warning(
-                "halo_mass analysis B %s: posterior of %s piles up against the edge of its prior range "
-                "(truncated there: widen the prior unless the bound is physical)",
-                name,
-                ", ".join(edge),
-            )
+            logger.warning("%s", prior_edge_warning(f"halo_mass analysis B {name}", edge))
         optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
         fits[name] = {k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")} | {
             "n_samples_summarised": len(samples),
