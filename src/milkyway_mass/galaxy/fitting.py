@@ -8,7 +8,10 @@ over walkers; emcee only sees the callable.
 - ``Prior``: a box on all parameters times Gaussians on some and 1/θ on others.
 - ``Posterior``: ``Prior`` + Σ terms(model.build(θ)) (or Σ terms(θ) without a model).
 - ``run_emcee``: burn-in then kept steps from given or prior-uniform walkers,
-  with ``chain_diagnostics`` (acceptance, integrated autocorrelation time τ).
+  with ``chain_diagnostics`` (acceptance, integrated autocorrelation time τ);
+  ``run_emcee_blocks`` samples many small independent posteriors in one emcee run
+  (``BlockStretchMove``: each fit by the stretch move among its own walkers, with its own
+  random numbers, so its result does not depend on the batch).
 - ``fit_posterior``: Nelder–Mead maximum (``maximise``), a ball of walkers around
   it (``initial_ball``), then ``run_emcee``; seeds per fit from ``fit_seed``.
 - ``estimate``: median and interval of samples.
@@ -28,6 +31,7 @@ from scipy.optimize import minimize
 from milkyway_mass.galaxy.parallel import progress_kwargs
 
 __all__ = [
+    "BlockStretchMove",
     "Posterior",
     "Prior",
     "chain_diagnostics",
@@ -40,6 +44,7 @@ __all__ = [
     "parse_box",
     "prior_edge_warning",
     "run_emcee",
+    "run_emcee_blocks",
 ]
 
 #: Outer fraction of a prior range counted as its edge, and the posterior mass there (twice
@@ -53,7 +58,9 @@ class Prior:
     """Box prior on all parameters times Gaussians on some (``mean``/``sigma`` NaN = flat)
     and 1/θ on the ``log_uniform`` ones (a scale prior, e.g. on v_esc).
 
-    ``log_prob`` is -inf outside the box (bounds included) and omits the normalisation."""
+    ``log_prob`` is -inf outside the box (bounds included) and omits the normalisation; it
+    takes θ of shape (..., D). ``Prior.stack`` gives the priors of B fits that differ only in
+    their boxes as one prior with bounds of shape (B, 1, D), for θ of shape (B, n, D)."""
 
     names: tuple[str, ...]
     lower: np.ndarray
@@ -66,7 +73,7 @@ class Prior:
         mask = np.zeros(len(self.names), bool) if self.log_uniform is None else np.asarray(self.log_uniform, bool)
         object.__setattr__(self, "log_uniform", mask)
         object.__setattr__(self, "_gaussian", np.isfinite(self.sigma))
-        if np.any(self.lower[mask] <= 0):
+        if np.any(self.lower[..., mask] <= 0):
             raise ValueError(f"a 1/θ prior needs a positive lower bound: {dict(zip(self.names, self.lower))}")
 
     @classmethod
@@ -89,16 +96,38 @@ class Prior:
         flat = np.full(len(names), np.nan)
         return cls(tuple(names), lower, upper, flat, flat.copy(), np.isin(list(names), list(log_uniform)))
 
+    @classmethod
+    def stack(cls, priors: Sequence[Prior]) -> Prior:
+        """The priors of B fits as one, with bounds of shape (B, 1, D) (for θ of shape (B, n, D));
+        they must share names, Gaussian terms and 1/θ parameters."""
+        first = priors[0]
+        for p in priors[1:]:
+            same = (
+                p.names == first.names
+                and np.array_equal(p.mean, first.mean, equal_nan=True)
+                and np.array_equal(p.sigma, first.sigma, equal_nan=True)
+                and np.array_equal(p.log_uniform, first.log_uniform)
+            )
+            if not same:
+                raise ValueError("Prior.stack: the priors must differ only in their boxes")
+        lower, upper = (np.stack([getattr(p, side) for p in priors])[:, None, :] for side in ("lower", "upper"))
+        return cls(first.names, lower, upper, first.mean, first.sigma, first.log_uniform)
+
+    @property
+    def centre(self) -> np.ndarray:
+        """Centre of the box."""
+        return 0.5 * (self.lower + self.upper)
+
     def log_prob(self, theta):
         theta = np.atleast_2d(theta)
         inside = np.all((theta >= self.lower) & (theta <= self.upper), axis=-1)
-        log_p = np.zeros(len(theta))
+        log_p = np.zeros(inside.shape)
         if self._gaussian.any():
             g = self._gaussian
-            log_p -= 0.5 * np.sum(((theta[:, g] - self.mean[g]) / self.sigma[g]) ** 2, axis=-1)
+            log_p -= 0.5 * np.sum(((theta[..., g] - self.mean[g]) / self.sigma[g]) ** 2, axis=-1)
         if self.log_uniform.any():
             with np.errstate(divide="ignore", invalid="ignore"):
-                log_p -= np.sum(np.log(theta[:, self.log_uniform]), axis=-1)
+                log_p -= np.sum(np.log(theta[..., self.log_uniform]), axis=-1)
         return np.where(inside, log_p, -np.inf)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -149,6 +178,8 @@ class Posterior:
 
     def __call__(self, theta):
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        if theta.ndim == 3:
+            return self._blocks(theta)
         log_post = self.prior.log_prob(theta)
         ok = np.isfinite(log_post)
         if ok.all():
@@ -156,6 +187,19 @@ class Posterior:
         elif ok.any():
             log_post[ok] += sum(self.log_likelihood_terms(theta[ok]).values())
         return np.where(np.isnan(log_post), -np.inf, log_post)
+
+    def _blocks(self, theta):
+        """B fits at once: θ of shape (B, n, D), ``Prior.stack`` priors, no model, terms whose
+        ``log_likelihood(θ, inside)`` scores (B, n, D) → (B, n) (e.g.
+        ``tail.likelihood.TailLikelihoodStack``), told which rows lie inside their fit's box
+        (they may skip the others). Rows outside are passed at the box centre and get -inf."""
+        if self.model is not None:
+            raise ValueError("Posterior: fits in blocks (θ of shape (B, n, D)) take no model")
+        log_post = self.prior.log_prob(theta)
+        ok = np.isfinite(log_post)
+        safe = theta if ok.all() else np.where(ok[..., None], theta, self.prior.centre)
+        log_post = log_post + sum(t.log_likelihood(safe, ok) for t in self.terms)
+        return np.where(ok & ~np.isnan(log_post), log_post, -np.inf)
 
 
 def fit_seed(seed: int, name: str) -> int:
@@ -282,6 +326,33 @@ def prior_edge_warning(where: str, edge: Sequence[str]) -> str:
     )
 
 
+def _check_sampler_sizes(n_walkers, n_burn, n_keep, n_dim: int) -> None:
+    for name, value in (("n_walkers", n_walkers), ("n_burn", n_burn), ("n_keep", n_keep)):
+        if int(value) != value or value < 0:
+            raise ValueError(f"sampler {name} must be a non-negative integer, got {value!r}")
+    if n_walkers < 2 * n_dim or n_keep < 1:
+        raise ValueError(f"need n_walkers >= {2 * n_dim} (2 x parameters) and n_keep >= 1; got {n_walkers}, {n_keep}")
+
+
+def _sample(sampler: emcee.EnsembleSampler, state, n_burn: int, n_keep: int, keep_burn_in: bool, progress, label):
+    """Burn-in and kept steps of an emcee sampler (the burn-in dropped unless ``keep_burn_in``):
+    (chain, log_prob, acceptance_fraction)."""
+    if keep_burn_in:
+        sampler.run_mcmc(
+            state, int(n_burn + n_keep), progress=progress, progress_kwargs=progress_kwargs(f"{label} sampling".strip())
+        )
+    else:
+        if n_burn:
+            state = sampler.run_mcmc(
+                state, int(n_burn), progress=progress, progress_kwargs=progress_kwargs(f"{label} burn-in".strip())
+            )
+            sampler.reset()
+        sampler.run_mcmc(
+            state, int(n_keep), progress=progress, progress_kwargs=progress_kwargs(f"{label} sampling".strip())
+        )
+    return sampler.get_chain(), sampler.get_log_prob(), sampler.acceptance_fraction
+
+
 def run_emcee(
     log_prob: Callable[[np.ndarray], np.ndarray],
     prior: Prior,
@@ -306,41 +377,134 @@ def run_emcee(
     step (n_burn + n_keep, n_walkers, D; acceptance then counts every step).
     """
     n_dim = len(prior.names)
-    for name, value in (("n_walkers", n_walkers), ("n_burn", n_burn), ("n_keep", n_keep)):
-        if int(value) != value or value < 0:
-            raise ValueError(f"sampler {name} must be a non-negative integer, got {value!r}")
-    if n_walkers < 2 * n_dim or n_keep < 1:
-        raise ValueError(f"need n_walkers >= {2 * n_dim} (2 x parameters) and n_keep >= 1; got {n_walkers}, {n_keep}")
+    _check_sampler_sizes(n_walkers, n_burn, n_keep, n_dim)
     rng = np.random.default_rng(seed)
     sampler = emcee.EnsembleSampler(int(n_walkers), n_dim, log_prob, vectorize=True)
     sampler.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
     state = prior.sample(rng, int(n_walkers)) if initial is None else np.array(initial, dtype=float)
     if state.shape != (n_walkers, n_dim):
         raise ValueError(f"initial walker positions must have shape ({n_walkers}, {n_dim}), got {state.shape}")
-    if keep_burn_in:
-        sampler.run_mcmc(
-            state, int(n_burn + n_keep), progress=progress, progress_kwargs=progress_kwargs(f"{label} sampling".strip())
-        )
-    else:
-        if n_burn:
-            state = sampler.run_mcmc(
-                state, int(n_burn), progress=progress, progress_kwargs=progress_kwargs(f"{label} burn-in".strip())
-            )
-            sampler.reset()
-        sampler.run_mcmc(
-            state, int(n_keep), progress=progress, progress_kwargs=progress_kwargs(f"{label} sampling".strip())
-        )
-    chain = sampler.get_chain()
+    chain, log_p, acceptance = _sample(sampler, state, n_burn, n_keep, keep_burn_in, progress, label)
     kept = chain[int(n_burn) :] if keep_burn_in else chain
     return {
         "parameter_names": list(prior.names),
         "chain": chain,
-        "log_prob": sampler.get_log_prob(),
-        "acceptance_fraction": sampler.acceptance_fraction,
+        "log_prob": log_p,
+        "acceptance_fraction": acceptance,
         "n_burn": int(n_burn),
         "seed": int(seed),
-        "diagnostics": chain_diagnostics(kept, sampler.acceptance_fraction, prior.names, n_tau),
+        "diagnostics": chain_diagnostics(kept, acceptance, prior.names, n_tau),
     }
+
+
+class BlockStretchMove(emcee.moves.Move):
+    """emcee's stretch move (Goodman & Weare 2010, scale ``a``) on B independent ensembles
+    sampled as one: the sampler's walkers are the B blocks of W walkers one after another
+    (row b·W + i is walker i of block b). Each step splits every block at random into two
+    halves; a walker is stretched towards a walker of the other half of its own block and
+    accepted with the stretch move's probability: each block follows the rule of emcee's
+    ``StretchMove`` on that block alone. Every block draws its random numbers from its own generator
+    (``seeds``), so a block's chain does not depend on which other blocks share the run.
+    Proposals are scored by the sampler's vectorised log-probability function directly (it
+    must return -inf, not NaN, where the density is zero), not through emcee's per-walker
+    bookkeeping of blobs.
+    """
+
+    def __init__(self, seeds: Sequence[int], a: float = 2.0):
+        self.generators = [np.random.default_rng(int(s)) for s in seeds]
+        self.a = float(a)
+
+    def propose(self, model, state):
+        n_blocks = len(self.generators)
+        n_dim = state.coords.shape[1]
+        coords = state.coords.reshape(n_blocks, -1, n_dim).copy()
+        log_prob = state.log_prob.reshape(n_blocks, -1).copy()
+        n_walkers = coords.shape[1]
+        u = np.stack([g.random((4, n_walkers)) for g in self.generators])  # split, stretch, partner, accept
+        order = np.argsort(u[:, 0], axis=1)
+        half = (n_walkers + 1) // 2
+        rows = np.arange(n_blocks)[:, None]
+        accepted = np.zeros((n_blocks, n_walkers), bool)
+        for active, other, cols in (
+            (order[:, :half], order[:, half:], slice(0, half)),
+            (order[:, half:], order[:, :half], slice(half, n_walkers)),
+        ):
+            z = ((self.a - 1.0) * u[:, 1, cols] + 1.0) ** 2 / self.a
+            partner = other[rows, (u[:, 2, cols] * other.shape[1]).astype(int)]
+            s, c = coords[rows, active], coords[rows, partner]
+            proposal = c + z[..., None] * (s - c)
+            new_log_prob = np.asarray(model.log_prob_fn(proposal.reshape(-1, n_dim))).reshape(active.shape)
+            with np.errstate(divide="ignore"):
+                ok = np.log(u[:, 3, cols]) < (n_dim - 1) * np.log(z) + new_log_prob - log_prob[rows, active]
+            block, walker = np.broadcast_to(rows, active.shape)[ok], active[ok]
+            coords[block, walker] = proposal[ok]
+            log_prob[block, walker] = new_log_prob[ok]
+            accepted[block, walker] = True
+        state.coords, state.log_prob = coords.reshape(-1, n_dim), log_prob.ravel()
+        return state, accepted.ravel()
+
+
+def run_emcee_blocks(
+    log_prob: Callable[[np.ndarray], np.ndarray],
+    priors: Sequence[Prior],
+    initial: np.ndarray,
+    *,
+    n_burn: int,
+    n_keep: int,
+    seeds: Sequence[int],
+    progress: bool = True,
+    label: str = "",
+    keep_burn_in: bool = False,
+    n_tau: float = 50.0,
+) -> list[dict[str, Any]]:
+    """``run_emcee`` for B independent posteriors at once (``BlockStretchMove``): one emcee
+    step advances every fit, so emcee's per-step cost is paid once for all of them.
+
+    ``log_prob`` maps θ of shape (B, n, D) to (B, n) (e.g. a ``Posterior`` of ``Prior.stack``
+    priors); ``priors[b]`` names fit b's parameters (the same D for all); ``initial`` has
+    shape (B, W, D); fit b draws its random numbers from ``seeds[b]``, and its result does not
+    depend on the other fits as long as ``log_prob`` scores each fit on its own. Returns one
+    ``run_emcee``-style result per fit (chain (steps, W, D), log_prob, acceptance_fraction,
+    diagnostics).
+    """
+    initial = np.array(initial, dtype=float)
+    if initial.ndim != 3 or not len(priors) == len(seeds) == initial.shape[0]:
+        raise ValueError(
+            f"run_emcee_blocks: initial must have shape (fits, walkers, D) with one prior and seed per fit; "
+            f"got {initial.shape}, {len(priors)}, {len(seeds)}"
+        )
+    n_blocks, n_walkers, n_dim = initial.shape
+    if any(len(p.names) != n_dim for p in priors):
+        raise ValueError(f"run_emcee_blocks: every prior needs {n_dim} parameters")
+    _check_sampler_sizes(n_walkers, n_burn, n_keep, n_dim)
+
+    def flat_log_prob(theta):
+        return np.asarray(log_prob(theta.reshape(n_blocks, -1, n_dim))).ravel()
+
+    move = BlockStretchMove(seeds)
+    sampler = emcee.EnsembleSampler(n_blocks * n_walkers, n_dim, flat_log_prob, moves=move, vectorize=True)
+    sampler.random_state = np.random.RandomState(0).get_state()  # unused by the move: each fit has its own stream
+    chain, log_p, acceptance = _sample(
+        sampler, initial.reshape(-1, n_dim), n_burn, n_keep, keep_burn_in, progress, label
+    )
+    chain = chain.reshape(chain.shape[0], n_blocks, n_walkers, n_dim)
+    log_p = log_p.reshape(log_p.shape[0], n_blocks, n_walkers)
+    acceptance = acceptance.reshape(n_blocks, n_walkers)
+    results = []
+    for b, (prior, seed) in enumerate(zip(priors, seeds)):
+        kept = chain[int(n_burn) :, b] if keep_burn_in else chain[:, b]
+        results.append(
+            {
+                "parameter_names": list(prior.names),
+                "chain": chain[:, b],
+                "log_prob": log_p[:, b],
+                "acceptance_fraction": acceptance[b],
+                "n_burn": int(n_burn),
+                "seed": int(seed),
+                "diagnostics": chain_diagnostics(kept, acceptance[b], prior.names, n_tau),
+            }
+        )
+    return results
 
 
 def fit_posterior(

@@ -8,6 +8,7 @@ from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
     aic,
+    batches,
     choose_k_range,
     fit_bin,
     k_range_label,
@@ -249,18 +250,19 @@ def test_tail_prior_is_one_over_vesc_in_the_box():
         _prior(k_range=(2.0, 1.0))
 
 
-def test_process_pool_matches_serial_and_is_seeded():
+def test_fits_do_not_depend_on_batching_or_workers_and_are_seeded():
     sampler = SamplerSettings(n_walkers=12, n_burn=60, n_keep=60, polish=False)
     tasks = []
     for i, n in enumerate((60, 90, 120)):
         v, r, sigma, r0 = power_law_bin(n, seed=i)
         task = make_task(v, r, sigma, r0, sampler=sampler, seed=task_seed(7, 0, i, 0))
         tasks.append(FitTask(**{**task.__dict__, "key": ("bin1", i, "k0.1-3.7")}))
-    serial = run_fits(tasks, n_workers=1, progress=False)
-    pooled = run_fits(tasks, n_workers=2, progress=False)
+    serial = run_fits(tasks, n_workers=1, progress=False, batch_size=3)
+    pooled = run_fits(tasks, n_workers=2, progress=False, batch_size=1)
     assert set(serial) == set(pooled) == {t.key for t in tasks}
     for key in serial:
         np.testing.assert_array_equal(serial[key]["chain"], pooled[key]["chain"])
+        assert serial[key]["ln_l_max"] == pooled[key]["ln_l_max"]
     assert not np.array_equal(serial[tasks[0].key]["chain"][-1], serial[tasks[1].key]["chain"][-1])
     assert task_seed(7, 0, 1, 0) != task_seed(7, 0, 1, 1)
 
@@ -268,3 +270,17 @@ def test_process_pool_matches_serial_and_is_seeded():
 def test_settings_reject_too_few_walkers():
     with pytest.raises(ValueError, match="n_walkers"):
         SamplerSettings(n_walkers=6)
+
+
+def test_batches_hold_similar_numbers_of_stars():
+    tasks = []
+    for i, n in enumerate((200, 150, 120, 90, 60, 30, 25)):
+        v, r, sigma, r0 = power_law_bin(n, seed=i)
+        tasks.append(FitTask(**{**make_task(v, r, sigma, r0).__dict__, "key": ("bin1", i, "k")}))
+    groups = batches(tasks, 3)
+    assert [len(g) for g in groups] == [3, 2, 2]
+    assert sorted(t.key for g in groups for t in g) == sorted(t.key for t in tasks)
+    stars = [sum(t.data.n for t in g) for g in groups]
+    assert max(stars) - min(stars) <= 200
+    with pytest.raises(ValueError, match="batch_size"):
+        batches(tasks, 0)

@@ -9,6 +9,7 @@ from milkyway_mass.galaxy.tail.fit import tail_prior
 from milkyway_mass.galaxy.tail.likelihood import (
     TailData,
     TailLikelihood,
+    TailLikelihoodStack,
     log_bound_convolved,
     log_bound_df_consistent,
     log_bound_df_power_exp,
@@ -310,3 +311,45 @@ def test_convolved_likelihood_needs_positive_errors():
         TailLikelihood(data, 1000.0, "convolved")
     with pytest.raises(ValueError, match="likelihood must be one of"):
         TailLikelihood(data, 1000.0, "gaussian")
+
+
+@pytest.mark.parametrize("kind", ["published", "convolved", "df_consistent", "df_power_exp"])
+def test_stack_of_bins_scores_each_bin_as_alone(kind):
+    """B bins with different stars, radii and v_min evaluated together give each bin's own ln L."""
+    rng = np.random.default_rng(5)
+    likes = []
+    for n, v_min, r0 in ((40, 300.0, 10.0), (7, 280.0, 20.0), (25, 320.0, 6.0)):
+        data = TailData(
+            v=rng.uniform(v_min, 560, n),
+            r=r0 * rng.uniform(0.8, 1.25, n),
+            sigma=rng.uniform(5, 40, n),
+            v_min=np.full(n, v_min),
+            r0=r0,
+        )
+        likes.append(TailLikelihood(data, 1000.0, kind))
+    n_params = len(parameter_names(kind))
+    theta = np.stack(
+        [
+            np.column_stack(
+                [
+                    rng.uniform(570, 700, 6),
+                    rng.uniform(0.1, 3.7, 6),
+                    rng.uniform(0, 1, 6),
+                    rng.uniform(1e-6, 0.5, 6),
+                    rng.uniform(-5, 15, 6),
+                ]
+            )[:, :n_params]
+            for _ in likes
+        ]
+    )
+    stack = TailLikelihoodStack(likes)
+    together = stack(theta)
+    for b, like in enumerate(likes):
+        f = theta[b, :, 3:4]
+        log_form = np.logaddexp(np.log1p(-f) + like.log_bound(theta[b]), np.log(f) + like._log_out[None, :])
+        np.testing.assert_allclose(together[b], log_form.sum(axis=1), rtol=1e-12)
+        np.testing.assert_array_equal(together[b], TailLikelihoodStack([like])(theta[b][None])[0])
+    with pytest.raises(ValueError, match="one likelihood kind"):
+        TailLikelihoodStack(
+            [likes[0], TailLikelihood(likes[1].data, 1000.0, "published" if kind != "published" else "convolved")]
+        )

@@ -4,7 +4,7 @@ For a family of isotropic equilibrium distribution functions (DFs) in a
 reference potential, many realisations of each radial bin's high-velocity halo
 sample are drawn, optionally observed with the survey's speed errors, selected
 as the survey is (v_min ≤ v < v_max), and fitted exactly as ``escape_velocity``
-fits a bin (:func:`milkyway_mass.galaxy.tail.fit.fit_bin`, the configured k ranges and
+fits a bin (:func:`milkyway_mass.galaxy.tail.fit.fit_bins`, the configured k ranges and
 model choice). Comparing each posterior with the true v_esc(r0) gives, per
 estimator × bin × DF, the bias, the scatter, how often the 68 % and 95 %
 intervals contain the truth (coverage), the largest pull and the rank of the
@@ -47,7 +47,7 @@ from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
     choose_k_range,
-    fit_bin,
+    fit_bins,
     k_range_label,
     kept_samples,
     prior_and_start,
@@ -327,7 +327,7 @@ def fit_realisation(job: CalibrationJob) -> dict:
     convergence of the chosen fit, and the run time [s].
     """
     t0 = time.perf_counter()
-    fits = {label: fit_bin(task) for label, task in zip(job.labels, job.tasks)}
+    fits = dict(zip(job.labels, fit_bins(job.tasks)))
     chosen = choose_k_range(fits, job.tie_tolerance)
     fit = fits[chosen]
     return {

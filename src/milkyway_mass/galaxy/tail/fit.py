@@ -6,24 +6,27 @@ as the one term of the posterior), then records its diagnostics: acceptance frac
 whether the kept chain is longer than ``n_tau`` × max τ, the maximum likelihood
 L_max (best chain sample, optionally polished by a bounded Nelder–Mead search) and
 AIC = 2·n_params − 2 ln L_max.
-Independent fits run in parallel (``parallel.map_jobs``).
+Independent fits are sampled in batches, one emcee run per batch (``fitting.run_emcee_blocks``),
+and the batches run in parallel (``parallel.map_jobs``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
 
-from milkyway_mass.galaxy.fitting import Posterior, Prior, initial_ball, run_emcee
+from milkyway_mass.galaxy.fitting import Posterior, Prior, initial_ball, run_emcee_blocks
 from milkyway_mass.galaxy.parallel import map_jobs
 from milkyway_mass.galaxy.tail.likelihood import (
     PARAMETER_NAMES,
     TailData,
     TailLikelihood,
+    TailLikelihoodStack,
     parameter_names,
 )
 
@@ -159,73 +162,95 @@ def maximise_likelihood(likelihood: TailLikelihood, prior: Prior, start, max_ite
     return from_unit(res.x), -float(res.fun)
 
 
-def fit_bin(task: FitTask, progress: bool = False) -> dict:
-    """Sample one bin with one k range through ``fitting`` (the tail likelihood as the only
-    term, a ball around θ0, emcee keeping the burn-in); returns the chain (float32) and its
-    diagnostics.
+def fit_bins(tasks: Sequence[FitTask], progress: bool = False) -> list[dict]:
+    """Sample several fits in one emcee run (``fitting.run_emcee_blocks``: the fits' tail
+    likelihoods as one ``TailLikelihoodStack``, each fit's walkers started in a ball around its
+    θ0, the burn-in kept), then record each fit's
+    diagnostics. A fit's result depends only on its own task (seed, data, settings), not on the
+    other tasks of the batch; the tasks must share the sampler settings and likelihood.
 
-    Keys: chain (n_stored, W, P), log_prob (n_stored, W), n_burn_stored,
+    Keys of each result: chain (n_stored, W, P), log_prob (n_stored, W), n_burn_stored,
     store_every, acceptance_fraction, tau (P,), converged, n_tau_required,
     ln_l_max (over every step, optionally polished by ``maximise_likelihood``),
-    theta_max (P,), aic, runtime_s, parameter_names (P), plus the task's key,
-    k_range, likelihood, seed and n_stars.
+    theta_max (P,), aic, runtime_s (the batch's wall time shared equally among its fits),
+    parameter_names (P), plus the task's key, k_range, likelihood, seed and n_stars.
     """
     t_start = time.perf_counter()
-    s = task.sampler
-    rng = np.random.default_rng(task.seed)
-    like = TailLikelihood(task.data, task.sigma_out, task.likelihood)
-    if task.prior.names != like.parameter_names:
-        raise ValueError(
-            f"{task.likelihood} likelihood has parameters {like.parameter_names}; the prior has {task.prior.names}"
-        )
-    n_params = len(like.parameter_names)
-    if s.n_walkers < 2 * n_params:
-        raise ValueError(
-            f"{task.likelihood} likelihood has {n_params} parameters: n_walkers must be >= "
-            f"{2 * n_params}, got {s.n_walkers}"
-        )
-    post = Posterior(None, task.prior, (like,))
-    p0 = initial_ball(task.theta0, post, s.n_walkers, task.scatter, rng)
-    result = run_emcee(
-        post,
-        task.prior,
-        n_walkers=s.n_walkers,
+    if not tasks:
+        return []
+    s = tasks[0].sampler
+    if any(t.sampler != s or t.likelihood != tasks[0].likelihood for t in tasks):
+        raise ValueError("fit_bins: the tasks of one batch must share the sampler settings and the likelihood")
+    starts, seeds, likelihoods = [], [], []
+    for task in tasks:
+        rng = np.random.default_rng(task.seed)
+        like = TailLikelihood(task.data, task.sigma_out, task.likelihood)
+        if task.prior.names != like.parameter_names:
+            raise ValueError(
+                f"{task.likelihood} likelihood has parameters {like.parameter_names}; the prior has {task.prior.names}"
+            )
+        n_params = len(like.parameter_names)
+        if s.n_walkers < 2 * n_params:
+            raise ValueError(
+                f"{task.likelihood} likelihood has {n_params} parameters: n_walkers must be >= "
+                f"{2 * n_params}, got {s.n_walkers}"
+            )
+        post = Posterior(None, task.prior, (like,))
+        starts.append(initial_ball(task.theta0, post, s.n_walkers, task.scatter, rng))
+        seeds.append(int(rng.integers(2**32)))
+        likelihoods.append(like)
+    priors = [t.prior for t in tasks]
+    runs = run_emcee_blocks(
+        Posterior(None, Prior.stack(priors), (TailLikelihoodStack(likelihoods),)),
+        priors,
+        np.stack(starts),
         n_burn=s.n_burn,
         n_keep=s.n_keep,
-        seed=int(rng.integers(2**32)),
+        seeds=seeds,
         progress=progress,
-        initial=p0,
+        label=f"{len(tasks)} tail fits",
         keep_burn_in=True,
         n_tau=s.n_tau,
     )
-    chain, log_prob, diag = result["chain"], result["log_prob"], result["diagnostics"]
-    ln_l = log_prob - task.prior.log_prob(chain.reshape(-1, n_params)).reshape(log_prob.shape)
-    best = np.unravel_index(np.argmax(ln_l), ln_l.shape)
-    theta_max, ln_l_max = chain[best], float(ln_l[best])
-    if s.polish:
-        theta_pol, ln_l_pol = maximise_likelihood(like, task.prior, theta_max, s.polish_max_iter)
-        if ln_l_pol > ln_l_max:
-            theta_max, ln_l_max = theta_pol, ln_l_pol
-    return {
-        "key": task.key,
-        "k_range": (float(task.prior.lower[1]), float(task.prior.upper[1])),
-        "likelihood": task.likelihood,
-        "seed": task.seed,
-        "n_stars": task.data.n,
-        "parameter_names": like.parameter_names,
-        "chain": chain[:: s.store_every].astype(np.float32),
-        "log_prob": log_prob[:: s.store_every].astype(np.float32),
-        "n_burn_stored": -(-s.n_burn // s.store_every),
-        "store_every": s.store_every,
-        "acceptance_fraction": diag["acceptance_mean"],
-        "tau": np.array(list(diag["autocorr_time"].values())),
-        "n_tau_required": diag["n_tau_required"],
-        "converged": diag["converged"],
-        "ln_l_max": ln_l_max,
-        "theta_max": np.asarray(theta_max, dtype=float),
-        "aic": aic(ln_l_max, n_params),
-        "runtime_s": time.perf_counter() - t_start,
-    }
+    results = []
+    for task, like, run in zip(tasks, likelihoods, runs):
+        chain, log_prob, diag = run["chain"], run["log_prob"], run["diagnostics"]
+        n_params = chain.shape[-1]
+        ln_l = log_prob - task.prior.log_prob(chain.reshape(-1, n_params)).reshape(log_prob.shape)
+        best = np.unravel_index(np.argmax(ln_l), ln_l.shape)
+        theta_max, ln_l_max = chain[best], float(ln_l[best])
+        if s.polish:
+            theta_pol, ln_l_pol = maximise_likelihood(like, task.prior, theta_max, s.polish_max_iter)
+            if ln_l_pol > ln_l_max:
+                theta_max, ln_l_max = theta_pol, ln_l_pol
+        results.append(
+            {
+                "key": task.key,
+                "k_range": (float(task.prior.lower[1]), float(task.prior.upper[1])),
+                "likelihood": task.likelihood,
+                "seed": task.seed,
+                "n_stars": task.data.n,
+                "parameter_names": like.parameter_names,
+                "chain": chain[:: s.store_every].astype(np.float32),
+                "log_prob": log_prob[:: s.store_every].astype(np.float32),
+                "n_burn_stored": -(-s.n_burn // s.store_every),
+                "store_every": s.store_every,
+                "acceptance_fraction": diag["acceptance_mean"],
+                "tau": np.array(list(diag["autocorr_time"].values())),
+                "n_tau_required": diag["n_tau_required"],
+                "converged": diag["converged"],
+                "ln_l_max": ln_l_max,
+                "theta_max": np.asarray(theta_max, dtype=float),
+                "aic": aic(ln_l_max, n_params),
+            }
+        )
+    runtime = (time.perf_counter() - t_start) / len(tasks)
+    return [r | {"runtime_s": runtime} for r in results]
+
+
+def fit_bin(task: FitTask, progress: bool = False) -> dict:
+    """One fit (``fit_bins`` of one task; the same result as in any batch)."""
+    return fit_bins([task], progress)[0]
 
 
 def kept_samples(fit: dict) -> np.ndarray:
@@ -233,26 +258,42 @@ def kept_samples(fit: dict) -> np.ndarray:
     return fit["chain"][fit["n_burn_stored"] :].reshape(-1, fit["chain"].shape[-1])
 
 
-def run_fits(tasks: list[FitTask], n_workers: int = 2, progress: bool = True) -> dict:
-    """Run independent fits through ``parallel.map_jobs`` on ``n_workers`` processes (serially
-    if 1); returns {key: result}. Largest bins are submitted first; the progress bar counts
-    finished fits; a plain script calling this needs an ``if __name__ == "__main__":`` guard.
-    """
+def batches(tasks: Sequence[FitTask], batch_size: int) -> list[list[FitTask]]:
+    """The tasks in batches of at most ``batch_size`` fits sampled together (``fit_bins``), the
+    largest bins first and dealt round-robin so that batches hold similar numbers of stars."""
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     ordered = sorted(tasks, key=lambda t: -t.data.n)
+    n_batches = -(-len(ordered) // int(batch_size))
+    return [ordered[i::n_batches] for i in range(n_batches)]
+
+
+def run_fits(tasks: list[FitTask], n_workers: int = 2, progress: bool = True, batch_size: int = 12) -> dict:
+    """Run independent fits in batches of ``batch_size`` (``fit_bins``) through ``parallel.map_jobs``
+    on ``n_workers`` processes (serially if 1); returns {key: result}. The results do not depend
+    on the batching or the number of workers; the progress bar counts finished batches; a plain
+    script calling this needs an ``if __name__ == "__main__":`` guard.
+    """
+    groups = batches(tasks, batch_size)
     fitted = map_jobs(
-        fit_bin, ordered, n_workers, labels=[t.key for t in ordered], desc="tail fit", unit="fit", progress=progress
+        fit_bins,
+        groups,
+        n_workers,
+        labels=[", ".join(str(t.key) for t in g) for g in groups],
+        desc=f"tail fits ({len(tasks)}, in batches of <= {batch_size})",
+        unit="batch",
+        progress=progress,
     )
-    results = {task.key: result for task, result in zip(ordered, fitted)}
+    results = {res["key"]: res for batch in fitted for res in batch}
     for key, res in results.items():
         logger.info(
-            "fit %s: N=%d, ln L_max=%.2f, acceptance=%.2f, max tau=%.0f (%s), %.1f s",
+            "fit %s: N=%d, ln L_max=%.2f, acceptance=%.2f, max tau=%.0f (%s)",
             key,
             res["n_stars"],
             res["ln_l_max"],
             res["acceptance_fraction"],
             np.max(res["tau"]),
             "converged" if res["converged"] else "chain shorter than n_tau*tau",
-            res["runtime_s"],
         )
     return results
 

@@ -61,6 +61,7 @@ tables (log I_k, log J_k, log H) are in :mod:`milkyway_mass.galaxy.tail.special`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.special import log_ndtr
@@ -243,6 +244,10 @@ class TailLikelihood:
         if kind == "df_power_exp":
             self._node_log_r, self._lagrange = chebyshev_interpolation_matrix(self._log_r, _N_CHEB)
 
+    @cached_property
+    def _stack(self) -> TailLikelihoodStack:
+        return TailLikelihoodStack((self,))
+
     def _vesc(self, theta):
         """v_esc,i = v_esc(r0)·(r_i/r0)^(−γ/2) per walker and star, shape (W, N) [km/s]."""
         return theta[:, :1] * np.exp(-0.5 * theta[:, 2:3] * self._log_r[None, :])
@@ -259,12 +264,10 @@ class TailLikelihood:
         log_h = log_power_exp_integral(k, y_nodes, (b * u2_nodes,)) @ self._lagrange.T
         return b * np.square(vesc / vesc0), log_h
 
-    def log_bound(self, theta):
-        """log p_bound per walker and star, shape (W, N)."""
-        theta = np.atleast_2d(theta)
+    def _log_bound_rows(self, theta, vesc):
+        """log p_bound per walker and star, shape (W, N), for θ (W, P) with ``vesc`` its :meth:`_vesc`."""
         d = self.data
         v = d.v[None, :]
-        vesc = self._vesc(theta)
         k = theta[:, 1]
         if self.kind == "published":
             return log_bound_published(v, vesc, k[:, None], d.v_min[None, :])
@@ -275,16 +278,18 @@ class TailLikelihood:
             return log_bound_df_power_exp(v, vesc, k, (b_rel,), d.v_min[None, :], log_h)
         return log_bound_convolved(v, vesc, k, d.v_min[None, :], d.sigma[None, :])
 
+    def log_bound(self, theta):
+        """log p_bound per walker and star, shape (W, N)."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        return self._log_bound_rows(theta, self._vesc(theta))
+
     def per_star(self, theta):
         """log p_i(v_i | θ), shape (W, N)."""
-        theta = np.atleast_2d(theta)
-        f = theta[:, 3:4]
-        with np.errstate(divide="ignore"):
-            return np.logaddexp(np.log1p(-f) + self.log_bound(theta), np.log(f) + self._log_out[None, :])
+        return self._stack.per_star(np.atleast_2d(np.asarray(theta, dtype=float))[None])
 
     def __call__(self, theta):
         """ln L, shape (W,)."""
-        return self.per_star(theta).sum(axis=1)
+        return self._stack(np.atleast_2d(np.asarray(theta, dtype=float))[None])[0]
 
     log_likelihood = __call__
 
@@ -313,3 +318,88 @@ class TailLikelihood:
         lo = log_outlier_density(vv[0], d.sigma[:, None], d.v_min[:, None], self.sigma_out)
         outlier = theta[:, 3:4] * np.exp(lo).sum(axis=0)[None, :]
         return bound, outlier
+
+
+class TailLikelihoodStack:
+    """ln L of B fits at once (each a ``TailLikelihood`` of one bin, all of one kind), for θ of
+    shape (B, n, P): n walkers per fit, columns :func:`parameter_names`. Returns (B, n).
+
+    The stars of all fits are laid end to end and every walker's parameters are carried to
+    its fit's stars, so one vectorised evaluation scores every walker of every fit (the
+    published power law entirely; the kinds with tabulated special functions take their
+    bound term fit by fit); a fit's ln L is the sum over its own stars and does not depend
+    on the other fits. This is how ``TailLikelihood`` evaluates a single bin too (B = 1).
+    """
+
+    name = "tail"
+
+    def __init__(self, likelihoods):
+        likelihoods = tuple(likelihoods)
+        kinds = {like.kind for like in likelihoods}
+        if len(kinds) != 1:
+            raise ValueError(f"TailLikelihoodStack needs fits of one likelihood kind, got {sorted(kinds)}")
+        self.kind = kinds.pop()
+        self.parameter_names = parameter_names(self.kind)
+        sizes = np.array([like.data.n for like in likelihoods])
+        self.n_fits = len(likelihoods)
+        self._owner = np.repeat(np.arange(self.n_fits), sizes)
+        self._sizes = sizes
+        self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])[sizes > 0]  # of the fits with stars
+
+        def joined(get):
+            return np.concatenate([np.asarray(get(like), dtype=float) for like in likelihoods])
+
+        self._v = joined(lambda like: like.data.v)
+        self._v_min = joined(lambda like: like.data.v_min)
+        self._sigma = joined(lambda like: like.data.sigma)
+        self._log_out = joined(lambda like: like._log_out)
+        self._p_out = np.exp(self._log_out)
+        self._log_r = joined(lambda like: like._log_r)
+        self._likelihoods = likelihoods
+        edges = np.cumsum(np.concatenate([[0], sizes]))
+        self._columns = [slice(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
+
+    def _per_star(self, values):
+        """Per-fit values of shape (B, n, ...) carried to every star: (n, N, ...)."""
+        return np.swapaxes(values, 0, 1)[:, self._owner]
+
+    def _per_star_published(self, theta):
+        """``per_star`` of the published kind, the mixture summed in linear space (four
+        transcendental functions per walker and star instead of six; the same density as
+        ``log_bound_published`` with the outlier term)."""
+        walker = self._per_star(theta)
+        f = walker[..., 3]
+        vesc = walker[..., 0] * np.exp(-0.5 * walker[..., 2] * self._log_r)
+        width = vesc - self._v_min
+        gap = vesc - self._v
+        k = walker[..., 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = (1.0 - f) * (k + 1.0) / width * np.exp(k * np.log(gap / width))
+            return np.log(np.where(gap > 0, bound, 0.0) + f * self._p_out)
+
+    def per_star(self, theta, inside=None):
+        """log p_i(v_i | θ) per walker and star, shape (n, N), for θ of shape (B, n, P); where the
+        mask ``inside`` (B, n) is False the result is not computed (kinds with tabulated special
+        functions) or computed at the θ given (the published power law, for all rows at once)."""
+        theta = np.asarray(theta, dtype=float)
+        if self.kind == "published":
+            return self._per_star_published(theta)
+        # tabulated special functions: fit by fit (``TailLikelihood`` interpolates them once per walker)
+        inside = np.ones(theta.shape[:2], bool) if inside is None else np.asarray(inside, bool)
+        log_bound = np.full((theta.shape[1], self._v.size), -np.inf)
+        for like, cols, fit, rows in zip(self._likelihoods, self._columns, theta, inside):
+            if rows.any():
+                log_bound[rows, cols] = like.log_bound(fit[rows])
+        f = theta[..., 3]
+        with np.errstate(divide="ignore"):
+            return np.logaddexp(self._per_star(np.log1p(-f)) + log_bound, self._per_star(np.log(f)) + self._log_out)
+
+    def __call__(self, theta, inside=None):
+        """ln L of every fit and walker, shape (B, n) (``per_star`` for ``inside``)."""
+        theta = np.asarray(theta, dtype=float)
+        out = np.zeros(theta.shape[:2])
+        if self._owner.size:
+            out[self._sizes > 0] = np.add.reduceat(self.per_star(theta, inside), self._starts, axis=1).T
+        return out
+
+    log_likelihood = __call__

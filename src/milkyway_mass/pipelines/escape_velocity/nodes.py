@@ -158,7 +158,9 @@ def fit_escape_velocity(
             }
             for _, r in bins.iterrows()
         ]
-    results = run_fits(tasks, n_workers=params["n_workers"], progress=params["progress"])
+    results = run_fits(
+        tasks, n_workers=params["n_workers"], progress=params["progress"], batch_size=params["batch_size"]
+    )
     out = []
     for binning in BINNINGS:
         fits = {(b, label): res for (name, b, label), res in results.items() if name == binning}
