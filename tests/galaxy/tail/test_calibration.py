@@ -12,6 +12,7 @@ from milkyway_mass.galaxy.tail.calibration import (
     build_jobs,
     energy_df,
     fit_realisation,
+    job_batches,
     observe_bin,
     results_table,
     run_calibration,
@@ -117,5 +118,12 @@ def test_calibration_runs_on_two_local_workers_and_is_seeded(galaxy):
     assert table["rank"].between(0, 1).all()
     serial = fit_realisation(jobs[3])
     assert serial["vesc_median"] == table.loc[3, "vesc_median"]  # same seed, same numbers, on any worker
+    batches = job_batches(jobs, 2 * len(jobs[0].tasks))
+    assert sorted(i for batch in batches for i in batch) == list(range(len(jobs)))
+    for batch in batches:
+        assert len({jobs[i].tasks[0].likelihood for i in batch}) == 1
+        assert sum(len(jobs[i].tasks) for i in batch) <= 2 * len(jobs[0].tasks)
+    with pytest.raises(ValueError, match="batch_size"):
+        job_batches(jobs, 0)
     summary = coverage_summary(table)
     assert len(summary) == 4 and summary["n_fits"].eq(2).all()

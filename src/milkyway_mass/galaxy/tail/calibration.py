@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,8 @@ __all__ = [
     "build_jobs",
     "energy_df",
     "fit_realisation",
+    "fit_realisations",
+    "job_batches",
     "observe_bin",
     "results_table",
     "run_calibration",
@@ -318,28 +321,41 @@ def build_jobs(
     return jobs
 
 
-def fit_realisation(job: CalibrationJob) -> dict:
-    """Fit one realisation with every k range, choose one, and score the chosen posterior against the truth.
+def fit_realisations(jobs: Sequence[CalibrationJob]) -> list[dict]:
+    """Fit realisations (every k range of each, all sampled together by ``fit_bins``; the jobs
+    must share the likelihood and sampler settings), choose a k range for each, and score the
+    chosen posterior against the truth. A realisation's result does not depend on the others.
 
-    Returns the job's key, the chosen k range, v_esc median and 2.5/16/84/97.5
+    Each result: the job's key, the chosen k range, v_esc median and 2.5/16/84/97.5
     percentiles [km/s], the pull (median − truth)/σ with σ the 68 % half-width on
     the truth's side, the rank of the truth (fraction of samples below it),
-    convergence of the chosen fit, and the run time [s].
+    convergence of the chosen fit, and the run time [s] (the batch's, shared equally).
     """
     t0 = time.perf_counter()
-    fits = dict(zip(job.labels, fit_bins(job.tasks)))
-    chosen = choose_k_range(fits, job.tie_tolerance)
-    fit = fits[chosen]
-    return {
-        "key": job.key,
-        "k_range": chosen,
-        "n_stars": fit["n_stars"],
-        **score_posterior(kept_samples(fit)[:, 0], job.vesc_true),
-        "k_median": float(np.median(fit["chain"][fit["n_burn_stored"] :, :, 1])),
-        "converged": fit["converged"],
-        "tau_max": float(np.max(fit["tau"])),
-        "runtime_s": time.perf_counter() - t0,
-    }
+    fitted = iter(fit_bins([task for job in jobs for task in job.tasks]))
+    results = []
+    for job in jobs:
+        fits = {label: next(fitted) for label in job.labels}
+        chosen = choose_k_range(fits, job.tie_tolerance)
+        fit = fits[chosen]
+        results.append(
+            {
+                "key": job.key,
+                "k_range": chosen,
+                "n_stars": fit["n_stars"],
+                **score_posterior(kept_samples(fit)[:, 0], job.vesc_true),
+                "k_median": float(np.median(fit["chain"][fit["n_burn_stored"] :, :, 1])),
+                "converged": fit["converged"],
+                "tau_max": float(np.max(fit["tau"])),
+            }
+        )
+    runtime = (time.perf_counter() - t0) / max(len(jobs), 1)
+    return [r | {"runtime_s": runtime} for r in results]
+
+
+def fit_realisation(job: CalibrationJob) -> dict:
+    """One realisation (``fit_realisations`` of one job; the same result as in any batch)."""
+    return fit_realisations([job])[0]
 
 
 KEY_COLUMNS = ("estimator", "errors", "df", "binning", "bin", "realisation")
@@ -351,22 +367,48 @@ def results_table(results: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_calibration(
-    jobs: list[CalibrationJob], scheduler_address: str | None = None, n_workers: int = 2, progress: bool = True
-) -> list[dict]:
-    """Run :func:`fit_realisation` for every job through ``parallel.map_jobs``; results in job order.
+def job_batches(jobs: Sequence[CalibrationJob], batch_size: int) -> list[list[int]]:
+    """Indices of ``jobs`` in batches sampled together (``fit_realisations``): jobs of one
+    likelihood, at most ``batch_size`` fits (k ranges × realisations) per batch, in job order."""
+    if int(batch_size) < 1:
+        raise ValueError(f"calibration batch_size must be a positive integer, got {batch_size!r}")
+    groups: dict[str, list[list[int]]] = {}
+    for i, job in enumerate(jobs):
+        batches = groups.setdefault(job.tasks[0].likelihood, [[]])
+        if batches[-1] and (len(batches[-1]) + 1) * len(job.tasks) > int(batch_size):
+            batches.append([])
+        batches[-1].append(i)
+    return [batch for batches in groups.values() for batch in batches]
 
-    ``scheduler_address`` sends the jobs to an existing ``dask.distributed`` scheduler (a
+
+def run_calibration(
+    jobs: list[CalibrationJob],
+    scheduler_address: str | None = None,
+    n_workers: int = 2,
+    progress: bool = True,
+    batch_size: int = 16,
+) -> list[dict]:
+    """Run every job, in batches of at most ``batch_size`` fits (``job_batches``,
+    ``fit_realisations``) through ``parallel.map_jobs``; results in job order, the same for
+    any batching.
+
+    ``scheduler_address`` sends the batches to an existing ``dask.distributed`` scheduler (a
     real cluster); otherwise they run on ``n_workers`` local processes. The progress bar
-    counts finished realisations.
+    counts finished batches.
     """
-    return map_jobs(
-        fit_realisation,
-        jobs,
+    batches = job_batches(jobs, batch_size)
+    fitted = map_jobs(
+        fit_realisations,
+        [[jobs[i] for i in batch] for batch in batches],
         n_workers,
-        labels=[job.key for job in jobs],
+        labels=[", ".join(str(jobs[i].key) for i in batch) for batch in batches],
         scheduler_address=scheduler_address,
-        desc="calibration fit",
-        unit="fit",
+        desc=f"calibration ({len(jobs)} realisations, in batches of <= {batch_size} fits)",
+        unit="batch",
         progress=progress,
     )
+    results: list[dict] = [{}] * len(jobs)
+    for batch, batch_results in zip(batches, fitted):
+        for i, result in zip(batch, batch_results):
+            results[i] = result
+    return results

@@ -158,6 +158,7 @@ def run_calibration_fits(
             scheduler_address=dask["scheduler_address"],
             n_workers=dask["n_workers"],
             progress=calibration["progress"],
+            batch_size=calibration["batch_size"],
         )
     )
 
