@@ -71,6 +71,9 @@ def test_calibration_measures_coverage_and_corrects_the_curve(ci_catalog):
 def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):
     record = ci_catalog.load("run_parameters")
     assert record["run"]["env"] == "ci"
+    assert record["run"]["run_id"] and record["run"]["package_version"] and record["run"]["kedro_version"]
+    assert len(record["run"]["git_commit"] or "x" * 40) >= 40  # None outside a git work tree
+    assert all(len(f["sha256"]) == 64 for f in record["input_files"].values())
     assert record["parameters"]["mock_survey"]["n_stars"] == 40000  # from conf/ci
     assert record["parameters"]["mock_survey"]["truth"]["c200"] == 12.0  # soft-merged from conf/base
 

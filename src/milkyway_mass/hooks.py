@@ -1,36 +1,93 @@
-"""Project hooks: the resolved parameters of every run, and the time and memory of every node."""
+"""Project hooks: the provenance and resolved parameters of every run, and the time and memory of every node."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import resource
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.framework.hooks import hook_impl
 
+from milkyway_mass import __version__
+
 logger = logging.getLogger(__name__)
 
 
-class RunParametersHook:
-    """Save the resolved parameters of every run as the versioned dataset ``run_parameters``.
+def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    The parameters are those after environment merging and command-line
-    ``--params`` overrides, so every versioned result can be traced to its settings.
+
+def git_commit(path: Path) -> str | None:
+    """The git commit checked out at ``path`` (with ``-dirty`` if files differ from it), or None
+    when ``path`` is not in a git work tree or git is not installed."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}-dirty" if dirty else head
+
+
+def input_files(pipeline, catalog) -> dict[str, dict[str, str]]:
+    """Every file the pipeline reads but does not write (its free inputs with a file path that
+    exists; versioned datasets are the run's own outputs or earlier runs', not hashed):
+    ``{dataset: {"path", "sha256"}}``."""
+    out = {}
+    for name in sorted(pipeline.inputs()):
+        if name == "parameters" or name.startswith("params:"):
+            continue
+        dataset = catalog.get(name)
+        path = getattr(dataset, "_filepath", None)
+        if path is None or getattr(dataset, "_version", None) is not None:
+            continue
+        path = Path(str(path))
+        if path.is_file():
+            out[name] = {"path": str(path), "sha256": file_sha256(path)}
+    return out
+
+
+class RunParametersHook:
+    """Save the provenance of every run as the versioned dataset ``run_parameters``: the run id,
+    environment, pipelines and command-line overrides; the package and Kedro versions and the
+    git commit of the project; the SHA-256 of every input file; and the resolved parameters
+    (after environment merging and ``--params`` overrides), so every versioned result can be
+    traced to its code, data and settings.
     """
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         params = catalog.load("parameters")
+        project = Path(run_params.get("project_path") or ".")
         record = {
             "run": {
-                "session_id": run_params.get("session_id"),
+                "run_id": run_params.get("run_id"),
                 "env": run_params.get("env"),
                 "pipeline_names": run_params.get("pipeline_names"),
                 "runtime_params": run_params.get("runtime_params") or {},
+                "package_version": __version__,
+                "kedro_version": run_params.get("kedro_version"),
+                "git_commit": git_commit(project),
             },
+            "input_files": input_files(pipeline, catalog),
             "parameters": params,
         }
         catalog.save("run_parameters", record)
