@@ -15,6 +15,7 @@ from milkyway_mass.galaxy.fitting import (
     Posterior,
     Prior,
     chain_diagnostics,
+    convergence_warning,
     estimate,
     fit_posterior,
     fit_seed,
@@ -313,3 +314,12 @@ def test_stacked_prior_and_block_posterior_match_each_fit():
     assert np.all(blocks[~inside] == -np.inf)
     with pytest.raises(ValueError, match="differ only in their boxes"):
         Prior.stack([priors[0], Prior.box(("v", "k"), {"v": [300.0, 1000.0], "k": [0.1, 2.5]})])
+
+
+def test_convergence_warning_names_the_fit_and_what_it_misses():
+    good = {"converged": True, "n_steps_kept": 3000, "n_tau_required": 2000.0, "acceptance_mean": 0.4}
+    assert convergence_warning("fit a", good) is None
+    short = convergence_warning("fit a", good | {"converged": False, "n_tau_required": 4000.0})
+    assert short.startswith("fit a: chain not converged") and "3000 kept steps" in short and "4000" in short
+    stuck = convergence_warning("fit b", good | {"acceptance_mean": 0.05})
+    assert "acceptance 0.05 is outside [0.15, 0.8]" in stuck

@@ -35,6 +35,7 @@ __all__ = [
     "Posterior",
     "Prior",
     "chain_diagnostics",
+    "convergence_warning",
     "estimate",
     "fit_posterior",
     "fit_seed",
@@ -51,6 +52,8 @@ __all__ = [
 #: a flat posterior's) that marks a posterior truncated by the prior.
 PRIOR_EDGE_WIDTH = 0.05
 PRIOR_EDGE_MASS = 0.10
+#: Mean acceptance fraction of a well-tuned stretch move.
+ACCEPTANCE_RANGE = (0.15, 0.8)
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,24 @@ def parameters_at_prior_edge(samples: np.ndarray, lower, upper, names: Sequence[
     near_lo = np.mean(x < lo + margin, axis=0)
     near_hi = np.mean(x > hi - margin, axis=0)
     return [n for n, a, b in zip(names, near_lo, near_hi) if max(a, b) >= PRIOR_EDGE_MASS]
+
+
+def convergence_warning(where: str, diagnostics: Mapping[str, Any]) -> str | None:
+    """The warning about a chain (``chain_diagnostics``) that misses the convergence criteria:
+    kept steps > ``n_tau`` × max τ, and mean acceptance within ``ACCEPTANCE_RANGE``; None if
+    it meets them."""
+    problems = []
+    if not diagnostics["converged"]:
+        problems.append(
+            f"its {diagnostics['n_steps_kept']} kept steps are not more than n_tau x tau = "
+            f"{diagnostics['n_tau_required']:.0f}"
+        )
+    lo, hi = ACCEPTANCE_RANGE
+    if not lo <= diagnostics["acceptance_mean"] <= hi:
+        problems.append(f"mean acceptance {diagnostics['acceptance_mean']:.2f} is outside [{lo}, {hi}]")
+    if not problems:
+        return None
+    return f"{where}: chain not converged ({'; '.join(problems)}); lengthen the sampler before using the result"
 
 
 def prior_edge_warning(where: str, edge: Sequence[str]) -> str:

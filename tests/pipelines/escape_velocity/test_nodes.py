@@ -186,6 +186,7 @@ def test_vesc_at_sun_interpolates_posterior_draws():
             "r_hi": [6.0, 8.0, 10.0],
             "r0": [5.0, 7.0, 9.0],
             "status": ["skipped: 3 stars < min_stars=20", "ok", "ok"],
+            "converged": [False, True, False],
         }
     )
     params = {"likelihood": "published", "vesc_at_sun": {"n_draws": 40_000, "seed": 1}}
@@ -198,6 +199,7 @@ def test_vesc_at_sun_interpolates_posterior_draws():
     assert interp["err_minus"] == pytest.approx(sd, rel=0.03) and interp["err_plus"] == pytest.approx(sd, rel=0.03)
     in_bin = out["bin2"]["in_bin_model"]
     assert in_bin["bin"] == 2
+    assert interp["converged"] is False and in_bin["converged"] is False  # bin 2 did not converge
     assert in_bin["median"] == pytest.approx(510 * (8.122 / 9.0) ** -0.25, abs=0.6)
     assert "interpolat" in out["method"]
 
@@ -206,7 +208,9 @@ def test_vesc_at_sun_reports_unbracketed_r0():
     samples = pd.DataFrame(
         {"binning": "bin1", "bin": [3] * 10, "r0": 11.0, "v_esc": 480.0, "k": 2.0, "gamma": 0.1, "f": 1e-3}
     )
-    table = pd.DataFrame({"bin": [3], "r_lo": [10.0], "r_hi": [12.0], "r0": [11.0], "status": ["ok"]})
+    table = pd.DataFrame(
+        {"bin": [3], "r_lo": [10.0], "r_hi": [12.0], "r0": [11.0], "status": ["ok"], "converged": [True]}
+    )
     params = {"likelihood": "published", "vesc_at_sun": {"n_draws": 100, "seed": 1}}
     out = escape_velocity_at_sun(samples, samples, table, table, FRAME, params)
     assert "not bracketed" in out["bin1"]["interpolated"]["status"]

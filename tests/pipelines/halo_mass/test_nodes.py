@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -239,3 +241,15 @@ def test_analysis_a_takes_any_registered_halo_family(published, params):
     assert np.isfinite(lp[0]) and lp[1] == -np.inf
     with pytest.raises(ValueError, match=r"missing \['log10_rho0_msun_kpc3', 'n', 'r_s_kpc'\]"):
         nodes.halo_posterior(curve, model, hm["priors"], params["galaxy_frame"], params["cosmology"])
+
+
+def test_unconverged_fit_logs_a_warning_naming_it(upstream, params, caplog):
+    """The `ci` sampler (300 steps) is far too short: the fit says so at WARNING level."""
+    p, hm = params, params["halo_mass"]
+    curve = nodes.build_measured_curve(*upstream, hm["curve"])
+    short = hm["sampler"] | {"n_walkers": 8, "n_burn": 10, "n_keep": 20}
+    with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
+        chain = nodes.fit_halo_mass(curve, hm["model"], hm["priors"], short, p["galaxy_frame"], p["cosmology"])
+    assert not chain["diagnostics"]["converged"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith("halo_mass fit (") and "chain not converged" in m for m in warnings), warnings

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from milkyway_mass.galaxy.fitting import parameters_at_prior_edge, prior_edge_warning
+from milkyway_mass.galaxy.fitting import convergence_warning, parameters_at_prior_edge, prior_edge_warning
 from milkyway_mass.galaxy.tail.fit import (
     FitTask,
     SamplerSettings,
@@ -228,13 +228,15 @@ def summarise_escape_velocity(chains: dict, params: dict) -> tuple[pd.DataFrame,
             where = f"escape_velocity {chains['binning']} bin {b} ({meta['r_lo']:.1f}-{meta['r_hi']:.1f} kpc, {chosen})"
             if edge:
                 logger.warning("%s", prior_edge_warning(where, edge))
-            if not fit["converged"]:
-                logger.warning(
-                    "%s: kept chain of %d steps is shorter than n_tau*tau = %.0f; lengthen the sampler",
-                    where,
-                    params["sampler"]["n_keep"],
-                    fit["n_tau_required"],
-                )
+            diagnostics = {
+                "converged": fit["converged"],
+                "n_steps_kept": params["sampler"]["n_keep"],
+                "n_tau_required": fit["n_tau_required"],
+                "acceptance_mean": fit["acceptance_fraction"],
+            }
+            warning = convergence_warning(where, diagnostics)
+            if warning:
+                logger.warning("%s", warning)
             samples.append(
                 pd.DataFrame(
                     {
@@ -312,6 +314,7 @@ def _vesc_at_sun_one(
             **_interval((1 - w) * draws[0] + w * draws[1]),
             "bins": [int(lo["bin"]), int(hi["bin"])],
             "r0_kpc": [float(lo["r0"]), float(hi["r0"])],
+            "converged": bool(lo["converged"] and hi["converged"]),
         }
     inside = ok[(ok["r_lo"] <= r_sun) & (r_sun < ok["r_hi"])]
     if inside.empty:
@@ -320,7 +323,13 @@ def _vesc_at_sun_one(
         row = inside.iloc[0]
         s = samples[samples["bin"] == row["bin"]]
         v = s["v_esc"].to_numpy(dtype=float) * (r_sun / row["r0"]) ** (-0.5 * s["gamma"].to_numpy(dtype=float))
-        result["in_bin_model"] = {"status": "ok", **_interval(v), "bin": int(row["bin"]), "r0_kpc": float(row["r0"])}
+        result["in_bin_model"] = {
+            "status": "ok",
+            **_interval(v),
+            "bin": int(row["bin"]),
+            "r0_kpc": float(row["r0"]),
+            "converged": bool(row["converged"]),
+        }
     return result
 
 
@@ -338,6 +347,7 @@ def escape_velocity_at_sun(
     bracket R0, evaluated on ``n_draws`` independent draws from each bin's posterior
     (bins are independent), then median and 16/84 percentiles. ``in_bin_model``:
     the in-bin law v_esc(r0)·(R0/r0)^(−γ/2) of the bin containing R0, per posterior sample.
+    Each carries ``converged``: whether the chains of the bins it uses met the convergence criteria.
     """
     cfg = params["vesc_at_sun"]
     rng = np.random.default_rng(cfg["seed"])

@@ -23,6 +23,7 @@ from milkyway_mass.galaxy.constraints.vesc_curve import EscapeVelocityCurve
 from milkyway_mass.galaxy.fitting import (
     Posterior,
     Prior,
+    convergence_warning,
     fit_posterior,
     fit_seed,
     parameters_at_prior_edge,
@@ -351,6 +352,9 @@ def summarise_analysis_b(
         edge = parameters_at_prior_edge(samples, prior.lower, prior.upper, prior.names)
         if edge:
             logger.warning("%s", prior_edge_warning(f"halo_mass analysis B {name}", edge))
+        warning = convergence_warning(f"halo_mass analysis B {name}", fit["diagnostics"])
+        if warning:
+            logger.warning("%s", warning)
         optimizer = {k: v for k, v in fit["optimizer"].items() if k != "x"}
         fits[name] = {k: fit[k] for k in ("family", "baryons", "constraint_set", "constraints", "parameter_names")} | {
             "n_samples_summarised": len(samples),

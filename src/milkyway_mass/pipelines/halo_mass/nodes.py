@@ -29,6 +29,7 @@ from milkyway_mass.galaxy.constraints.vesc_curve import (
 )
 from milkyway_mass.galaxy.fitting import (
     Posterior,
+    convergence_warning,
     estimate,
     run_emcee,
 )
@@ -200,6 +201,9 @@ def fit_halo_mass(
         result["diagnostics"]["acceptance_mean"],
         result["diagnostics"]["autocorr_time"],
     )
+    warning = convergence_warning(f"halo_mass fit ({curve.source} curve x {curve.scale:.3f})", result["diagnostics"])
+    if warning:
+        logger.warning("%s", warning)
     return result
 
 
