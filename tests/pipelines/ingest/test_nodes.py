@@ -167,7 +167,8 @@ def test_full_6d_counts_each_reason_once(ingest):
     assert list(stars.columns) == list(STARS_6D_COLUMNS)
     note = cut_flow.note.iloc[-1]
     assert "no valid distance (missing, <= 0, or no error): 2" in note
-    assert "no line-of-sight velocity: 1" in note and "no proper motion: 1" in note and "no [Fe/H]: 1" in note
+    assert "no line-of-sight velocity: 1" in note and "no [Fe/H]: 1" in note
+    assert "no proper motion (missing, or an error that is missing, <= 0 or infinite): 1" in note
     assert cut_flow.n_removed.iloc[-1] == 5
 
 
@@ -178,6 +179,7 @@ def test_cut_flow_accounts_for_every_mock_star(mock_observed, ingest):
     lam, cut_flow = nodes.check_ranges(lam, ingest)
     lam, cut_flow = nodes.select_k_giants(lam, cut_flow, ingest)
     matched, cut_flow = nodes.cross_match(lam, gaia, cut_flow, ingest)
+    matched, cut_flow = nodes.check_gaia_ranges(matched, cut_flow, ingest)
     stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
     stars, cut_flow = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
@@ -268,3 +270,116 @@ def test_empty_gaia_table_leaves_every_star_without_counterpart(ingest):
     matched, cut_flow = _match([lamost_row(obsid=1), lamost_row(obsid=2, gaia_source_id=-1)], gaia, ingest)
     assert len(matched) == 0
     assert "no Gaia counterpart: 2" in cut_flow.note.iloc[-1]
+
+
+# --- bad input found by probing (issue 14): each gives a clear stop or a counted, named rejection
+
+
+def _ingest_rows(lamost_rows, gaia_rows, ingest):
+    """The whole ingest chain on small tables: (stars_6d, cut flow)."""
+    matched, cut_flow = _match(lamost_rows, gaia_rows, ingest)
+    matched, cut_flow = nodes.check_gaia_ranges(matched, cut_flow, ingest)
+    stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
+    stars, cut_flow = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+    assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
+    return stars, cut_flow
+
+
+def _notes(cut_flow):
+    return " | ".join(cut_flow.note)
+
+
+def test_gaia_sentinel_or_impossible_proper_motion_is_a_counted_rejection(ingest):
+    lamost = [lamost_row(obsid=i, gaia_source_id=10 + i) for i in range(3)]
+    gaia = [gaia_row(source_id=10 + i) for i in range(3)]
+    gaia[1]["pmra"] = -9999.0
+    gaia[2]["pmdec"] = 2.0e4
+    stars, cut_flow = _ingest_rows(lamost, gaia, ingest)
+    assert stars.obsid.tolist() == [0]
+    note = _notes(cut_flow)
+    assert "pmdec outside [-10000.0, 10000.0]: 1" in note
+    assert "no proper motion (missing, or an error that is missing, <= 0 or infinite): 1" in note
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value"), [("gaia", "dec", 95.0), ("gaia", "dec", np.nan), ("lamost", "ra", np.nan)]
+)
+def test_invalid_sky_positions_do_not_crash_the_positional_match(ingest, table, column, value):
+    lamost = [lamost_row(obsid=1, gaia_source_id=-1), lamost_row(obsid=2, ra=110.0, gaia_source_id=-1)]
+    gaia = [gaia_row(source_id=11), gaia_row(source_id=22, ra=110.0)]
+    (lamost if table == "lamost" else gaia)[0][column] = value
+    stars, cut_flow = _ingest_rows(lamost, gaia, ingest)
+    assert stars.obsid.tolist() == [2]
+    note = _notes(cut_flow)
+    if table == "lamost":
+        assert "no sky position to match by (ra or dec missing or outside its range): 1" in note
+    else:
+        assert "Gaia rows without a valid sky position (not matched by position): 1" in note
+        assert "no Gaia counterpart: 1" in note
+
+
+def test_missing_obsid_is_a_counted_rejection(ingest):
+    raw = pd.DataFrame([lamost_row(obsid=1, gaia_source_id=11), lamost_row(obsid=2, gaia_source_id=12)])
+    raw["obsid"] = pd.array([1, None], dtype="Int64")  # a masked FITS integer
+    gaia = [gaia_row(source_id=11), gaia_row(source_id=12)]
+    stars, cut_flow = _ingest_rows(raw.to_dict("records"), gaia, ingest)
+    assert stars.obsid.tolist() == [1]
+    assert "no obsid: 1" in _notes(cut_flow)
+
+
+def test_infinite_proper_motion_error_is_a_counted_rejection(ingest):
+    lamost = [lamost_row(obsid=i, gaia_source_id=10 + i) for i in range(2)]
+    gaia = [gaia_row(source_id=10), gaia_row(source_id=11, pmra_error=np.inf)]
+    stars, cut_flow = _ingest_rows(lamost, gaia, ingest)
+    assert stars.obsid.tolist() == [0]
+    assert "pmra_error outside [0.0, 1000.0]: 1" in _notes(cut_flow)
+
+
+@pytest.mark.parametrize(("which", "column"), [("gaia", "source_id"), ("lamost", "gaia_source_id")])
+def test_gaia_ids_stored_as_floats_stop_the_run_naming_file_and_column(ingest, which, column):
+    rows = pd.DataFrame([gaia_row()] if which == "gaia" else [lamost_row()])
+    rows[column] = rows[column].astype(float) + 4295806720  # a 19-digit id would lose its last digits
+    read = nodes.standardise_gaia if which == "gaia" else nodes.standardise_lamost
+    with pytest.raises(nodes.SchemaError, match=rf"{ingest[which]['file'].split('/')[-1]}.*'{column}'.*int64"):
+        read(rows, ingest)
+
+
+def test_an_obsid_shared_by_different_stars_is_removed_and_counted(ingest):
+    lamost = [lamost_row(obsid=1, gaia_source_id=11), lamost_row(obsid=1, gaia_source_id=12, ra=101.0)]
+    lamost += [lamost_row(obsid=3, gaia_source_id=13, ra=102.0), lamost_row(obsid=4, gaia_source_id=13, ra=102.0)]
+    gaia = [gaia_row(source_id=11), gaia_row(source_id=12, ra=101.0), gaia_row(source_id=13, ra=102.0)]
+    stars, cut_flow = _ingest_rows(lamost, gaia, ingest)
+    assert stars.obsid.tolist() == [3]  # obsids 3 and 4 are one star observed twice: fine
+    assert "obsid shared by rows of different Gaia sources (ambiguous, all removed): 2" in _notes(cut_flow)
+
+
+@pytest.mark.parametrize(
+    ("which", "column", "factor", "unit", "message"),
+    [
+        ("lamost", "dist", 1000.0, "kpc", "look like pc: set ingest.lamost.distance_unit to pc"),
+        ("lamost", "dist", 1.0, "pc", "look like kpc: set ingest.lamost.distance_unit to kpc"),
+        ("lamost", "rv", 1000.0, "kpc", "look like m/s"),
+        ("gaia", "pmra", 1e-3, "kpc", "look like arcsec/yr"),
+    ],
+)
+def test_unit_mistakes_stop_the_run_naming_the_setting(ingest, which, column, factor, unit, message):
+    """Distances in pc read as kpc (and the reverse), rv in m/s, proper motions in arcsec/yr."""
+    rng = np.random.default_rng(0)
+    if which == "lamost":
+        rows = pd.DataFrame(
+            [
+                lamost_row(obsid=i, dist=d, rv=v)
+                for i, (d, v) in enumerate(zip(rng.uniform(2, 30, 20), rng.normal(0, 150, 20)))
+            ]
+        )
+    else:
+        rows = pd.DataFrame([gaia_row(source_id=i, pmra=p) for i, p in enumerate(rng.normal(0, 5, 20))])
+    rows[column] *= factor
+    settings = ingest | {"lamost": ingest["lamost"] | {"distance_unit": unit}}
+    read = nodes.standardise_lamost if which == "lamost" else nodes.standardise_gaia
+    with pytest.raises(nodes.SchemaError, match=rf"'{column}' has median \|value\|.*{message}"):
+        read(rows, settings)
+    rows[column] /= factor
+    if which == "lamost" and unit == "pc":
+        rows[column] *= 1000.0
+    assert len(read(rows, settings)) == 20  # the right units pass

@@ -42,9 +42,11 @@ def test_stars_6d_has_one_row_per_gaia_source_and_the_cut_flow_ends_with_it(run)
     stars, cut_flow, defects = run
     assert list(stars.columns) == list(STARS_6D_COLUMNS)
     assert not stars.source_id.duplicated().any()
-    assert cut_flow.cut.tolist()[-3:] == [
+    assert cut_flow.cut.tolist()[-5:] == [
         "cross-matched with Gaia DR3",
+        "Gaia values within physical ranges",
         "full 6D phase space",
+        "each obsid observes one star",
         "one observation per Gaia source",
     ]
     assert cut_flow.n_stars.iloc[-1] == len(stars)

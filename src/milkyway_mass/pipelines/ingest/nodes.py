@@ -26,6 +26,8 @@ PIPELINE = "ingest"
 
 #: Rules for repeat observations of one Gaia source (``ingest.repeat_observations.keep``).
 REPEAT_RULES = ("min_rv_err", "weighted_mean_rv")
+#: Canonical columns holding Gaia source ids (must be integers).
+GAIA_ID_COLUMNS = {"source_id", "gaia_source_id"}
 
 
 class SchemaError(ValueError):
@@ -50,13 +52,39 @@ def _standardise(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             raise SchemaError(f"{source['file']}: column '{col}' must be numeric, found dtype {values.dtype}")
         out[canon] = values
+    for canon in GAIA_ID_COLUMNS & set(mapping):
+        if not pd.api.types.is_integer_dtype(out[canon]):
+            example = out[canon].dropna().iloc[0] if out[canon].notna().any() else None
+            raise SchemaError(
+                f"{source['file']}: column '{mapping[canon]}' holds Gaia source ids as {out[canon].dtype} "
+                f"(e.g. {example!r}); 19-digit ids need an integer column (float64 keeps ~16 digits, "
+                "so ids would match the wrong star): write it as int64"
+            )
     floats = out.select_dtypes("float").columns
     out[floats] = out[floats].mask(out[floats].isin(source.get("missing_sentinels", [])))
     return out.reset_index(drop=True)
 
 
+def _check_units(table: pd.DataFrame, file: str, checks: list[tuple[str, str, float, float, str, str]]) -> None:
+    """Stop when the median of a column lies outside what a Galactic survey can contain, naming
+    the likely unit mistake. ``checks``: (column, unit, low, high, hint if below, hint if above)
+    on the median of the column's finite absolute values (columns without any are skipped)."""
+    for col, unit, lo, hi, below, above in checks:
+        values = np.abs(table[col].astype(float).to_numpy())
+        values = values[np.isfinite(values)]
+        if not values.size:
+            continue
+        median = float(np.median(values))
+        if not lo <= median <= hi:
+            raise SchemaError(
+                f"{file}: column '{col}' has median |value| {median:.4g} {unit}, outside [{lo:g}, {hi:g}] {unit} "
+                f"for a Galactic survey; {below if median < lo else above}"
+            )
+
+
 def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
-    """LAMOST table with canonical columns; distances converted to kpc."""
+    """LAMOST table with canonical columns; distances converted to kpc; a unit check on the
+    median distance and line-of-sight velocity (``ingest.unit_checks``)."""
     src = ingest["lamost"]
     out = _standardise(raw, src)
     scale = {"kpc": 1.0, "pc": 1e-3}.get(src["distance_unit"])
@@ -64,15 +92,34 @@ def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
         raise SchemaError(f"{src['file']}: distance_unit must be 'kpc' or 'pc', got {src['distance_unit']!r}")
     out[["dist", "dist_err"]] = out[["dist", "dist_err"]].astype(float) * scale
     out["gaia_source_id"] = out["gaia_source_id"].astype("Int64")
+    checks = ingest["unit_checks"]
+    other = {"kpc": "pc", "pc": "kpc"}[src["distance_unit"]]
+    swapped = f"the distances look like {other}: set ingest.lamost.distance_unit to {other}"
+    check = f"check the distance column and ingest.lamost.distance_unit ({src['distance_unit']})"
+    dist_hints = (swapped, check) if other == "kpc" else (check, swapped)
+    rv_hints = ("", "the velocities look like m/s: the rv column must be in km/s")
+    _check_units(
+        out,
+        src["file"],
+        [
+            ("dist", "kpc", *checks["median_distance_kpc"], *dist_hints),
+            ("rv", "km/s", 0.0, checks["median_abs_rv_kms_max"], *rv_hints),
+        ],
+    )
     logger.info("Read %d rows from %s", len(out), src["file"])
     return out
 
 
 def standardise_gaia(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
-    """Gaia table with canonical columns (source_id as nullable int64)."""
-    out = _standardise(raw, ingest["gaia"])
+    """Gaia table with canonical columns (source_id as nullable int64); a unit check on the
+    median proper motion (``ingest.unit_checks``)."""
+    src = ingest["gaia"]
+    out = _standardise(raw, src)
     out["source_id"] = out["source_id"].astype("Int64")
-    logger.info("Read %d rows from %s", len(out), ingest["gaia"]["file"])
+    lo, hi = ingest["unit_checks"]["median_abs_pm_masyr"]
+    hints = ("the proper motions look like arcsec/yr: they must be in mas/yr", "they must be in mas/yr")
+    _check_units(out, src["file"], [(c, "mas/yr", lo, hi, *hints) for c in ("pmra", "pmdec")])
+    logger.info("Read %d rows from %s", len(out), src["file"])
     return out
 
 
@@ -82,15 +129,32 @@ def check_ranges(lamost: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.D
     Missing values (NaN) are not judged here; the full-6D cut counts them.
     """
     cut_flow = append_cut(empty_cut_flow(), PIPELINE, f"rows read from {ingest['lamost']['file']}", len(lamost))
-    bad = pd.Series(False, index=lamost.index)
+    bad, counts = _out_of_range(lamost, ingest["ranges"])
+    kept = lamost[~bad].reset_index(drop=True)
+    return kept, append_cut(cut_flow, PIPELINE, "values within physical ranges", len(kept), describe_counts(counts))
+
+
+def _out_of_range(table: pd.DataFrame, ranges: dict) -> tuple[pd.Series, dict[str, int]]:
+    """Rows with a finite value outside ``ranges`` ({column: [lo, hi]}) and the count per
+    column (a row is counted under its first such column)."""
+    bad = pd.Series(False, index=table.index)
     counts = {}
-    for col, (lo, hi) in ingest["ranges"].items():
-        v = lamost[col].astype(float)
+    for col, (lo, hi) in ranges.items():
+        v = table[col].astype(float)
         out_of_range = (v < lo) | (v > hi)
         counts[f"{col} outside [{lo}, {hi}]"] = int((out_of_range & ~bad).sum())
         bad |= out_of_range
-    kept = lamost[~bad].reset_index(drop=True)
-    return kept, append_cut(cut_flow, PIPELINE, "values within physical ranges", len(kept), describe_counts(counts))
+    return bad, counts
+
+
+def check_gaia_ranges(matched: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Remove matched stars whose finite Gaia values fall outside ``ingest.gaia_ranges``
+    (e.g. a proper motion of -9999 mas/yr, a sentinel the file did not declare), counted
+    by column. Missing values are judged by the full-6D cut."""
+    bad, counts = _out_of_range(matched, ingest["gaia_ranges"])
+    kept = matched[~bad].reset_index(drop=True)
+    note = describe_counts(counts)
+    return kept, append_cut(cut_flow, PIPELINE, "Gaia values within physical ranges", len(kept), note)
 
 
 def select_k_giants(lamost: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -131,14 +195,16 @@ def cross_match(
     by_id = lamost[id_found].merge(gaia_unique, left_on="gaia_source_id", right_on="source_id", suffixes=("", "_gaia"))
 
     need_pos = lamost[~id_found & ~id_dup].reset_index(drop=True)
+    lam_sky, gaia_sky = _valid_sky(need_pos), _valid_sky(gaia)
     gaia_idx_match = np.full(len(need_pos), -1)
     n_near = np.zeros(len(need_pos), dtype=int)
-    if len(need_pos) and len(gaia):
-        lam_c = SkyCoord(need_pos.ra.to_numpy() * u.deg, need_pos.dec.to_numpy() * u.deg)
-        gaia_c = SkyCoord(gaia.ra.to_numpy() * u.deg, gaia.dec.to_numpy() * u.deg)
+    if lam_sky.any() and gaia_sky.any():
+        lam_rows, gaia_rows = np.flatnonzero(lam_sky), np.flatnonzero(gaia_sky)
+        lam_c = SkyCoord(need_pos.ra.to_numpy()[lam_rows] * u.deg, need_pos.dec.to_numpy()[lam_rows] * u.deg)
+        gaia_c = SkyCoord(gaia.ra.to_numpy()[gaia_rows] * u.deg, gaia.dec.to_numpy()[gaia_rows] * u.deg)
         i_lam, i_gaia, _, _ = gaia_c.search_around_sky(lam_c, radius)
-        n_near = np.bincount(i_lam, minlength=len(need_pos))
-        gaia_idx_match[i_lam] = i_gaia
+        n_near[lam_rows] = np.bincount(i_lam, minlength=lam_rows.size)
+        gaia_idx_match[lam_rows[i_lam]] = gaia_rows[i_gaia]
     single = n_near == 1
     dup_source = np.zeros(len(need_pos), dtype=bool)
     dup_source[single] = gaia.source_id.iloc[gaia_idx_match[single]].isin(duplicated_ids).to_numpy()
@@ -151,7 +217,8 @@ def cross_match(
 
     matched = pd.concat([by_id, by_pos], ignore_index=True)
     counts = {
-        "no Gaia counterpart": int((n_near == 0).sum()),
+        "no sky position to match by (ra or dec missing or outside its range)": int((~lam_sky).sum()),
+        "no Gaia counterpart": int(((n_near == 0) & lam_sky).sum()),
         "ambiguous (several Gaia sources in radius, or duplicated Gaia source_id)": int(
             (n_near > 1).sum() + dup_source.sum() + id_dup.sum()
         ),
@@ -163,10 +230,20 @@ def cross_match(
                 describe_counts(counts),
                 f"matched by source_id: {len(by_id)}, by position: {len(by_pos)} (radius {radius.value:g} arcsec)",
                 f"repeat observations of an already matched source (kept): {int(matched.source_id.duplicated().sum())}",
+                f"Gaia rows without a valid sky position (not matched by position): {int((~gaia_sky).sum())}"
+                if (~gaia_sky).any()
+                else "",
             ],
         )
     )
     return matched, append_cut(cut_flow, PIPELINE, "cross-matched with Gaia DR3", len(matched), note)
+
+
+def _valid_sky(table: pd.DataFrame) -> np.ndarray:
+    """Rows whose ra [deg] is finite in [0, 360] and dec in [-90, 90] (usable for a positional match)."""
+    ra, dec = table.ra.astype(float).to_numpy(), table.dec.astype(float).to_numpy()
+    with np.errstate(invalid="ignore"):
+        return (ra >= 0) & (ra <= 360) & (dec >= -90) & (dec <= 90)
 
 
 def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -182,12 +259,15 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
         return np.isfinite(matched[col].astype(float))
 
     checks = {
+        "no obsid": matched.obsid.notna(),
         "no valid distance (missing, <= 0, or no error)": positive("dist") & positive("dist_err") & finite("dist_err"),
         "no line-of-sight velocity": finite("rv") & positive("rv_err") & finite("rv_err"),
-        "no proper motion": finite("pmra")
+        "no proper motion (missing, or an error that is missing, <= 0 or infinite)": finite("pmra")
         & finite("pmdec")
         & positive("pmra_error")
         & positive("pmdec_error")
+        & finite("pmra_error")
+        & finite("pmdec_error")
         & matched.pmra_pmdec_corr.astype(float).between(-1, 1),
         "no [Fe/H]": finite("feh"),
     }
@@ -208,7 +288,8 @@ def keep_one_observation_per_source(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep one row per Gaia ``source_id`` (repeat LAMOST observations of one star).
 
-    Runs after the full-6D cut, so only usable observations compete. The row kept
+    First removes every row whose ``obsid`` also appears with another Gaia source (one
+    observation cannot be two stars; counted in its own cut-flow row). Runs after the full-6D cut, so only usable observations compete. The row kept
     is the observation with the smallest ``rv_err`` (ties: smallest obsid). With
     ``repeat_observations.keep: weighted_mean_rv`` its rv and rv_err [km/s] are
     replaced by the inverse-variance mean of all the star's observations.
@@ -217,7 +298,15 @@ def keep_one_observation_per_source(
     if rule not in REPEAT_RULES:
         raise ValueError(f"ingest.repeat_observations.keep must be one of {list(REPEAT_RULES)}, got {rule!r}")
     require_columns(stars, ["obsid", "source_id", "rv", "rv_err"], "stars with full 6D information")
-    stars = stars.reset_index(drop=True)
+    shared = stars.groupby("obsid").source_id.transform("nunique") > 1
+    stars = stars[~shared].reset_index(drop=True)
+    cut_flow = append_cut(
+        cut_flow,
+        PIPELINE,
+        "each obsid observes one star",
+        len(stars),
+        describe_counts({"obsid shared by rows of different Gaia sources (ambiguous, all removed)": int(shared.sum())}),
+    )
     best_first = stars.sort_values(["source_id", "rv_err", "obsid"], kind="mergesort")
     kept = best_first[~best_first.source_id.duplicated()]
     if rule == "weighted_mean_rv":

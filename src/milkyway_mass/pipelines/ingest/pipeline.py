@@ -34,8 +34,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="cross_match",
             ),
             node(
+                nodes.check_gaia_ranges,
+                ["k_giants_matched", "cut_flow_matched", "params:ingest"],
+                ["k_giants_gaia_in_range", "cut_flow_gaia_ranges"],
+                name="check_gaia_ranges",
+            ),
+            node(
                 nodes.require_full_6d,
-                ["k_giants_matched", "cut_flow_matched"],
+                ["k_giants_gaia_in_range", "cut_flow_gaia_ranges"],
                 ["observations_6d", "cut_flow_full_6d"],
                 name="require_full_6d",
             ),
