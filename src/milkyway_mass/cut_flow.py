@@ -7,9 +7,20 @@ follows the last ``'all'`` row), so removals always add up.
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from milkyway_mass.schemas import CUT_FLOW_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+#: A cut that removes more than this share of the stars reaching it is logged as a WARNING.
+LOSS_WARNING_SHARE = 0.9
+
+
+class EmptySelectionError(ValueError):
+    """A table that a later pipeline needs came out empty; the message names the cut that emptied it."""
 
 
 def empty_cut_flow() -> pd.DataFrame:
@@ -46,3 +57,30 @@ def append_cut(
 def describe_counts(counts: dict[str, int]) -> str:
     """'reason: n; reason: n' for the non-zero counts (the cut flow's ``note``)."""
     return "; ".join(f"{k}: {v}" for k, v in counts.items() if v)
+
+
+def warn_heavy_losses(cut_flow: pd.DataFrame, share: float = LOSS_WARNING_SHARE) -> list[str]:
+    """Log a WARNING for every cut that removed more than ``share`` of the stars reaching it
+    (naming the cut, its binning, the counts and its reasons); returns the messages."""
+    messages = []
+    for row in cut_flow.itertuples():
+        before = row.n_stars + row.n_removed
+        if before > 0 and row.n_removed > share * before:
+            messages.append(
+                f"{row.pipeline}: cut '{row.cut}' ({row.binning}) removed {row.n_removed} of {before} stars"
+                + (f" ({row.note})" if row.note else "")
+            )
+            logger.warning("%s", messages[-1])
+    return messages
+
+
+def require_stars(cut_flow: pd.DataFrame, what: str) -> None:
+    """Stop with ``EmptySelectionError`` when the last row of ``cut_flow`` has no stars, naming
+    ``what`` came out empty and the first cut after which no star was left (with its reasons)."""
+    if len(cut_flow) and int(cut_flow.n_stars.iloc[-1]) == 0:
+        row = cut_flow[cut_flow.n_stars == 0].iloc[0]
+        reasons = f" ({row.note})" if row.note else ""
+        raise EmptySelectionError(
+            f"{what} is empty: no star was left after the cut '{row.cut}' of {row.pipeline} "
+            f"({row.binning}), which removed {row.n_removed}{reasons}; check that cut's settings and the input"
+        )

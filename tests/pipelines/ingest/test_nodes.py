@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from milkyway_mass.cut_flow import append_cut, empty_cut_flow
+from milkyway_mass.cut_flow import EmptySelectionError, append_cut, empty_cut_flow
 from milkyway_mass.pipelines.ingest import nodes
 from milkyway_mass.schemas import STARS_6D_COLUMNS
 from tests.conftest import load_params
@@ -383,3 +383,13 @@ def test_unit_mistakes_stop_the_run_naming_the_setting(ingest, which, column, fa
     if which == "lamost" and unit == "pc":
         rows[column] *= 1000.0
     assert len(read(rows, settings)) == 20  # the right units pass
+
+
+def test_ingest_that_leaves_no_star_stops_naming_the_cut(ingest):
+    lamost = [lamost_row(obsid=i, gaia_source_id=10 + i, rv=np.nan) for i in range(3)]
+    gaia = [gaia_row(source_id=10 + i) for i in range(3)]
+    matched, cut_flow = _match(lamost, gaia, ingest)
+    matched, cut_flow = nodes.check_gaia_ranges(matched, cut_flow, ingest)
+    stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
+    with pytest.raises(EmptySelectionError, match=r"stars_6d .* after the cut 'full 6D phase space'.*line-of-sight"):
+        nodes.keep_one_observation_per_source(stars, cut_flow, ingest)

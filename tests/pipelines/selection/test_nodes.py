@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from milkyway_mass.cut_flow import EmptySelectionError, warn_heavy_losses
 from milkyway_mass.pipelines.selection.nodes import (
     apply_quality_cuts,
     assemble_cut_flow,
@@ -138,17 +139,30 @@ def test_each_cut_count_on_hand_made_table(caplog):
     assert "binX bin(s) [1] empty" in caplog.text and "fewer than 10 stars" in caplog.text
 
 
-def test_no_stars_at_all_gives_empty_bins_not_a_crash(caplog):
+def test_no_stars_left_stops_the_run_naming_the_cut():
+    """A binning without stars stops selection (the tail fits need them), naming the cut that emptied it."""
     empty = _hand_made().iloc[:0]
-    with caplog.at_level(logging.WARNING):
-        candidates, selected, bins, rows = select_binning(empty, _limits(), SELECTION)
-    assert len(selected) == 0 and len(candidates) == 0
-    assert bins["n_stars"].tolist() == [0, 0, 0] and bins["r0"].isna().all()
-    assert rows["n_stars"].tolist() == [0, 0, 0] and rows["n_removed"].tolist() == [0, 0, 0]
-    assert "empty bins: [0, 1, 2]" in rows["note"].iloc[2]
-    assert "empty" in caplog.text
-    fig = plot_vphi_feh(empty, candidates, candidates, SELECTION)
-    assert isinstance(fig, Figure)
+    with pytest.raises(EmptySelectionError, match="selection binX: no star passed the quality cuts"):
+        select_binning(empty, _limits(), SELECTION)
+    too_strict = SELECTION | {"v_max_kms": 1.0}
+    with pytest.raises(EmptySelectionError, match=r"no star was left after the cut 'v_GC < 1 km/s'"):
+        select_binning(_hand_made(), _limits(), too_strict)
+    candidates = select_binning(_hand_made(), _limits(), SELECTION)[0].iloc[:0]
+    assert isinstance(plot_vphi_feh(empty, candidates, candidates, SELECTION), Figure)
+
+
+def test_heavy_losses_are_logged_as_warnings(caplog):
+    rows = pd.DataFrame(
+        [
+            {"pipeline": "p", "cut": "a", "binning": "all", "n_stars": 100, "n_removed": 0, "note": ""},
+            {"pipeline": "p", "cut": "b", "binning": "all", "n_stars": 5, "n_removed": 95, "note": "too far: 95"},
+            {"pipeline": "p", "cut": "c", "binning": "all", "n_stars": 4, "n_removed": 1, "note": ""},
+        ]
+    )
+    with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
+        messages = warn_heavy_losses(rows)
+    assert messages == ["p: cut 'b' (all) removed 95 of 100 stars (too far: 95)"]
+    assert messages[0] in caplog.text
 
 
 def test_select_binning_rejects_mixed_or_gapped_limits():

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from astropy.coordinates import SkyCoord
 
-from milkyway_mass.cut_flow import append_cut, describe_counts, empty_cut_flow
+from milkyway_mass.cut_flow import append_cut, describe_counts, empty_cut_flow, require_stars
 from milkyway_mass.schemas import STARS_6D_COLUMNS, require_columns
 
 logger = logging.getLogger(__name__)
@@ -324,4 +324,6 @@ def keep_one_observation_per_source(
             ],
         )
     )
-    return kept, append_cut(cut_flow, PIPELINE, "one observation per Gaia source", len(kept), note)
+    cut_flow = append_cut(cut_flow, PIPELINE, "one observation per Gaia source", len(kept), note)
+    require_stars(cut_flow, "stars_6d (the ingest output)")
+    return kept, cut_flow

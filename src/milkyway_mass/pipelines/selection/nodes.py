@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from milkyway_mass.cut_flow import cut_row
+from milkyway_mass.cut_flow import EmptySelectionError, cut_row, require_stars, warn_heavy_losses
 from milkyway_mass.galaxy.potentials.reference import (
     bin_vmin,
     reference_potentials,
@@ -215,7 +215,11 @@ def select_binning(
         )
     )
     logger.info("selection: %s: %d halo stars, per bin %s", binning, int(halo.sum()), bins["n_stars"].tolist())
-    return candidates, selected, bins[list(RADIAL_BIN_COLUMNS)], pd.DataFrame(rows, columns=list(CUT_FLOW_COLUMNS))
+    cut_rows = pd.DataFrame(rows, columns=list(CUT_FLOW_COLUMNS))
+    if n0 == 0:
+        raise EmptySelectionError(f"selection {binning}: no star passed the quality cuts (see their cut-flow rows)")
+    require_stars(cut_rows, f"the selected stars of {binning}")
+    return candidates, selected, bins[list(RADIAL_BIN_COLUMNS)], cut_rows
 
 
 def combine_radial_bins(*bin_tables: pd.DataFrame) -> pd.DataFrame:
@@ -250,7 +254,9 @@ def assemble_cut_flow(
     _check_chain(quality_cut_flow, n_start, "quality cuts")
     for rows in binning_cut_flows:
         _check_chain(rows, int(quality_cut_flow["n_stars"].iloc[-1]), f"binning {rows['binning'].iloc[0]}")
-    return pd.concat([cut_flow_ingest, quality_cut_flow, *binning_cut_flows], ignore_index=True)[columns]
+    cut_flow = pd.concat([cut_flow_ingest, quality_cut_flow, *binning_cut_flows], ignore_index=True)[columns]
+    warn_heavy_losses(cut_flow)
+    return cut_flow
 
 
 def _density(ax, x, y, x_range, y_range, bins):
