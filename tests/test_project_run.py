@@ -68,6 +68,19 @@ def test_calibration_measures_coverage_and_corrects_the_curve(ci_catalog):
     assert set(summary["variants"]) == {"nominal", "corrected"}
 
 
+def test_unconverged_tail_chains_are_flagged_where_they_are_used(ci_catalog):
+    """The `ci` chains are far too short: v_esc(R0) and the halo fit say so."""
+    table = ci_catalog.load("vesc_table_bin1")
+    assert not table.loc[table["status"] == "ok", "converged"].all()
+    at_sun = ci_catalog.load("vesc_at_sun")
+    assert "converged" in at_sun["bin1"]["interpolated"]
+    summary = ci_catalog.load("halo_mass_summary")
+    nominal = summary["variants"]["nominal"]
+    assert nominal["unconverged_bins"]
+    assert "chains not converged in bin(s)" in ci_catalog.load("validation_report")
+    assert "did not converge and enter this fit" in ci_catalog.load("halo_mass_summary_md")
+
+
 def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):
     record = ci_catalog.load("run_parameters")
     assert record["run"]["env"] == "ci"

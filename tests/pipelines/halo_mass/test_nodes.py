@@ -56,6 +56,7 @@ def upstream(params):
                 "vesc_median": v,
                 "vesc_err_minus": 12.0,
                 "vesc_err_plus": 12.0,
+                "converged": True,
             }
         )
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
@@ -91,6 +92,20 @@ def test_measured_curve_bad_inputs_name_the_bin(upstream, params):
         nodes.build_measured_curve(samples, table.assign(status=np.where(table["bin"] == 1, "ok", "skipped")), cfg)
     with pytest.raises(ValueError, match="bin 4: r0 of the samples differs"):
         nodes.build_measured_curve(samples, table.assign(r0=np.where(table["bin"] == 4, 11.5, table["r0"])), cfg)
+    with pytest.raises(ValueError, match="unconverged_bins must be 'keep' or 'exclude'"):
+        nodes.build_measured_curve(samples, table, cfg | {"unconverged_bins": "drop"})
+
+
+def test_unconverged_bins_are_named_and_kept_or_left_out(upstream, params, caplog):
+    samples, table = upstream
+    table = table.assign(converged=table["bin"] != 2)
+    cfg = params["halo_mass"]["curve"]
+    with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
+        kept = nodes.build_measured_curve(samples, table, cfg | {"unconverged_bins": "keep"})
+    assert "bin(s) [2] did not converge; their v_esc enter the fit" in caplog.text
+    assert not kept.table.set_index("bin").loc[2, "converged"] and kept.table["converged"].sum() == len(kept.table) - 1
+    left_out = nodes.build_measured_curve(samples, table, cfg | {"unconverged_bins": "exclude"})
+    assert 2 not in set(left_out.table["bin"]) and len(left_out.table) == len(kept.table) - 1
 
 
 def test_published_curve_from_the_shipped_table(published, params):

@@ -33,6 +33,7 @@ def test_vesc_recovery_pulls_and_coverage():
             "r0": [10.0, 10.0, 10.0],
             "n_stars": [100, 100, 3],
             "status": ["ok", "ok", "skipped: too few stars"],
+            "converged": [True, False, np.nan],
             "vesc_median": [520.0, 470.0, np.nan],
             "vesc_err_minus": [10.0, 20.0, np.nan],
             "vesc_err_plus": [40.0, 10.0, np.nan],
@@ -46,15 +47,19 @@ def test_vesc_recovery_pulls_and_coverage():
     summary = nodes.summarise_vesc_recovery(out)
     assert summary["bin1"]["n_bins_fitted"] == 2
     assert summary["bin1"]["max_abs_pull"] == pytest.approx(3.0)
+    assert summary["bin1"]["unconverged_bins"] == [1]
 
 
 def test_mass_recovery_pull_and_ratio():
     est = {"median": 8e11, "lo": 7e11, "hi": 1e12, "err_minus": 1e11, "err_plus": 2e11}
-    summary = {"variants": {"nominal": {"estimates": {"M200_msun": est, "c200": est}}}}
+    summary = {
+        "variants": {"nominal": {"estimates": {"M200_msun": est, "c200": est}, "diagnostics": {"converged": False}}}
+    }
     truth = {"M200_msun": 1e12, "rho_dm_R0_gev_cm3": 0.3}
     out = nodes.mass_recovery(summary, truth)
     assert out.quantity.tolist() == ["M200_msun"]  # c200 has no truth here, rho_dm no estimate
     assert out.pull.iloc[0] == pytest.approx(-1.0)
     assert out.ratio.iloc[0] == pytest.approx(0.8)
+    assert out.converged.tolist() == [False]
     b = nodes.analysis_b_recovery({"fits": {"nfw.fixed.combined": {"estimates": {"M200_msun": est}}}}, truth)
     assert b.fit.tolist() == ["nfw.fixed.combined"]

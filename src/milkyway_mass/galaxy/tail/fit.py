@@ -165,9 +165,9 @@ def maximise_likelihood(likelihood: TailLikelihood, prior: Prior, start, max_ite
 def fit_bins(tasks: Sequence[FitTask], progress: bool = False) -> list[dict]:
     """Sample several fits in one emcee run (``fitting.run_emcee_blocks``: the fits' tail
     likelihoods as one ``TailLikelihoodStack``, each fit's walkers started in a ball around its
-    θ0, the burn-in kept), then record each fit's
-    diagnostics. A fit's result depends only on its own task (seed, data, settings), not on the
-    other tasks of the batch; the tasks must share the sampler settings and likelihood.
+    θ0, the burn-in kept), then record each fit's diagnostics. A fit's result depends only on
+    its own task (seed, data, settings), not on the other tasks of the batch; the tasks must
+    share the sampler settings and likelihood.
 
     Keys of each result: chain (n_stored, W, P), log_prob (n_stored, W), n_burn_stored,
     store_every, acceptance_fraction, tau (P,), converged, n_tau_required,

@@ -264,10 +264,12 @@ class TailLikelihood:
         log_h = log_power_exp_integral(k, y_nodes, (b * u2_nodes,)) @ self._lagrange.T
         return b * np.square(vesc / vesc0), log_h
 
-    def _log_bound_rows(self, theta, vesc):
-        """log p_bound per walker and star, shape (W, N), for θ (W, P) with ``vesc`` its :meth:`_vesc`."""
+    def log_bound(self, theta):
+        """log p_bound per walker and star, shape (W, N)."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
         d = self.data
         v = d.v[None, :]
+        vesc = self._vesc(theta)
         k = theta[:, 1]
         if self.kind == "published":
             return log_bound_published(v, vesc, k[:, None], d.v_min[None, :])
@@ -277,11 +279,6 @@ class TailLikelihood:
             b_rel, log_h = self._power_exp_terms(theta, vesc)
             return log_bound_df_power_exp(v, vesc, k, (b_rel,), d.v_min[None, :], log_h)
         return log_bound_convolved(v, vesc, k, d.v_min[None, :], d.sigma[None, :])
-
-    def log_bound(self, theta):
-        """log p_bound per walker and star, shape (W, N)."""
-        theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        return self._log_bound_rows(theta, self._vesc(theta))
 
     def per_star(self, theta):
         """log p_i(v_i | θ), shape (W, N)."""
@@ -351,7 +348,6 @@ class TailLikelihoodStack:
 
         self._v = joined(lambda like: like.data.v)
         self._v_min = joined(lambda like: like.data.v_min)
-        self._sigma = joined(lambda like: like.data.sigma)
         self._log_out = joined(lambda like: like._log_out)
         self._p_out = np.exp(self._log_out)
         self._log_r = joined(lambda like: like._log_r)
@@ -378,9 +374,9 @@ class TailLikelihoodStack:
             return np.log(np.where(gap > 0, bound, 0.0) + f * self._p_out)
 
     def per_star(self, theta, inside=None):
-        """log p_i(v_i | θ) per walker and star, shape (n, N), for θ of shape (B, n, P); where the
-        mask ``inside`` (B, n) is False the result is not computed (kinds with tabulated special
-        functions) or computed at the θ given (the published power law, for all rows at once)."""
+        """log p_i(v_i | θ) per walker and star, shape (n, N), for θ of shape (B, n, P). Rows where
+        the mask ``inside`` (B, n) is False are placeholders: the kinds with tabulated special
+        functions skip their bound term, the published power law is evaluated at the θ given."""
         theta = np.asarray(theta, dtype=float)
         if self.kind == "published":
             return self._per_star_published(theta)

@@ -13,6 +13,7 @@ evaluated at its r0 in the Galactic plane (R = r0, z = 0), to the boundary
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -61,10 +62,26 @@ def build_measured_curve(
     Uses the bins whose ``status`` in ``vesc_table`` is 'ok'; samples of other bins
     are dropped and counted in the log. An 'ok' bin without samples, with NaN
     samples, or with an r0 differing from the table's is an error naming the bin.
+    Bins whose chains did not converge (``converged`` False) are named in a WARNING and
+    kept (``curve.unconverged_bins: keep``, the curve table's ``converged`` column marks
+    them) or left out (``exclude``).
     """
     require_columns(vesc_samples, VESC_SAMPLE_COLUMNS, "vesc_samples")
-    require_columns(vesc_table, ("bin", "r0", "status"), "vesc_table")
+    require_columns(vesc_table, ("bin", "r0", "status", "converged"), "vesc_table")
+    policy = curve["unconverged_bins"]
+    if policy not in ("keep", "exclude"):
+        raise ValueError(f"halo_mass.curve.unconverged_bins must be 'keep' or 'exclude', got {policy!r}")
     ok = vesc_table[vesc_table["status"] == "ok"].sort_values("r0")
+    unconverged = ok.loc[~ok["converged"].astype(bool), "bin"].tolist()
+    if unconverged:
+        logger.warning(
+            "halo_mass: v_esc chains of bin(s) %s did not converge; %s (halo_mass.curve.unconverged_bins: %s)",
+            unconverged,
+            "their v_esc enter the fit" if policy == "keep" else "they are left out of the fit",
+            policy,
+        )
+        if policy == "exclude":
+            ok = ok[ok["converged"].astype(bool)]
     skipped = vesc_samples[~vesc_samples["bin"].isin(ok["bin"])]
     if len(skipped):
         logger.info(
@@ -83,7 +100,7 @@ def build_measured_curve(
         bins.append(bin_id)
         r0.append(float(r))
         samples.append(chain["v_esc"].to_numpy(dtype=float))
-    return kde_curve(
+    measured = kde_curve(
         bins,
         r0,
         samples,
@@ -92,6 +109,8 @@ def build_measured_curve(
         pad_bandwidths=float(curve["kde_pad_bandwidths"]),
         min_bins=int(curve["min_bins"]),
     )
+    converged = measured.table["bin"].map(ok.set_index("bin")["converged"].astype(bool))
+    return replace(measured, table=measured.table.assign(converged=converged.to_numpy()))
 
 
 def build_published_curve(published_curve: pd.DataFrame, curve: dict[str, Any]) -> EscapeVelocityCurve:
@@ -290,6 +309,9 @@ def summarise_fit(
         "halo_family": model["halo_family"],
         "vesc_scale": float(chain["vesc_scale"]),
         "n_bins": len(chain["curve_table"]["r0"]),
+        "unconverged_bins": [
+            int(b) for b, ok in zip(chain["curve_table"]["bin"], chain["curve_table"].get("converged", [])) if not ok
+        ],
         "escape_boundary_r200": float(model["escape_boundary_r200"]),
         "interval_percentiles": [lo, hi],
         "estimates": estimates,

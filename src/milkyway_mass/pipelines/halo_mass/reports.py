@@ -81,6 +81,13 @@ def report_halo_mass(
         lines.append(
             f"| {label} | " + " | ".join(_fmt(v["estimates"][key], fmt, scale) for v in variants.values()) + " |"
         )
+    unconverged = sorted({b for v in variants.values() for b in v.get("unconverged_bins", [])})
+    if unconverged:
+        lines += [
+            "",
+            f"**Warning:** the v_esc chains of bin(s) {unconverged} did not converge and enter this fit "
+            "(`halo_mass.curve.unconverged_bins: exclude` leaves them out).",
+        ]
     lines += ["", "MCMC diagnostics:", "", "| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     for key in (
         "n_walkers",

@@ -43,12 +43,24 @@ def true_vesc(mock_truth: dict, r_kpc) -> np.ndarray:
 
 
 def vesc_recovery(mock_truth: dict, *vesc_tables: pd.DataFrame) -> pd.DataFrame:
-    """Per-bin measured v_esc(r0) against the truth: pull, ratio and 68 % coverage.
+    """Per-bin measured v_esc(r0) against the truth: pull, ratio and 68 % coverage, with the
+    bin's ``converged`` flag.
 
     Skipped bins (status other than 'ok') are listed with NaN pulls.
     """
     table = pd.concat(vesc_tables, ignore_index=True)
-    out = table[["binning", "bin", "r0", "n_stars", "status", "vesc_median", "vesc_err_minus", "vesc_err_plus"]].copy()
+    columns = [
+        "binning",
+        "bin",
+        "r0",
+        "n_stars",
+        "status",
+        "converged",
+        "vesc_median",
+        "vesc_err_minus",
+        "vesc_err_plus",
+    ]
+    out = table[columns].copy()
     out["vesc_true"] = true_vesc(mock_truth, out["r0"].to_numpy(float))
     diff = out["vesc_median"] - out["vesc_true"]
     sigma = np.where(diff > 0, out["vesc_err_minus"], out["vesc_err_plus"])
@@ -73,6 +85,7 @@ def summarise_vesc_recovery(recovery: pd.DataFrame) -> dict:
             "max_abs_pull": float(g["pull"].abs().max()),
             "mean_pull": float(g["pull"].mean()),
             "median_ratio": float(g["ratio"].median()),
+            "unconverged_bins": [int(b) for b in g.loc[~g["converged"].astype(bool), "bin"]],
         }
     return summary
 
@@ -110,6 +123,7 @@ def _recovery_rows(fits: dict, mock_truth: dict, label: str) -> pd.DataFrame:
                     "truth": true,
                     "pull": diff / sigma,
                     "ratio": est["median"] / true,
+                    "converged": result.get("diagnostics", {}).get("converged"),
                 }
             )
     return pd.DataFrame(rows)
@@ -174,6 +188,7 @@ def validation_report(
         lines.append(
             f"- {binning}: {s['fraction_within_68']:.0%} of {s['n_bins_fitted']} bins contain the truth in their 68 % interval; "
             f"max |pull| = {s['max_abs_pull']:.2f}; mean pull = {s['mean_pull']:+.2f}; median ratio = {s['median_ratio']:.3f}"
+            + (f"; **chains not converged in bin(s) {s['unconverged_bins']}**" if s["unconverged_bins"] else "")
         )
     lines += ["", "## Halo mass (Analysis A): fit vs truth", "", mass.to_markdown(index=False, floatfmt=".4g"), ""]
     key = mass_b[mass_b.quantity.isin(["M200_msun", "rho_dm_R0_gev_cm3"])]
