@@ -7,10 +7,12 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from milkyway_mass.hooks import RunManifestHook
 from milkyway_mass.pipeline_registry import register_pipelines
 from tests.conftest import PROJECT, load_params
 
@@ -87,6 +89,8 @@ def test_run_parameters_are_saved_with_overrides_resolved(ci_catalog):
     assert record["run"]["run_id"] and record["run"]["package_version"] and record["run"]["kedro_version"]
     assert len(record["run"]["git_commit"] or "x" * 40) >= 40  # None outside a git work tree
     assert all(len(f["sha256"]) == 64 for f in record["input_files"].values())
+    manifest = RunManifestHook.manifest_dir(ci_catalog) / f"{record['run']['run_id']}.yml"
+    assert yaml.safe_load(manifest.read_text())["status"] == "completed"
     assert record["parameters"]["mock_survey"]["n_stars"] == 40000  # from conf/ci
     assert record["parameters"]["mock_survey"]["truth"]["c200"] == 12.0  # soft-merged from conf/base
 

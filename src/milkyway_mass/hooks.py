@@ -1,4 +1,5 @@
-"""Project hooks: the provenance and resolved parameters of every run, and the time and memory of every node."""
+"""Project hooks: the provenance and resolved parameters of every run, its completion status (run
+manifests that later partial runs check), and the time and memory of every node."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 from kedro.framework.hooks import hook_impl
+from kedro.io import DatasetError
 
 from milkyway_mass import __version__
 
@@ -91,6 +94,70 @@ class RunParametersHook:
             "parameters": params,
         }
         catalog.save("run_parameters", record)
+
+
+class RunManifestHook:
+    """Mark every run's outputs as complete or not, and refuse inputs from runs that were not.
+
+    A run writes ``run_manifests/<run id>.yml`` next to ``run_parameters`` (the run id is the
+    version of every dataset it saves): ``status`` is ``running`` while it runs, then
+    ``completed`` or ``failed`` (with the error). Before a run starts, every versioned input
+    it would load from an earlier run (e.g. ``kedro run --pipelines halo_mass``) is checked:
+    if the run that wrote that version did not complete, the run stops naming the dataset,
+    the version and how to choose another (``--load-versions``). Versions older than the
+    manifests are accepted.
+    """
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._record: dict[str, Any] = {}
+
+    @staticmethod
+    def manifest_dir(catalog) -> Path:
+        return Path(str(catalog.get("run_parameters")._filepath)).parent / "run_manifests"
+
+    def _write(self, **fields: Any) -> None:
+        self._record |= fields
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.write_text(yaml.safe_dump(self._record, sort_keys=False))
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        folder = self.manifest_dir(catalog)
+        for name in sorted(pipeline.inputs()):
+            dataset = None if name == "parameters" or name.startswith("params:") else catalog.get(name)
+            if dataset is None or getattr(dataset, "_version", None) is None:
+                continue
+            try:
+                version = dataset.resolve_load_version()
+            except DatasetError:
+                continue  # no version yet: Kedro's own error names it when the dataset is loaded
+            manifest = folder / f"{version}.yml"
+            if version and manifest.is_file():
+                status = yaml.safe_load(manifest.read_text()).get("status")
+                if status != "completed":
+                    raise RuntimeError(
+                        f"input {name} (version {version}) was written by a run whose status is {status!r} "
+                        f"({manifest}); rerun the pipelines that write it, or load another version with "
+                        f"--load-versions={name}:<version>"
+                    )
+        self._path = folder / f"{run_params.get('run_id')}.yml"
+        self._record = {}
+        self._write(
+            run_id=run_params.get("run_id"),
+            env=run_params.get("env"),
+            pipeline_names=run_params.get("pipeline_names"),
+            status="running",
+        )
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._write(status="completed")
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception) -> None:
+        if self._path is not None:
+            self._write(status="failed", error=f"{type(error).__name__}: {error}")
 
 
 def cpu_seconds(*who: int) -> float:

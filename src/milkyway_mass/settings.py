@@ -2,10 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
-from milkyway_mass.hooks import RunParametersHook, RunTimingHook
+from milkyway_mass.hooks import RunManifestHook, RunParametersHook, RunTimingHook
 from milkyway_mass.session import MilkyWaySession
 
-HOOKS = (RunParametersHook(), RunTimingHook())
+HOOKS = (RunManifestHook(), RunParametersHook(), RunTimingHook())
 
 SESSION_CLASS = MilkyWaySession
 

@@ -30,3 +30,16 @@ def test_versioned_saves_never_overwrite(tmp_path):
         1,
         2,
     ]
+
+
+def test_saved_tables_carry_checksums_and_garbled_bytes_are_refused(tmp_path):
+    path = tmp_path / "t.fits"
+    data = pd.DataFrame({"obsid": range(2000), "rv": [float(i) for i in range(2000)]})
+    FitsTableDataset(filepath=str(path)).save(data)
+    assert FitsTableDataset(filepath=str(path)).load().rv.sum() == data.rv.sum()
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2 + 17  # inside the table's data
+    raw[middle] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match=r"t\.fits is corrupt \(its checksums do not match"):
+        FitsTableDataset(filepath=str(path)).load()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
+from astropy.io import fits
 from astropy.table import Table
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
@@ -14,7 +16,9 @@ class FitsTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
     """Load/save a FITS binary table (e.g. a LAMOST catalogue) as a DataFrame.
 
     Masked integer columns load as pandas nullable integers, masked floats as NaN.
-    ``load_args`` go to ``astropy.table.Table.read`` (e.g. ``hdu: 1``).
+    ``load_args`` go to ``astropy.table.Table.read`` (e.g. ``hdu: 1``). Saved files carry
+    FITS checksums (CHECKSUM, DATASUM); a file whose checksums do not match its bytes is
+    refused on load, naming the file and HDU (files without checksums are read as they are).
 
     Example catalog entry::
 
@@ -42,6 +46,7 @@ class FitsTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
         path = Path(str(self._get_load_path()))
         if not path.exists():
             raise DatasetError(f"FITS table not found: {path}")
+        _verify_checksums(path)
         try:
             table = Table.read(path, format="fits", **self._load_args)
         except (OSError, ValueError, TypeError) as err:
@@ -51,10 +56,27 @@ class FitsTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
     def save(self, data: pd.DataFrame) -> None:
         path = Path(str(self._get_save_path()))
         path.parent.mkdir(parents=True, exist_ok=True)
-        Table.from_pandas(data).write(path, format="fits", overwrite=False)
+        table = fits.table_to_hdu(Table.from_pandas(data))
+        fits.HDUList([fits.PrimaryHDU(), table]).writeto(path, overwrite=False, checksum=True)
 
     def _exists(self) -> bool:
         try:
             return Path(str(self._get_load_path())).exists()
         except DatasetError:
             return False
+
+
+def _verify_checksums(path: Path) -> None:
+    """Raise ``DatasetError`` if an HDU of the FITS file has a CHECKSUM or DATASUM card that
+    does not match its bytes (astropy only warns)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with fits.open(path, checksum=True) as hdus:
+                for hdu in hdus:
+                    _ = hdu.data
+        except (OSError, ValueError, TypeError) as err:
+            raise DatasetError(f"Cannot read FITS table {path}: {err}") from err
+    failed = [str(w.message) for w in caught if "verification failed" in str(w.message).lower()]
+    if failed:
+        raise DatasetError(f"FITS table {path} is corrupt (its checksums do not match its bytes): {'; '.join(failed)}")
