@@ -393,3 +393,12 @@ def test_ingest_that_leaves_no_star_stops_naming_the_cut(ingest):
     stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
     with pytest.raises(EmptySelectionError, match=r"stars_6d .* after the cut 'full 6D phase space'.*line-of-sight"):
         nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+
+
+def test_a_star_matched_by_id_without_a_sky_position_is_counted(ingest):
+    """Found by the property test: the id match does not need a position, the 6D star does."""
+    lamost = [lamost_row(obsid=1, gaia_source_id=11, ra=np.nan), lamost_row(obsid=2, gaia_source_id=12)]
+    gaia = [gaia_row(source_id=11), gaia_row(source_id=12)]
+    stars, cut_flow = _ingest_rows(lamost, gaia, ingest)
+    assert stars.obsid.tolist() == [2]
+    assert "no sky position (ra or dec missing): 1" in _notes(cut_flow)

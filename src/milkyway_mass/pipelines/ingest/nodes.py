@@ -260,6 +260,7 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
 
     checks = {
         "no obsid": matched.obsid.notna(),
+        "no sky position (ra or dec missing)": finite("ra") & finite("dec"),
         "no valid distance (missing, <= 0, or no error)": positive("dist") & positive("dist_err") & finite("dist_err"),
         "no line-of-sight velocity": finite("rv") & positive("rv_err") & finite("rv_err"),
         "no proper motion (missing, or an error that is missing, <= 0 or infinite)": finite("pmra")
