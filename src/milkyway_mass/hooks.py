@@ -114,6 +114,7 @@ class RunManifestHook:
 
     @staticmethod
     def manifest_dir(catalog) -> Path:
+        """``run_manifests/``, next to the ``run_parameters`` dataset of ``catalog``."""
         return Path(str(catalog.get("run_parameters")._filepath)).parent / "run_manifests"
 
     def _write(self, **fields: Any) -> None:
