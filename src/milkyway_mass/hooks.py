@@ -50,21 +50,26 @@ def git_commit(path: Path) -> str | None:
     return f"{head}-dirty" if dirty else head
 
 
-def input_files(pipeline, catalog) -> dict[str, dict[str, str]]:
-    """Every file the pipeline reads but does not write (its free inputs with a file path that
-    exists; versioned datasets are the run's own outputs or earlier runs', not hashed):
-    ``{dataset: {"path", "sha256"}}``."""
-    out = {}
+def _input_datasets(pipeline, catalog, versioned: bool):
+    """(name, dataset) of the pipeline's free inputs that are datasets (not parameters), either
+    the versioned ones (earlier runs' outputs) or the others, in name order."""
     for name in sorted(pipeline.inputs()):
         if name == "parameters" or name.startswith("params:"):
             continue
         dataset = catalog.get(name)
+        if dataset is not None and (getattr(dataset, "_version", None) is not None) == versioned:
+            yield name, dataset
+
+
+def input_files(pipeline, catalog) -> dict[str, dict[str, str]]:
+    """Every file the pipeline reads but does not write (its unversioned free inputs with a file
+    path that exists; versioned datasets are earlier runs' outputs, checked by
+    ``RunManifestHook``): ``{dataset: {"path", "sha256"}}``."""
+    out = {}
+    for name, dataset in _input_datasets(pipeline, catalog, versioned=False):
         path = getattr(dataset, "_filepath", None)
-        if path is None or getattr(dataset, "_version", None) is not None:
-            continue
-        path = Path(str(path))
-        if path.is_file():
-            out[name] = {"path": str(path), "sha256": file_sha256(path)}
+        if path is not None and Path(str(path)).is_file():
+            out[name] = {"path": str(path), "sha256": file_sha256(Path(str(path)))}
     return out
 
 
@@ -125,10 +130,7 @@ class RunManifestHook:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         folder = self.manifest_dir(catalog)
-        for name in sorted(pipeline.inputs()):
-            dataset = None if name == "parameters" or name.startswith("params:") else catalog.get(name)
-            if dataset is None or getattr(dataset, "_version", None) is None:
-                continue
+        for name, dataset in _input_datasets(pipeline, catalog, versioned=True):
             try:
                 version = dataset.resolve_load_version()
             except DatasetError:

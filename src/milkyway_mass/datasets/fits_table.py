@@ -46,12 +46,11 @@ class FitsTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
         path = Path(str(self._get_load_path()))
         if not path.exists():
             raise DatasetError(f"FITS table not found: {path}")
-        _verify_checksums(path)
         try:
-            table = Table.read(path, format="fits", **self._load_args)
+            with _open_verified(path) as hdus:
+                return Table.read(hdus, format="fits", **self._load_args).to_pandas()
         except (OSError, ValueError, TypeError) as err:
             raise DatasetError(f"Cannot read FITS table {path}: {err}") from err
-        return table.to_pandas()
 
     def save(self, data: pd.DataFrame) -> None:
         path = Path(str(self._get_save_path()))
@@ -66,17 +65,16 @@ class FitsTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
             return False
 
 
-def _verify_checksums(path: Path) -> None:
-    """Raise ``DatasetError`` if an HDU of the FITS file has a CHECKSUM or DATASUM card that
-    does not match its bytes (astropy only warns)."""
+def _open_verified(path: Path) -> fits.HDUList:
+    """The FITS file read into memory, every HDU loaded; raises ``DatasetError`` if an HDU has a
+    CHECKSUM or DATASUM card that does not match its bytes (astropy only warns)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            with fits.open(path, checksum=True) as hdus:
-                for hdu in hdus:
-                    _ = hdu.data
-        except (OSError, ValueError, TypeError) as err:
-            raise DatasetError(f"Cannot read FITS table {path}: {err}") from err
+        hdus = fits.open(path, checksum=True, memmap=False)
+        for hdu in hdus:
+            _ = hdu.data
     failed = [str(w.message) for w in caught if "verification failed" in str(w.message).lower()]
     if failed:
+        hdus.close()
         raise DatasetError(f"FITS table {path} is corrupt (its checksums do not match its bytes): {'; '.join(failed)}")
+    return hdus

@@ -374,6 +374,21 @@ def _sample(sampler: emcee.EnsembleSampler, state, n_burn: int, n_keep: int, kee
     return sampler.get_chain(), sampler.get_log_prob(), sampler.acceptance_fraction
 
 
+def _run_result(prior: Prior, chain, log_p, acceptance, n_burn: int, seed: int, keep_burn_in: bool, n_tau: float):
+    """The result of one sampled posterior (``run_emcee``): chain, log posterior, acceptance,
+    and the diagnostics of its kept steps."""
+    kept = chain[int(n_burn) :] if keep_burn_in else chain
+    return {
+        "parameter_names": list(prior.names),
+        "chain": chain,
+        "log_prob": log_p,
+        "acceptance_fraction": acceptance,
+        "n_burn": int(n_burn),
+        "seed": int(seed),
+        "diagnostics": chain_diagnostics(kept, acceptance, prior.names, n_tau),
+    }
+
+
 def run_emcee(
     log_prob: Callable[[np.ndarray], np.ndarray],
     prior: Prior,
@@ -406,16 +421,7 @@ def run_emcee(
     if state.shape != (n_walkers, n_dim):
         raise ValueError(f"initial walker positions must have shape ({n_walkers}, {n_dim}), got {state.shape}")
     chain, log_p, acceptance = _sample(sampler, state, n_burn, n_keep, keep_burn_in, progress, label)
-    kept = chain[int(n_burn) :] if keep_burn_in else chain
-    return {
-        "parameter_names": list(prior.names),
-        "chain": chain,
-        "log_prob": log_p,
-        "acceptance_fraction": acceptance,
-        "n_burn": int(n_burn),
-        "seed": int(seed),
-        "diagnostics": chain_diagnostics(kept, acceptance, prior.names, n_tau),
-    }
+    return _run_result(prior, chain, log_p, acceptance, n_burn, seed, keep_burn_in, n_tau)
 
 
 class BlockStretchMove(emcee.moves.Move):
@@ -511,21 +517,10 @@ def run_emcee_blocks(
     chain = chain.reshape(chain.shape[0], n_blocks, n_walkers, n_dim)
     log_p = log_p.reshape(log_p.shape[0], n_blocks, n_walkers)
     acceptance = acceptance.reshape(n_blocks, n_walkers)
-    results = []
-    for b, (prior, seed) in enumerate(zip(priors, seeds)):
-        kept = chain[int(n_burn) :, b] if keep_burn_in else chain[:, b]
-        results.append(
-            {
-                "parameter_names": list(prior.names),
-                "chain": chain[:, b],
-                "log_prob": log_p[:, b],
-                "acceptance_fraction": acceptance[b],
-                "n_burn": int(n_burn),
-                "seed": int(seed),
-                "diagnostics": chain_diagnostics(kept, acceptance[b], prior.names, n_tau),
-            }
-        )
-    return results
+    return [
+        _run_result(prior, chain[:, b], log_p[:, b], acceptance[b], n_burn, seed, keep_burn_in, n_tau)
+        for b, (prior, seed) in enumerate(zip(priors, seeds))
+    ]
 
 
 def fit_posterior(

@@ -8,6 +8,7 @@ from milkyway_mass.cut_flow import EmptySelectionError, append_cut, empty_cut_fl
 from milkyway_mass.pipelines.ingest import nodes
 from milkyway_mass.schemas import STARS_6D_COLUMNS
 from tests.conftest import load_params
+from tests.pipelines.ingest.chain import run_ingest_nodes
 
 
 @pytest.fixture(scope="module")
@@ -174,14 +175,7 @@ def test_full_6d_counts_each_reason_once(ingest):
 
 def test_cut_flow_accounts_for_every_mock_star(mock_observed, ingest):
     lamost_raw, gaia_raw, defects = mock_observed
-    lam = nodes.standardise_lamost(lamost_raw, ingest)
-    gaia = nodes.standardise_gaia(gaia_raw, ingest)
-    lam, cut_flow = nodes.check_ranges(lam, ingest)
-    lam, cut_flow = nodes.select_k_giants(lam, cut_flow, ingest)
-    matched, cut_flow = nodes.cross_match(lam, gaia, cut_flow, ingest)
-    matched, cut_flow = nodes.check_gaia_ranges(matched, cut_flow, ingest)
-    stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
-    stars, cut_flow = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+    stars, cut_flow = run_ingest_nodes(lamost_raw, gaia_raw, ingest)
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
     assert not stars.obsid.duplicated().any() and not stars.source_id.duplicated().any()
     # the mock repeats clean K giants only, so every repeat reaches the last cut and one of each pair goes
@@ -277,10 +271,7 @@ def test_empty_gaia_table_leaves_every_star_without_counterpart(ingest):
 
 def _ingest_rows(lamost_rows, gaia_rows, ingest):
     """The whole ingest chain on small tables: (stars_6d, cut flow)."""
-    matched, cut_flow = _match(lamost_rows, gaia_rows, ingest)
-    matched, cut_flow = nodes.check_gaia_ranges(matched, cut_flow, ingest)
-    stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
-    stars, cut_flow = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+    stars, cut_flow = run_ingest_nodes(pd.DataFrame(lamost_rows), pd.DataFrame(gaia_rows), ingest)
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
     return stars, cut_flow
 
@@ -388,11 +379,8 @@ def test_unit_mistakes_stop_the_run_naming_the_setting(ingest, which, column, fa
 def test_ingest_that_leaves_no_star_stops_naming_the_cut(ingest):
     lamost = [lamost_row(obsid=i, gaia_source_id=10 + i, rv=np.nan) for i in range(3)]
     gaia = [gaia_row(source_id=10 + i) for i in range(3)]
-    matched, cut_flow = _match(lamost, gaia, ingest)
-    matched, cut_flow = nodes.check_gaia_ranges(matched, cut_flow, ingest)
-    stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
     with pytest.raises(EmptySelectionError, match=r"stars_6d .* after the cut 'full 6D phase space'.*line-of-sight"):
-        nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+        _ingest_rows(lamost, gaia, ingest)
 
 
 def test_a_star_matched_by_id_without_a_sky_position_is_counted(ingest):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from milkyway_mass.cut_flow import EmptySelectionError
 from milkyway_mass.pipelines.ingest import nodes
 from tests.conftest import load_params
+from tests.pipelines.ingest.chain import run_ingest_nodes
 
 INGEST = load_params()["ingest"]
 SPECIAL = np.array([np.nan, np.inf, -np.inf, -9999.0, 0.0, -1.0, 1e9])
@@ -88,14 +89,7 @@ def survey_tables(draw):
 def test_ingest_stops_with_its_own_error_or_accounts_for_every_row(tables):
     lamost_raw, gaia_raw = tables
     try:
-        lamost = nodes.standardise_lamost(lamost_raw, INGEST)
-        gaia = nodes.standardise_gaia(gaia_raw, INGEST)
-        lamost, cut_flow = nodes.check_ranges(lamost, INGEST)
-        lamost, cut_flow = nodes.select_k_giants(lamost, cut_flow, INGEST)
-        matched, cut_flow = nodes.cross_match(lamost, gaia, cut_flow, INGEST)
-        matched, cut_flow = nodes.check_gaia_ranges(matched, cut_flow, INGEST)
-        stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
-        stars, cut_flow = nodes.keep_one_observation_per_source(stars, cut_flow, INGEST)
+        stars, cut_flow = run_ingest_nodes(lamost_raw, gaia_raw, INGEST)
     except nodes.SchemaError as err:
         assert INGEST["lamost"]["file"] in str(err) or INGEST["gaia"]["file"] in str(err)
         return

@@ -187,6 +187,11 @@ def log_bound_df_power_exp(v, vesc, k, coeffs, v_min, log_h=None):
 # --------------------------------------------------------------------------- model
 
 
+def local_vesc(vesc0, gamma, log_r):
+    """The in-bin law v_esc,i = v_esc(r0)·(r_i/r0)^(−γ/2) [km/s], with ``log_r`` = ln(r_i/r0)."""
+    return vesc0 * np.exp(-0.5 * gamma * log_r)
+
+
 @dataclass(frozen=True)
 class TailData:
     """Stars of one bin: speed v, radius r, speed error sigma, threshold v_min (arrays, km/s and kpc); pivot r0 [kpc]."""
@@ -249,8 +254,8 @@ class TailLikelihood:
         return TailLikelihoodStack((self,))
 
     def _vesc(self, theta):
-        """v_esc,i = v_esc(r0)·(r_i/r0)^(−γ/2) per walker and star, shape (W, N) [km/s]."""
-        return theta[:, :1] * np.exp(-0.5 * theta[:, 2:3] * self._log_r[None, :])
+        """v_esc,i per walker and star, shape (W, N) [km/s] (:func:`local_vesc`)."""
+        return local_vesc(theta[:, :1], theta[:, 2:3], self._log_r[None, :])
 
     def _power_exp_terms(self, theta, vesc):
         """b_rel = b·(v_esc,i/v_esc(r0))² and log H(k, y_i, b_rel) per walker and star, shapes (W, N);
@@ -365,7 +370,7 @@ class TailLikelihoodStack:
         ``log_bound_published`` with the outlier term)."""
         walker = self._per_star(theta)
         f = walker[..., 3]
-        vesc = walker[..., 0] * np.exp(-0.5 * walker[..., 2] * self._log_r)
+        vesc = local_vesc(walker[..., 0], walker[..., 2], self._log_r)
         width = vesc - self._v_min
         gap = vesc - self._v
         k = walker[..., 1]

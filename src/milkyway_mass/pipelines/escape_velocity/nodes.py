@@ -27,6 +27,7 @@ from milkyway_mass.galaxy.tail.fit import (
 from milkyway_mass.galaxy.tail.likelihood import (
     PARAMETER_NAMES,
     TailData,
+    local_vesc,
     parameter_names,
 )
 from milkyway_mass.schemas import BINNINGS, RADIAL_BIN_COLUMNS, require_columns
@@ -322,7 +323,7 @@ def _vesc_at_sun_one(
     else:
         row = inside.iloc[0]
         s = samples[samples["bin"] == row["bin"]]
-        v = s["v_esc"].to_numpy(dtype=float) * (r_sun / row["r0"]) ** (-0.5 * s["gamma"].to_numpy(dtype=float))
+        v = local_vesc(s["v_esc"].to_numpy(dtype=float), s["gamma"].to_numpy(dtype=float), np.log(r_sun / row["r0"]))
         result["in_bin_model"] = {
             "status": "ok",
             **_interval(v),
