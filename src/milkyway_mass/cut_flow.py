@@ -15,9 +15,6 @@ from milkyway_mass.schemas import CUT_FLOW_COLUMNS
 
 logger = logging.getLogger(__name__)
 
-#: A cut that removes more than this share of the stars reaching it is logged as a WARNING.
-LOSS_WARNING_SHARE = 0.9
-
 
 class EmptySelectionError(ValueError):
     """A table that a later pipeline needs came out empty; the message names the cut that emptied it."""
@@ -59,7 +56,7 @@ def describe_counts(counts: dict[str, int]) -> str:
     return "; ".join(f"{k}: {v}" for k, v in counts.items() if v)
 
 
-def warn_heavy_losses(cut_flow: pd.DataFrame, share: float = LOSS_WARNING_SHARE) -> list[str]:
+def warn_heavy_losses(cut_flow: pd.DataFrame, share: float) -> list[str]:
     """Log a WARNING for every cut that removed more than ``share`` of the stars reaching it
     (naming the cut, its binning, the counts and its reasons); returns the messages."""
     messages = []

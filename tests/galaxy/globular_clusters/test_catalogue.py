@@ -46,7 +46,12 @@ def test_clusters_without_a_velocity_are_counted_and_other_gaps_stop_the_run():
         select_clusters(_table(["A", "B"], pmra_e=[0.1, 0.0]))
     with pytest.raises(ValueError, match="'pmcorr'.*cluster A"):
         select_clusters(_table(["A", "B"], pmcorr=[1.0, 0.0]))
-    with pytest.raises(ValueError, match=r"columns \['plx_e'\] missing"):
+    with pytest.raises(ValueError, match=r"column 'plx_e' is missing"):
         select_clusters(_table(["A"]).drop(columns="plx_e"))
-    with pytest.raises(ValueError, match="'dist' is not numeric"):
+    with pytest.raises(ValueError, match="column 'dist' must be numeric.*dtype .*'far'"):
         select_clusters(_table(["A"]).assign(dist=["far"]))
+
+
+def test_a_repeated_cluster_name_stops_the_run_naming_it():
+    with pytest.raises(ValueError, match="column 'Name' must hold unique values: e.g. 'A'"):
+        select_clusters(_table(["A", "B", "A"]))

@@ -82,7 +82,7 @@ def test_rotation_curve_constraint_from_the_file_layout(tables, analysis_b):
     ):
         combined_nodes.build_rotation_curve_constraint(merged, cfg)
     with pytest.raises(
-        ValueError, match=r"column 'vc_kms' must be finite and positive; bad data rows \(0-based\) \[3\]"
+        ValueError, match=r"rotation-curve table: column 'v_c' must not be missing \(NaN\): e.g. nan \(row 3;"
     ):
         combined_nodes.build_rotation_curve_constraint(
             rc.assign(v_c=np.where(np.arange(len(rc)) == 3, np.nan, rc["v_c"])), cfg

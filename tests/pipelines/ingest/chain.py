@@ -8,7 +8,7 @@ from milkyway_mass.pipelines.ingest import nodes
 
 
 def run_ingest_nodes(
-    lamost_raw: pd.DataFrame, gaia_raw: pd.DataFrame, ingest: dict
+    lamost_raw: pd.DataFrame, gaia_raw: pd.DataFrame, ingest: dict, cut_flow_settings: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw LAMOST-style and Gaia-style tables → (stars_6d, cut flow), as ``ingest.pipeline`` wires them."""
     lamost = nodes.standardise_lamost(lamost_raw, ingest)
@@ -18,4 +18,4 @@ def run_ingest_nodes(
     matched, cut_flow = nodes.cross_match(lamost, gaia, cut_flow, ingest)
     matched, cut_flow = nodes.check_gaia_ranges(matched, cut_flow, ingest)
     stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
-    return nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+    return nodes.keep_one_observation_per_source(stars, cut_flow, ingest, cut_flow_settings)

@@ -5,10 +5,13 @@ import pandas as pd
 import pytest
 
 from milkyway_mass.cut_flow import EmptySelectionError, append_cut, empty_cut_flow
+from milkyway_mass.input_schemas import InputSchemaError
 from milkyway_mass.pipelines.ingest import nodes
 from milkyway_mass.schemas import STARS_6D_COLUMNS
 from tests.conftest import load_params
 from tests.pipelines.ingest.chain import run_ingest_nodes
+
+CUT_FLOW = load_params()["cut_flow"]
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +57,13 @@ def gaia_row(**kw):
 
 def test_missing_column_names_file_and_column(ingest):
     raw = pd.DataFrame([lamost_row()]).drop(columns="dist_err")
-    with pytest.raises(nodes.SchemaError, match=r"mock_lamost_dr8_kgiants\.fits.*'dist_err'"):
+    with pytest.raises(InputSchemaError, match=r"mock_lamost_dr8_kgiants\.fits.*'dist_err'"):
         nodes.standardise_lamost(raw, ingest)
 
 
 def test_non_numeric_column_is_rejected_by_name(ingest):
     raw = pd.DataFrame([gaia_row(pmra="fast")])
-    with pytest.raises(nodes.SchemaError, match=r"mock_gaia_dr3\.parquet: column 'pmra' must be numeric"):
+    with pytest.raises(InputSchemaError, match=r"mock_gaia_dr3\.parquet: column 'pmra' must be numeric"):
         nodes.standardise_gaia(raw, ingest)
 
 
@@ -78,6 +81,17 @@ def test_renamed_columns_sentinels_and_parsec_distances(ingest):
     assert out.dist.iloc[0] == pytest.approx(12.0)
     assert out.dist_err.iloc[0] == pytest.approx(1.5e-3)
     assert np.isnan(out.rv.iloc[1])
+
+
+def test_missing_value_markers_per_column(ingest):
+    """A marker given per column applies to that column only; an unknown column is named."""
+    params = ingest | {"lamost": ingest["lamost"] | {"missing_sentinels": {"rv": [-9999.0], "feh": [99.0]}}}
+    raw = pd.DataFrame([lamost_row(rv=-9999.0, feh=99.0, dist_err=-9999.0)])
+    out = nodes.standardise_lamost(raw, params)
+    assert np.isnan(out.rv.iloc[0]) and np.isnan(out.feh.iloc[0]) and out.dist_err.iloc[0] == -9999.0
+    params["lamost"]["missing_sentinels"] = {"radial_velocity": [-9999.0]}
+    with pytest.raises(InputSchemaError, match="missing_sentinels names 'radial_velocity'"):
+        nodes.standardise_lamost(raw, params)
 
 
 def test_out_of_range_rows_are_counted_by_column(ingest):
@@ -175,7 +189,7 @@ def test_full_6d_counts_each_reason_once(ingest):
 
 def test_cut_flow_accounts_for_every_mock_star(mock_observed, ingest):
     lamost_raw, gaia_raw, defects = mock_observed
-    stars, cut_flow = run_ingest_nodes(lamost_raw, gaia_raw, ingest)
+    stars, cut_flow = run_ingest_nodes(lamost_raw, gaia_raw, ingest, CUT_FLOW)
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
     assert not stars.obsid.duplicated().any() and not stars.source_id.duplicated().any()
     # the mock repeats clean K giants only, so every repeat reaches the last cut and one of each pair goes
@@ -219,7 +233,7 @@ def test_repeat_observations_keep_the_smallest_rv_error(ingest):
             {"obsid": 14, "source_id": 9, "rv": 22.0, "rv_err": 5.0},  # tie: smallest obsid wins
         ]
     )
-    kept, out = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+    kept, out = nodes.keep_one_observation_per_source(stars, cut_flow, ingest, CUT_FLOW)
     assert kept.obsid.tolist() == [11, 12, 14]  # input order kept
     assert kept.rv.tolist() == [-50.0, 104.0, 22.0]
     assert list(kept.columns) == list(STARS_6D_COLUMNS)
@@ -238,7 +252,7 @@ def test_weighted_mean_rule_combines_the_velocities(ingest):
         ]
     )
     params = {**ingest, "repeat_observations": {"keep": "weighted_mean_rv"}}
-    kept, _ = nodes.keep_one_observation_per_source(stars, cut_flow, params)
+    kept, _ = nodes.keep_one_observation_per_source(stars, cut_flow, params, CUT_FLOW)
     assert kept.obsid.tolist() == [1, 3]
     assert kept.rv.tolist() == pytest.approx([(100.0 / 9 + 110.0 / 36) / (1 / 9 + 1 / 36), 20.0])
     assert kept.rv_err.tolist() == pytest.approx([(1 / 9 + 1 / 36) ** -0.5, 5.0])
@@ -246,7 +260,7 @@ def test_weighted_mean_rule_combines_the_velocities(ingest):
 
 def test_table_without_repeats_is_unchanged_and_the_row_is_still_written(ingest):
     stars, cut_flow = _observations([{"obsid": i, "source_id": 100 + i, "rv_err": 2.0 + i} for i in range(4)])
-    kept, out = nodes.keep_one_observation_per_source(stars, cut_flow, ingest)
+    kept, out = nodes.keep_one_observation_per_source(stars, cut_flow, ingest, CUT_FLOW)
     pd.testing.assert_frame_equal(kept, stars)
     assert out.cut.iloc[-1] == "one observation per Gaia source"
     assert out.n_removed.iloc[-1] == 0 and out.n_stars.iloc[-1] == 4
@@ -256,7 +270,9 @@ def test_table_without_repeats_is_unchanged_and_the_row_is_still_written(ingest)
 def test_unknown_repeat_rule_is_named(ingest):
     stars, cut_flow = _observations([{"obsid": 1, "source_id": 7}])
     with pytest.raises(ValueError, match=r"ingest.repeat_observations.keep must be one of .*'latest'"):
-        nodes.keep_one_observation_per_source(stars, cut_flow, {**ingest, "repeat_observations": {"keep": "latest"}})
+        nodes.keep_one_observation_per_source(
+            stars, cut_flow, {**ingest, "repeat_observations": {"keep": "latest"}}, CUT_FLOW
+        )
 
 
 def test_empty_gaia_table_leaves_every_star_without_counterpart(ingest):
@@ -271,7 +287,7 @@ def test_empty_gaia_table_leaves_every_star_without_counterpart(ingest):
 
 def _ingest_rows(lamost_rows, gaia_rows, ingest):
     """The whole ingest chain on small tables: (stars_6d, cut flow)."""
-    stars, cut_flow = run_ingest_nodes(pd.DataFrame(lamost_rows), pd.DataFrame(gaia_rows), ingest)
+    stars, cut_flow = run_ingest_nodes(pd.DataFrame(lamost_rows), pd.DataFrame(gaia_rows), ingest, CUT_FLOW)
     assert cut_flow.n_stars.iloc[0] - cut_flow.n_removed.sum() == len(stars)
     return stars, cut_flow
 
@@ -331,7 +347,7 @@ def test_gaia_ids_stored_as_floats_stop_the_run_naming_file_and_column(ingest, w
     rows = pd.DataFrame([gaia_row()] if which == "gaia" else [lamost_row()])
     rows[column] = rows[column].astype(float) + 4295806720  # a 19-digit id would lose its last digits
     read = nodes.standardise_gaia if which == "gaia" else nodes.standardise_lamost
-    with pytest.raises(nodes.SchemaError, match=rf"{ingest[which]['file'].split('/')[-1]}.*'{column}'.*int64"):
+    with pytest.raises(InputSchemaError, match=rf"{ingest[which]['file'].split('/')[-1]}.*'{column}'.*int64"):
         read(rows, ingest)
 
 
@@ -368,7 +384,7 @@ def test_unit_mistakes_stop_the_run_naming_the_setting(ingest, which, column, fa
     rows[column] *= factor
     settings = ingest | {"lamost": ingest["lamost"] | {"distance_unit": unit}}
     read = nodes.standardise_lamost if which == "lamost" else nodes.standardise_gaia
-    with pytest.raises(nodes.SchemaError, match=rf"'{column}' has median \|value\|.*{message}"):
+    with pytest.raises(InputSchemaError, match=rf"'{column}' has median \|value\|.*{message}"):
         read(rows, settings)
     rows[column] /= factor
     if which == "lamost" and unit == "pc":
@@ -376,10 +392,23 @@ def test_unit_mistakes_stop_the_run_naming_the_setting(ingest, which, column, fa
     assert len(read(rows, settings)) == 20  # the right units pass
 
 
-def test_ingest_that_leaves_no_star_stops_naming_the_cut(ingest):
-    lamost = [lamost_row(obsid=i, gaia_source_id=10 + i, rv=np.nan) for i in range(3)]
+@pytest.mark.parametrize(
+    ("change", "cut", "reason"),
+    [
+        ({"rv": np.nan}, "full 6D phase space", "no line-of-sight velocity: 3"),
+        ({"dist_err": 0.0}, "full 6D phase space", "no valid distance"),
+        ({"dist": -5.0}, "full 6D phase space", "no valid distance"),
+        ("empty", "rows read from", ""),
+    ],
+    ids=["all-NaN rv", "zero distance errors", "negative distances", "empty table"],
+)
+def test_ingest_that_leaves_no_star_stops_naming_the_cut(ingest, change, cut, reason):
+    if change == "empty":
+        lamost = pd.DataFrame(columns=list(lamost_row())).astype(float).astype({"gaia_source_id": "int64"})
+    else:
+        lamost = pd.DataFrame([lamost_row(obsid=i, gaia_source_id=10 + i, **change) for i in range(3)])
     gaia = [gaia_row(source_id=10 + i) for i in range(3)]
-    with pytest.raises(EmptySelectionError, match=r"stars_6d .* after the cut 'full 6D phase space'.*line-of-sight"):
+    with pytest.raises(EmptySelectionError, match=rf"stars_6d .*is empty: .* after the cut '{cut}.*{reason}"):
         _ingest_rows(lamost, gaia, ingest)
 
 

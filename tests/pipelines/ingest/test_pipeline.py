@@ -24,6 +24,7 @@ def run(mock_observed, shared_params):
             "lamost_kgiants": MemoryDataset(lamost),
             "gaia_dr3": MemoryDataset(gaia),
             "params:ingest": MemoryDataset(shared_params["ingest"]),
+            "params:cut_flow": MemoryDataset(shared_params["cut_flow"]),
             "stars_6d": _KeptDataset(),
             "cut_flow_ingest": _KeptDataset(),
         }
@@ -34,7 +35,7 @@ def run(mock_observed, shared_params):
 
 def test_pipeline_inputs_and_outputs_are_the_contract():
     pipe = create_pipeline()
-    assert pipe.inputs() == {"lamost_kgiants", "gaia_dr3", "params:ingest"}
+    assert pipe.inputs() == {"lamost_kgiants", "gaia_dr3", "params:ingest", "params:cut_flow"}
     assert pipe.outputs() == {"stars_6d", "cut_flow_ingest"}
 
 

@@ -22,6 +22,7 @@ from milkyway_mass.schemas import CUT_FLOW_COLUMNS, RADIAL_BIN_COLUMNS
 
 FRAME = {"R0_kpc": 8.122, "z0_kpc": 0.0208, "v_sun_peculiar_kms": [11.1, 12.24, 7.25], "vc_R0_kms": 234.04}
 COSMOLOGY = {"H0_kms_mpc": 70.0, "Om": 1.0}
+CUT_FLOW = {"loss_warning_share": 0.9}
 SELECTION = {
     "quality": {"max_sigma_d_frac": 0.5, "max_sigma_v_gc_kms": 50.0},
     "reference_curves": {
@@ -160,7 +161,7 @@ def test_heavy_losses_are_logged_as_warnings(caplog):
         ]
     )
     with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
-        messages = warn_heavy_losses(rows)
+        messages = warn_heavy_losses(rows, 0.9)
     assert messages == ["p: cut 'b' (all) removed 95 of 100 stars (too far: 95)"]
     assert messages[0] in caplog.text
 
@@ -219,17 +220,17 @@ def test_cut_flow_adds_up_and_mismatch_raises():
     stars = _hand_made()
     quality, q_rows = apply_quality_cuts(stars, SELECTION["quality"])
     _, _, _, rows = select_binning(quality, _limits(), SELECTION)
-    flow = assemble_cut_flow(_ingest_rows(len(stars)), q_rows, rows, rows.assign(binning="binY"))
+    flow = assemble_cut_flow(CUT_FLOW, _ingest_rows(len(stars)), q_rows, rows, rows.assign(binning="binY"))
     assert list(flow.columns) == list(CUT_FLOW_COLUMNS)
     assert flow["pipeline"].tolist() == ["ingest"] * 2 + ["selection"] * 8
     for _, part in flow.iloc[2:].groupby("binning"):
         assert part["n_removed"].sum() + part["n_stars"].iloc[-1] == part["n_stars"].iloc[0] + part["n_removed"].iloc[0]
     with pytest.raises(ValueError, match="cut_flow_ingest ends with"):
-        assemble_cut_flow(_ingest_rows(len(stars) + 1), q_rows, rows)
+        assemble_cut_flow(CUT_FLOW, _ingest_rows(len(stars) + 1), q_rows, rows)
     with pytest.raises(ValueError, match="does not add up"):
-        assemble_cut_flow(_ingest_rows(len(stars)), q_rows, rows.assign(n_removed=rows["n_removed"] + 1))
+        assemble_cut_flow(CUT_FLOW, _ingest_rows(len(stars)), q_rows, rows.assign(n_removed=rows["n_removed"] + 1))
     with pytest.raises(ValueError, match="CUT_FLOW_COLUMNS"):
-        assemble_cut_flow(_ingest_rows(len(stars)).drop(columns="note"), q_rows, rows)
+        assemble_cut_flow(CUT_FLOW, _ingest_rows(len(stars)).drop(columns="note"), q_rows, rows)
 
 
 def test_figures_are_matplotlib_figures():

@@ -27,10 +27,10 @@ copies in the same layout alike: ``rotation_curve_from_table`` takes the columns
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from milkyway_mass.galaxy.units import KZ_2PIG_MSUN_PC2_IN_KMS2_KPC
+from milkyway_mass.input_schemas import check_columns, constraint_table_schema
 
 #: Height of the Bovy & Rix (2013) K_z measurements [kpc].
 BOVY_RIX_HEIGHT_KPC = 1.1
@@ -72,26 +72,7 @@ _KZ_RAW = [
     "kz_2piG_msun_pc2",
     "kz_err_2piG_msun_pc2",
 ]
-
-
-def _check_values(df: pd.DataFrame, source, positive: list[str]) -> None:
-    """Every value finite; the ``positive`` columns > 0; else a ValueError naming source, column and row."""
-    for column in df.columns:
-        values = df[column].to_numpy()
-        bad = ~np.isfinite(values)
-        if column in positive:
-            bad |= ~(values > 0)
-        if bad.any():
-            rows = np.flatnonzero(bad)[:5].tolist()
-            rule = "finite and positive" if column in positive else "finite"
-            raise ValueError(f"{source}: column {column!r} must be {rule}; bad data rows (0-based) {rows}")
-
-
-def _numeric(df: pd.DataFrame, source, hint: str = "") -> pd.DataFrame:
-    try:
-        return df.astype(float)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{source}: non-numeric value{hint} ({err})") from None
+_KZ_SCHEMA = constraint_table_schema(_KZ_RAW, positive=["R_kpc", "kz_2piG_msun_pc2", "kz_err_2piG_msun_pc2"])
 
 
 def rotation_curve_from_table(raw: pd.DataFrame, error_columns: str = "mean", source="rotation curve") -> pd.DataFrame:
@@ -108,8 +89,8 @@ def rotation_curve_from_table(raw: pd.DataFrame, error_columns: str = "mean", so
             f"{source}: expected the columns {_EILERS_HEADER}, found {[str(c) for c in raw.columns]} "
             "(a whitespace-separated file must be loaded with sep='\\s+')"
         )
-    raw = _numeric(raw.set_axis(["R_kpc", "vc_kms", "err_col3_kms", "err_col4_kms"], axis=1), source)
-    _check_values(raw, source, positive=list(raw.columns))
+    raw = check_columns(raw, constraint_table_schema(_EILERS_HEADER, positive=_EILERS_HEADER), source)
+    raw = raw.set_axis(["R_kpc", "vc_kms", "err_col3_kms", "err_col4_kms"], axis=1)
     col3, col4 = raw["err_col3_kms"], raw["err_col4_kms"]
     if error_columns == "mean":
         up = down = 0.5 * (col3 + col4)
@@ -137,8 +118,7 @@ def kz_from_table(raw: pd.DataFrame, source="K_z table") -> pd.DataFrame:
             f"{source}: expected unnamed columns 0 ... {len(_KZ_RAW) - 1} (the file has no header line; "
             f"load it with header=None), found {list(raw.columns)}"
         )
-    raw = _numeric(raw.set_axis(_KZ_RAW, axis=1), source, ", e.g. a header line")
-    _check_values(raw, source, positive=["R_kpc", "kz_2piG_msun_pc2", "kz_err_2piG_msun_pc2"])
+    raw = check_columns(raw.set_axis(_KZ_RAW, axis=1), _KZ_SCHEMA, source)
     out = raw.assign(
         z_kpc=BOVY_RIX_HEIGHT_KPC,
         kz_kms2_kpc=raw["kz_2piG_msun_pc2"] * KZ_2PIG_MSUN_PC2_IN_KMS2_KPC,

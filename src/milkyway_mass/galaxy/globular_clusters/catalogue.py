@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
+
+from milkyway_mass.input_schemas import NUMERIC, check_columns, constraint_table_schema
 
 __all__ = ["COLUMNS", "SAGITTARIUS", "read_table", "select_clusters", "validate_catalogue"]
 
@@ -44,6 +47,12 @@ SAGITTARIUS = ("NGC_6715", "Terzan_7", "Terzan_8", "Arp_2", "Pal_12", "Whiting_1
 _REQUIRED = ("ra", "dec", "dist", "vlos", "vloserr", "pmra", "pmdec", "pmra_e", "pmdec_e", "pmcorr")
 _POSITIVE = ("dist", "vloserr", "pmra_e", "pmdec_e")
 
+_CATALOGUE_SCHEMA = pa.DataFrameSchema(
+    {"Name": pa.Column(str, unique=True)} | {c: pa.Column(checks=NUMERIC, nullable=True) for c in COLUMNS[1:]},
+    strict=False,
+)
+_SELECTED_SCHEMA = constraint_table_schema(_REQUIRED, positive=_POSITIVE, correlations=["pmcorr"])
+
 
 def read_table(path) -> pd.DataFrame:
     """The catalogue file as the catalog entries ``gc_vasiliev_baumgardt2021`` and
@@ -57,16 +66,9 @@ def _is_sagittarius(names: pd.Series) -> pd.Series:
 
 
 def validate_catalogue(table: pd.DataFrame, source: str = "globular-cluster catalogue") -> None:
-    """Stop with a message naming ``source`` and the column if a column is missing or not numeric."""
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{source}: columns {missing} missing (expected {list(COLUMNS)})")
-    for column in COLUMNS[1:]:
-        if not pd.api.types.is_numeric_dtype(table[column]):
-            example = table[column].iloc[0] if len(table) else None
-            raise ValueError(f"{source}: column {column!r} is not numeric (first value {example!r})")
-    if table["Name"].duplicated().any():
-        raise ValueError(f"{source}: duplicate names {table['Name'][table['Name'].duplicated()].tolist()[:5]}")
+    """Stop with :class:`InputSchemaError` naming ``source``, the column and an example value if a
+    column is missing or not numeric, or a name is repeated."""
+    check_columns(table, _CATALOGUE_SCHEMA, source)
 
 
 def select_clusters(
@@ -80,17 +82,7 @@ def select_clusters(
     sagittarius = _is_sagittarius(names)
     no_vlos = ~sagittarius & ~np.isfinite(table["vlos"].to_numpy(dtype=float))
     kept = table[~sagittarius & ~no_vlos].assign(Name=names[~sagittarius & ~no_vlos]).reset_index(drop=True)
-    for column in _REQUIRED:
-        values = kept[column].to_numpy(dtype=float)
-        bad = ~np.isfinite(values) | ((values <= 0) if column in _POSITIVE else False)
-        if column == "pmcorr":
-            bad |= np.abs(values) >= 1
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"{source}: column {column!r} has an invalid value {values[first]!r} for cluster "
-                f"{kept['Name'].iloc[first]} ({int(bad.sum())} cluster(s) in all)"
-            )
+    check_columns(kept.set_index("Name"), _SELECTED_SCHEMA, source, row="cluster")
     flow = {
         "input": len(table),
         "sagittarius": int(sagittarius.sum()),

@@ -17,7 +17,16 @@ import numpy as np
 import pandas as pd
 from astropy.coordinates import SkyCoord
 
-from milkyway_mass.cut_flow import append_cut, describe_counts, empty_cut_flow, require_stars
+from milkyway_mass.cut_flow import append_cut, describe_counts, empty_cut_flow, require_stars, warn_heavy_losses
+from milkyway_mass.input_schemas import (
+    InputSchemaError,
+    check_columns,
+    first_failure_counts,
+    range_schema,
+    row_failures,
+    row_rules_schema,
+    survey_table_schema,
+)
 from milkyway_mass.schemas import STARS_6D_COLUMNS, require_columns
 
 logger = logging.getLogger(__name__)
@@ -30,38 +39,28 @@ REPEAT_RULES = ("min_rv_err", "weighted_mean_rv")
 GAIA_ID_COLUMNS = {"source_id", "gaia_source_id"}
 
 
-class SchemaError(ValueError):
-    """A survey table lacks a required column or has an unusable dtype."""
+def _standardise(raw: pd.DataFrame, source: dict, integer_ids: set[str] = frozenset()) -> pd.DataFrame:
+    """Check one survey table against its column rules (:func:`input_schemas.survey_table_schema`);
+    rename to canonical names; set the values meaning "missing" to NaN.
 
-
-def _standardise(raw: pd.DataFrame, source: dict) -> pd.DataFrame:
-    """Check the required columns and dtypes of one survey table; rename to canonical names.
-
-    ``source`` has ``file`` (named in errors), ``columns`` (canonical → file
-    column) and ``missing_sentinels`` (values meaning "missing", set to NaN).
+    ``source`` has ``file`` (named in errors), ``columns`` (canonical → file column) and
+    ``missing_sentinels``: a list of values meaning "missing" in every float column, or a
+    mapping {canonical column: list} per column.
     """
     mapping = source["columns"]
-    missing = [f"'{col}' (for {canon})" for canon, col in mapping.items() if col not in raw.columns]
-    if missing:
-        raise SchemaError(
-            f"{source['file']}: missing required column(s) {', '.join(missing)}; found {list(raw.columns)}"
-        )
-    out = pd.DataFrame(index=raw.index)
-    for canon, col in mapping.items():
-        values = raw[col]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            raise SchemaError(f"{source['file']}: column '{col}' must be numeric, found dtype {values.dtype}")
-        out[canon] = values
-    for canon in GAIA_ID_COLUMNS & set(mapping):
-        if not pd.api.types.is_integer_dtype(out[canon]):
-            example = out[canon].dropna().iloc[0] if out[canon].notna().any() else None
-            raise SchemaError(
-                f"{source['file']}: column '{mapping[canon]}' holds Gaia source ids as {out[canon].dtype} "
-                f"(e.g. {example!r}); 19-digit ids need an integer column (float64 keeps ~16 digits, "
-                "so ids would match the wrong star): write it as int64"
-            )
+    check_columns(raw, survey_table_schema(mapping, integer_ids & set(mapping)), source["file"])
+    out = pd.DataFrame({canon: raw[col] for canon, col in mapping.items()}, index=raw.index)
+    sentinels = source.get("missing_sentinels") or []
     floats = out.select_dtypes("float").columns
-    out[floats] = out[floats].mask(out[floats].isin(source.get("missing_sentinels", [])))
+    per_column = sentinels if isinstance(sentinels, dict) else dict.fromkeys(floats, sentinels)
+    for canon, values in per_column.items():
+        if canon not in mapping:
+            raise InputSchemaError(
+                f"{source['file']}: missing_sentinels names '{canon}', which is not a column of this table "
+                f"({list(mapping)})"
+            )
+        if canon in floats:
+            out[canon] = out[canon].mask(out[canon].isin(values))
     return out.reset_index(drop=True)
 
 
@@ -76,7 +75,7 @@ def _check_units(table: pd.DataFrame, file: str, checks: list[tuple[str, str, fl
             continue
         median = float(np.median(values))
         if not lo <= median <= hi:
-            raise SchemaError(
+            raise InputSchemaError(
                 f"{file}: column '{col}' has median |value| {median:.4g} {unit}, outside [{lo:g}, {hi:g}] {unit} "
                 f"for a Galactic survey; {below if median < lo else above}"
             )
@@ -86,10 +85,10 @@ def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
     """LAMOST table with canonical columns; distances converted to kpc; a unit check on the
     median distance and line-of-sight velocity (``ingest.unit_checks``)."""
     src = ingest["lamost"]
-    out = _standardise(raw, src)
+    out = _standardise(raw, src, GAIA_ID_COLUMNS)
     scale = {"kpc": 1.0, "pc": 1e-3}.get(src["distance_unit"])
     if scale is None:
-        raise SchemaError(f"{src['file']}: distance_unit must be 'kpc' or 'pc', got {src['distance_unit']!r}")
+        raise InputSchemaError(f"{src['file']}: distance_unit must be 'kpc' or 'pc', got {src['distance_unit']!r}")
     out[["dist", "dist_err"]] = out[["dist", "dist_err"]].astype(float) * scale
     out["gaia_source_id"] = out["gaia_source_id"].astype("Int64")
     checks = ingest["unit_checks"]
@@ -114,7 +113,7 @@ def standardise_gaia(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
     """Gaia table with canonical columns (source_id as nullable int64); a unit check on the
     median proper motion (``ingest.unit_checks``)."""
     src = ingest["gaia"]
-    out = _standardise(raw, src)
+    out = _standardise(raw, src, GAIA_ID_COLUMNS)
     out["source_id"] = out["source_id"].astype("Int64")
     lo, hi = ingest["unit_checks"]["median_abs_pm_masyr"]
     hints = ("the proper motions look like arcsec/yr: they must be in mas/yr", "they must be in mas/yr")
@@ -137,14 +136,7 @@ def check_ranges(lamost: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.D
 def _out_of_range(table: pd.DataFrame, ranges: dict) -> tuple[pd.Series, dict[str, int]]:
     """Rows with a finite value outside ``ranges`` ({column: [lo, hi]}) and the count per
     column (a row is counted under its first such column)."""
-    bad = pd.Series(False, index=table.index)
-    counts = {}
-    for col, (lo, hi) in ranges.items():
-        v = table[col].astype(float)
-        out_of_range = (v < lo) | (v > hi)
-        counts[f"{col} outside [{lo}, {hi}]"] = int((out_of_range & ~bad).sum())
-        bad |= out_of_range
-    return bad, counts
+    return first_failure_counts(row_failures(table, range_schema(ranges)))
 
 
 def check_gaia_ranges(matched: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -253,31 +245,34 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
     """
 
     def positive(col):
-        return matched[col].astype(float).gt(0)
+        return lambda t: t[col].astype(float).gt(0)
 
     def finite(col):
-        return np.isfinite(matched[col].astype(float))
+        return lambda t: pd.Series(np.isfinite(t[col].astype(float).to_numpy()), index=t.index)
 
-    checks = {
-        "no obsid": matched.obsid.notna(),
-        "no sky position (ra or dec missing)": finite("ra") & finite("dec"),
-        "no valid distance (missing, <= 0, or no error)": positive("dist") & positive("dist_err") & finite("dist_err"),
-        "no line-of-sight velocity": finite("rv") & positive("rv_err") & finite("rv_err"),
-        "no proper motion (missing, or an error that is missing, <= 0 or infinite)": finite("pmra")
-        & finite("pmdec")
-        & positive("pmra_error")
-        & positive("pmdec_error")
-        & finite("pmra_error")
-        & finite("pmdec_error")
-        & matched.pmra_pmdec_corr.astype(float).between(-1, 1),
+    def all_of(*rules):
+        return lambda t: pd.Series(np.logical_and.reduce([rule(t) for rule in rules]), index=t.index)
+
+    rules = {
+        "no obsid": lambda t: t.obsid.notna(),
+        "no sky position (ra or dec missing)": all_of(finite("ra"), finite("dec")),
+        "no valid distance (missing, <= 0, or no error)": all_of(
+            positive("dist"), positive("dist_err"), finite("dist_err")
+        ),
+        "no line-of-sight velocity": all_of(finite("rv"), positive("rv_err"), finite("rv_err")),
+        "no proper motion (missing, or an error that is missing, <= 0 or infinite)": all_of(
+            finite("pmra"),
+            finite("pmdec"),
+            positive("pmra_error"),
+            positive("pmdec_error"),
+            finite("pmra_error"),
+            finite("pmdec_error"),
+            lambda t: t.pmra_pmdec_corr.astype(float).between(-1, 1),
+        ),
         "no [Fe/H]": finite("feh"),
     }
-    keep = pd.Series(True, index=matched.index)
-    counts = {}
-    for reason, ok in checks.items():
-        counts[reason] = int((keep & ~ok).sum())
-        keep &= ok
-    stars = matched[keep]
+    bad, counts = first_failure_counts(row_failures(matched, row_rules_schema(rules)))
+    stars = matched[~bad]
     stars = stars.assign(obsid=stars.obsid.astype("int64"), source_id=stars.source_id.astype("int64"))[
         list(STARS_6D_COLUMNS)
     ].reset_index(drop=True)
@@ -285,15 +280,19 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
 
 
 def keep_one_observation_per_source(
-    stars: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict
+    stars: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict, cut_flow_settings: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep one row per Gaia ``source_id`` (repeat LAMOST observations of one star).
 
     First removes every row whose ``obsid`` also appears with another Gaia source (one
-    observation cannot be two stars; counted in its own cut-flow row). Runs after the full-6D cut, so only usable observations compete. The row kept
-    is the observation with the smallest ``rv_err`` (ties: smallest obsid). With
-    ``repeat_observations.keep: weighted_mean_rv`` its rv and rv_err [km/s] are
-    replaced by the inverse-variance mean of all the star's observations.
+    observation cannot be two stars; counted in its own cut-flow row). Runs after the
+    full-6D cut, so only usable observations compete. The row kept is the observation with
+    the smallest ``rv_err`` (ties: smallest obsid). With ``repeat_observations.keep:
+    weighted_mean_rv`` its rv and rv_err [km/s] are replaced by the inverse-variance mean of
+    all the star's observations.
+
+    The last node of ``ingest``: it logs a WARNING for every ingest cut that removed more than
+    ``cut_flow_settings["loss_warning_share"]`` of its stars, and stops if no star is left.
     """
     rule = ingest["repeat_observations"]["keep"]
     if rule not in REPEAT_RULES:
@@ -326,5 +325,6 @@ def keep_one_observation_per_source(
         )
     )
     cut_flow = append_cut(cut_flow, PIPELINE, "one observation per Gaia source", len(kept), note)
+    warn_heavy_losses(cut_flow, cut_flow_settings["loss_warning_share"])
     require_stars(cut_flow, "stars_6d (the ingest output)")
     return kept, cut_flow

@@ -47,7 +47,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes.keep_one_observation_per_source,
-                ["observations_6d", "cut_flow_full_6d", "params:ingest"],
+                ["observations_6d", "cut_flow_full_6d", "params:ingest", "params:cut_flow"],
                 ["stars_6d", "cut_flow_ingest"],
                 name="keep_one_observation_per_source",
             ),

@@ -239,10 +239,15 @@ def _check_chain(rows: pd.DataFrame, start: int, what: str) -> None:
 
 
 def assemble_cut_flow(
-    cut_flow_ingest: pd.DataFrame, quality_cut_flow: pd.DataFrame, *binning_cut_flows: pd.DataFrame
+    cut_flow_settings: dict,
+    cut_flow_ingest: pd.DataFrame,
+    quality_cut_flow: pd.DataFrame,
+    *binning_cut_flows: pd.DataFrame,
 ) -> pd.DataFrame:
     """Ingest rows, then the quality cuts, then each binning's cuts; checks that removals add up
-    and logs a WARNING for an ingest or quality cut that removed more than 90 % of its stars."""
+    and logs a WARNING for a quality cut that removed more than ``cut_flow.loss_warning_share``
+    of its stars (the ingest pipeline warns for its own cuts; the binnings' tail selection keeps
+    a few % by design)."""
     columns = list(CUT_FLOW_COLUMNS)
     if list(cut_flow_ingest.columns) != columns:
         raise ValueError(
@@ -257,7 +262,7 @@ def assemble_cut_flow(
     for rows in binning_cut_flows:
         _check_chain(rows, int(quality_cut_flow["n_stars"].iloc[-1]), f"binning {rows['binning'].iloc[0]}")
     cut_flow = pd.concat([cut_flow_ingest, quality_cut_flow, *binning_cut_flows], ignore_index=True)[columns]
-    warn_heavy_losses(cut_flow[cut_flow["binning"] == "all"])  # the binnings' tail selection keeps a few % by design
+    warn_heavy_losses(quality_cut_flow[quality_cut_flow["binning"] == "all"], cut_flow_settings["loss_warning_share"])
     return cut_flow
 
 

@@ -68,7 +68,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 assemble_cut_flow,
-                inputs=["cut_flow_ingest", "cut_flow_quality", *(f"cut_flow_{name}" for name in BINNINGS)],
+                inputs=[
+                    "params:cut_flow",
+                    "cut_flow_ingest",
+                    "cut_flow_quality",
+                    *(f"cut_flow_{name}" for name in BINNINGS),
+                ],
                 outputs="cut_flow",
                 name="assemble_cut_flow",
             ),
