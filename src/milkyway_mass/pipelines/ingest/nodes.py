@@ -52,8 +52,10 @@ def _standardise(raw: pd.DataFrame, source: dict, integer_ids: set[str] = frozen
     out = pd.DataFrame({canon: raw[col] for canon, col in mapping.items()}, index=raw.index)
     sentinels = source.get("missing_sentinels") or []
     floats = out.select_dtypes("float").columns
-    per_column = sentinels if isinstance(sentinels, dict) else dict.fromkeys(floats, sentinels)
-    for canon, values in per_column.items():
+    if not isinstance(sentinels, dict):
+        out[floats] = out[floats].mask(out[floats].isin(sentinels))
+        return out.reset_index(drop=True)
+    for canon, values in sentinels.items():
         if canon not in mapping:
             raise InputSchemaError(
                 f"{source['file']}: missing_sentinels names '{canon}', which is not a column of this table "
