@@ -1,5 +1,7 @@
 """Ingest: schema validation, range checks, K giants, cross-match, full 6D, repeat observations, cut flow."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -419,3 +421,14 @@ def test_a_star_matched_by_id_without_a_sky_position_is_counted(ingest):
     stars, cut_flow = _ingest_rows(lamost, gaia, ingest)
     assert stars.obsid.tolist() == [2]
     assert "no sky position (ra or dec missing): 1" in _notes(cut_flow)
+
+
+def test_an_ingest_cut_removing_most_stars_logs_a_warning_at_the_configured_share(ingest, caplog):
+    lamost = [lamost_row(obsid=i, gaia_source_id=10 + i, teff=3000.0 if i < 9 else 4500.0) for i in range(10)]
+    gaia = [gaia_row(source_id=10 + i) for i in range(10)]
+    with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
+        _ingest_rows(lamost, gaia, ingest)
+    assert "ingest: cut 'K giants (Teff, log g)' (all) removed 9 of 10 stars (not a K giant: 9)" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
+        run_ingest_nodes(pd.DataFrame(lamost), pd.DataFrame(gaia), ingest, {"loss_warning_share": 0.8})
+    assert "ingest: cut 'K giants (Teff, log g)' (all) removed 9 of 10 stars (not a K giant: 9)" in caplog.text
