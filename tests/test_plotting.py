@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.ticker import ScalarFormatter
 
 from milkyway_mass.plotting import corner_plot
 
@@ -16,3 +18,16 @@ def test_corner_plot_overlays_sets_and_titles_a_single_one():
     assert [t.get_text() for t in two.legends[0].get_texts()] == ["x", "y"]
     empty = corner_plot({}, ["a", "b"], "none")
     assert "no samples" in " ".join(t.get_text() for t in empty.texts)
+
+
+def test_corner_plot_axes_use_no_offset():
+    rng = np.random.default_rng(1)
+    samples = np.column_stack([rng.normal(12.49, 0.002, 4000), rng.normal(1000.0, 0.01, 4000)])  # e.g. log10 M200
+    for sets in ({"one": samples}, {"one": samples, "two": samples + 0.001}):
+        fig = corner_plot(sets, ["log10 M200", "c"], "offsets")
+        FigureCanvasAgg(fig).draw()
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                formatter = axis.get_major_formatter()
+                assert not isinstance(formatter, ScalarFormatter) or formatter.get_useOffset() is False
+                assert axis.get_offset_text().get_text() == ""

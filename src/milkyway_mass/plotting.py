@@ -8,6 +8,7 @@ import corner
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import ScalarFormatter
 
 __all__ = ["corner_plot"]
 
@@ -17,7 +18,8 @@ def corner_plot(sample_sets: Mapping[str, np.ndarray], labels: Sequence[str], ti
 
     ``sample_sets`` maps a legend label to samples of shape (n, len(labels)). Each set
     gets 1-d histograms (normalised) and 68 % / 95 % contours in its own colour; a
-    single set also gets its 16/50/84 % quantiles and their values as panel titles.
+    single set also gets its 16/50/84 % quantiles and their values as panel titles. Tick labels
+    carry full values: no axis uses an offset (such as "+1.249e1").
     """
     n = len(labels)
     fig = Figure(figsize=(2.4 * n, 2.4 * n))
@@ -40,6 +42,11 @@ def corner_plot(sample_sets: Mapping[str, np.ndarray], labels: Sequence[str], ti
             title_fmt=".3g",
         )
         handles.append(Line2D([], [], color=colour, label=label))
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            formatter = axis.get_major_formatter()
+            if isinstance(formatter, ScalarFormatter):
+                formatter.set_useOffset(False)
     if not sample_sets:
         fig.text(0.5, 0.5, "no samples to show", ha="center", va="center")
     elif not single:

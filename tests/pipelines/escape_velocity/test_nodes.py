@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from milkyway_mass.pipelines.escape_velocity.figures import (
+    VESC_LABEL,
+    WU_LABEL,
     plot_corner,
     plot_tail_fits,
     plot_vesc_curve,
@@ -20,7 +23,9 @@ from milkyway_mass.pipelines.escape_velocity.nodes import (
     summarise_escape_velocity,
 )
 
-CONF = Path(__file__).resolve().parents[3] / "conf"
+PROJECT = Path(__file__).resolve().parents[3]
+CONF = PROJECT / "conf"
+PUBLISHED_BIN1 = PROJECT / "data" / "01_raw" / "published" / "published_vesc_bin1.csv"
 FRAME = {"R0_kpc": 8.122}
 EDGES = {"bin1": [4.0, 6.0, 8.0, 10.0, 12.0], "bin2": [4.5, 6.5, 8.5, 10.5, 12.5]}
 
@@ -217,25 +222,106 @@ def test_vesc_at_sun_reports_unbracketed_r0():
     assert "no fitted bin contains" in out["bin1"]["in_bin_model"]["status"]
 
 
+def _curve(params, c1, c2, published=None):
+    _, t1 = summarise_escape_velocity(c1, params)
+    _, t2 = summarise_escape_velocity(c2, params)
+    sun = {"bin1": {"interpolated": {"status": "ok", "median": 530.0, "err_minus": 10.0, "err_plus": 12.0}}}
+    published = pd.read_csv(PUBLISHED_BIN1) if published is None else published
+    return plot_vesc_curve(t1, t2, sun, published, FRAME, params), t1, t2
+
+
 def test_figures(fitted):
     s1, _, _, params, c1, c2 = fitted
-    fig = plot_tail_fits(s1, c1, params)
+    _, table = summarise_escape_velocity(c1, params)
+    fig = plot_tail_fits(s1, c1, table, params)
     assert isinstance(fig, Figure)
     assert sum(ax.get_visible() for ax in fig.axes) == 4
     assert len(fig.axes[2].lines) >= 4  # total, bound, outlier, v_esc marker
     corner = plot_corner(c1, params)
     assert sum(ax.get_frame_on() for ax in corner.axes) == 10  # lower triangle of 4 x 4 panels
-    _, t1 = summarise_escape_velocity(c1, params)
-    _, t2 = summarise_escape_velocity(c2, params)
-    curve = plot_vesc_curve(
-        t1,
-        t2,
-        {"bin1": {"interpolated": {"status": "ok", "median": 530.0, "err_minus": 10.0, "err_plus": 12.0}}},
-        FRAME,
-        params,
-    )
+    curve, _, _ = _curve(params, c1, c2)
     labels = curve.axes[0].get_legend_handles_labels()[1]
-    assert {"Prudil et al. 2022", "Williams et al. 2017", "bin1 at R0"} <= set(labels)
+    assert {"Prudil et al. 2022", "Williams et al. 2017", "bin1 at R0", WU_LABEL} <= set(labels)
+
+
+def _vesc_lines(ax):
+    return [line for line in ax.lines if line.get_gid() == "vesc_median"]
+
+
+def test_tail_fit_legend_is_shared_and_complete_when_the_first_bin_is_skipped(fitted):
+    s1, _, _, params, c1, _ = fitted
+    assert c1["bins"][0]["status"].startswith("skipped")
+    _, table = summarise_escape_velocity(c1, params)
+    fig = plot_tail_fits(s1, c1, table, params)
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    assert len(fig.legends) == 1
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(texts) == len(set(texts))  # one entry per kind, not one per panel
+    assert {"stars", "total (68 % band)", "bound (68 % band)", "outlier (68 % band)", VESC_LABEL} <= set(texts)
+
+
+def test_tail_fit_marks_the_tabulated_median_and_interval(fitted):
+    s1, _, _, params, c1, _ = fitted
+    _, table = summarise_escape_velocity(c1, params)
+    fig = plot_tail_fits(s1, c1, table, params)
+    assert not _vesc_lines(fig.axes[0])  # skipped bin
+    for b in (1, 2, 3):
+        row = table.set_index("bin").loc[b]
+        (line,) = _vesc_lines(fig.axes[b])
+        assert line.get_xdata()[0] == pytest.approx(row["vesc_median"], rel=1e-12)
+        assert row["vesc_median"] != pytest.approx(c1["fits"][(b, c1["chosen"][b])]["theta_max"][0], rel=1e-9)
+        spans = [
+            p
+            for p in fig.axes[b].patches
+            if isinstance(p, Rectangle) and p.get_x() == pytest.approx(row["vesc_median"] - row["vesc_err_minus"])
+        ]
+        assert len(spans) == 1
+        assert spans[0].get_width() == pytest.approx(row["vesc_err_minus"] + row["vesc_err_plus"])
+
+
+def test_tail_fit_median_beyond_v_max_stays_visible(fitted):
+    s1, _, _, params, c1, _ = fitted
+    _, table = summarise_escape_velocity(c1, params)
+    table.loc[table["bin"] == 2, ["vesc_median", "vesc_err_minus", "vesc_err_plus"]] = [850.0, 30.0, 40.0]
+    fig = plot_tail_fits(s1, c1, table, params)
+    lo, hi = fig.axes[2].get_xlim()
+    assert params["figures"]["v_max_kms"] == 700.0 and lo < 850.0 - 30.0 and hi >= 850.0 + 40.0
+    assert _vesc_lines(fig.axes[2])[0].get_xdata()[0] == 850.0
+    assert fig.axes[1].get_xlim()[1] == 700.0  # other panels keep v_max
+    capped = copy.deepcopy(params)
+    capped["figures"]["vesc_xlim_cap_kms"] = 800.0
+    table.loc[table["bin"] == 2, "vesc_median"] = 900.0
+    fig = plot_tail_fits(s1, c1, table, capped)
+    assert fig.axes[2].get_xlim()[1] == 800.0
+    notes = [t for t in fig.axes[2].texts if t.get_gid() == "vesc_beyond_axis"]
+    assert len(notes) == 1 and "900 km/s" in notes[0].get_text()
+
+
+def test_vesc_curve_shows_wu2025_bin1_and_star_counts(fitted):
+    _, _, _, params, c1, c2 = fitted
+    published = pd.read_csv(PUBLISHED_BIN1).iloc[::-1]  # any row order
+    curve, t1, t2 = _curve(params, c1, c2, published)
+    ax = curve.axes[0]
+    wu = published.sort_values("r_gc_kpc")
+    (line,) = [line for line in ax.lines if line.get_label() == WU_LABEL]
+    np.testing.assert_allclose(line.get_xdata(), wu["r_gc_kpc"])
+    np.testing.assert_allclose(line.get_ydata(), wu["vesc_kms"])
+    (band,) = [c for c in ax.collections if c.get_gid() == "wu2025_bin1"]
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx((wu["vesc_kms"] - wu["err_minus_kms"]).min())
+    assert ys.max() == pytest.approx((wu["vesc_kms"] + wu["err_plus_kms"]).max())
+    assert WU_LABEL in [t.get_text() for t in curve.legends[0].get_texts()]
+    for binning, table in (("bin1", t1), ("bin2", t2)):
+        ok = table[table["status"] == "ok"]
+        notes = [t for t in ax.texts if t.get_gid() == f"n_stars_{binning}"]
+        assert [t.get_text() for t in notes] == [str(n) for n in ok["n_stars"]]
+        np.testing.assert_allclose([t.xy[0] for t in notes], ok["r0"])
+
+
+def test_vesc_curve_rejects_a_published_table_without_its_columns(fitted):
+    _, _, _, params, c1, c2 = fitted
+    with pytest.raises(ValueError, match="published_vesc_bin1 lacks column"):
+        _curve(params, c1, c2, pd.read_csv(PUBLISHED_BIN1).drop(columns="err_plus_kms"))
 
 
 def test_convolved_likelihood_runs_through_the_nodes():

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
@@ -11,7 +12,7 @@ from matplotlib.figure import Figure
 
 from milkyway_mass.pipelines.escape_velocity.pipeline import create_pipeline
 
-from .test_nodes import synthetic_selection
+from .test_nodes import PUBLISHED_BIN1, synthetic_selection
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 PRODUCTS = {
@@ -47,10 +48,21 @@ def test_pipeline_inputs_and_outputs():
         "selected_stars_bin1",
         "selected_stars_bin2",
         "radial_bins",
+        "published_vesc_bin1",
         "params:escape_velocity",
         "params:galaxy_frame",
     }
     assert pipe.all_outputs() == PRODUCTS
+
+
+def test_figures_read_the_vesc_tables_and_the_published_curve():
+    nodes = {n.name: n for n in create_pipeline().nodes}
+    for name in ("bin1", "bin2"):
+        assert f"vesc_table_{name}" in nodes[f"plot_vesc_fits_{name}"].inputs
+    assert "published_vesc_bin1" in nodes["plot_vesc_curve"].inputs
+    catalog = DataCatalog.from_config(_loader("base")["catalog"])
+    filepath = Path(catalog.get("published_vesc_bin1")._describe()["filepath"])
+    assert filepath == PUBLISHED_BIN1.relative_to(CONF.parent)
 
 
 def test_every_product_is_a_versioned_catalog_entry():
@@ -84,6 +96,7 @@ def test_pipeline_end_to_end_in_ci():
             "selected_stars_bin1": MemoryDataset(s1),
             "selected_stars_bin2": MemoryDataset(s2),
             "radial_bins": MemoryDataset(bins),
+            "published_vesc_bin1": MemoryDataset(pd.read_csv(PUBLISHED_BIN1)),
             "params:escape_velocity": MemoryDataset(params["escape_velocity"]),
             "params:galaxy_frame": MemoryDataset(params["galaxy_frame"]),
         }

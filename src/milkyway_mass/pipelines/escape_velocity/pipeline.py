@@ -26,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 plot_tail_fits,
-                inputs=[f"selected_stars_{name}", f"vesc_chains_{name}", PARAMS],
+                inputs=[f"selected_stars_{name}", f"vesc_chains_{name}", f"vesc_table_{name}", PARAMS],
                 outputs=f"fig_vesc_fits_{name}",
                 name=f"plot_vesc_fits_{name}",
             ),
@@ -59,7 +59,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 plot_vesc_curve,
-                inputs=[*(f"vesc_table_{name}" for name in BINNINGS), "vesc_at_sun", "params:galaxy_frame", PARAMS],
+                inputs=[
+                    *(f"vesc_table_{name}" for name in BINNINGS),
+                    "vesc_at_sun",
+                    "published_vesc_bin1",
+                    "params:galaxy_frame",
+                    PARAMS,
+                ],
                 outputs="fig_vesc_curve",
                 name="plot_vesc_curve",
             ),
