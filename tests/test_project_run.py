@@ -119,6 +119,10 @@ def test_registry_has_every_pipeline():
         "__default__",
     } <= set(pipelines)
     assert not set(pipelines["mock_survey"].nodes) & set(pipelines["analysis"].nodes)
+    analysis_a = pipelines["analysis_a"]
+    assert {"nominal.fit_halo_mass", "report_halo_mass"} <= {n.name for n in analysis_a.nodes}
+    assert not any("analysis_b" in n.name for n in analysis_a.nodes)
+    assert set(analysis_a.nodes) <= set(pipelines["analysis"].nodes)
 
 
 def test_lamost_environment_skips_the_mock_and_defines_every_input():
@@ -127,7 +131,14 @@ def test_lamost_environment_skips_the_mock_and_defines_every_input():
     loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="lamost")
     catalog = loader["catalog"]
     inputs = {name for name in register_pipelines()["analysis"].inputs() if not name.startswith("params:")}
-    assert inputs == {"lamost_kgiants", "gaia_dr3", "rotation_curve_data", "kz_data", "gc_catalogue_data"}
+    assert inputs == {
+        "lamost_kgiants",
+        "gaia_dr3",
+        "rotation_curve_data",
+        "kz_data",
+        "gc_catalogue_data",
+        "published_vesc_bin1",
+    }
     for name in inputs:  # user-supplied files: plain paths, never versioned or mock outputs
         assert not catalog[name].get("versioned", False)
         assert "mock" not in catalog[name]["filepath"]

@@ -30,7 +30,8 @@ ANALYSIS = {
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """``analysis`` is the survey analysis (``ingest`` → ``halo_mass``);
+    """``analysis`` is the survey analysis (``ingest`` → ``halo_mass``); ``analysis_a`` the same
+    up to Analysis A (the halo fit to the escape-velocity curve), without the Analysis B grid;
     ``__default__`` runs the embedded ``mock_survey`` first, then the analysis,
     then ``validation`` (the analysis against the mock's truth);
     ``calibration`` measures the coverage of the tail estimators on mock
@@ -44,6 +45,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     """
     pipelines = {name: module.create_pipeline() for name, module in ANALYSIS.items()}
     pipelines["analysis"] = sum(pipelines.values(), Pipeline([]))
+    upstream = [pipelines[name] for name in ANALYSIS if name != "halo_mass"]
+    pipelines["analysis_a"] = sum(upstream, Pipeline([])) + halo_mass.create_pipeline(analyses=("A",))
     pipelines["mock_survey"] = mock_survey.create_pipeline()
     pipelines["validation"] = validation.create_pipeline()
     pipelines["calibration"] = calibration.create_pipeline() + halo_mass.create_pipeline(

@@ -268,3 +268,32 @@ def test_unconverged_fit_logs_a_warning_naming_it(upstream, params, caplog):
     assert not chain["diagnostics"]["converged"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(m.startswith("halo_mass fit (") and "chain not converged" in m for m in warnings), warnings
+
+
+def test_the_radial_range_of_the_halo_fit_is_a_setting(upstream, params, published, caplog):
+    samples, table = upstream
+    cfg = params["halo_mass"]["curve"] | {"r_range_kpc": [RADII[1], RADII[-2]]}
+    with caplog.at_level(logging.INFO, logger="milkyway_mass"):
+        curve = nodes.build_measured_curve(samples, table, cfg)
+    np.testing.assert_allclose(curve.r0, RADII[1:-1])
+    assert "outside halo_mass.curve.r_range_kpc" in caplog.text
+    inner = nodes.build_published_curve(published, params["halo_mass"]["curve"] | {"r_range_kpc": [0.0, 20.0]})
+    assert inner.r0.max() <= 20.0 and len(inner.r0) == int((published["r_gc_kpc"] <= 20.0).sum())
+
+
+def test_a_posterior_against_a_prior_edge_is_a_warning_and_in_the_summary_and_report(upstream, params, caplog):
+    """The mock curve needs log10 M200 ~ 12; a prior ending at 11.3 truncates the posterior there."""
+    p, hm = params, params["halo_mass"]
+    curve = nodes.build_measured_curve(*upstream, hm["curve"])
+    priors = hm["priors"] | {"log10_M200": [11.0, 11.3]}
+    short = hm["sampler"] | {"n_walkers": 12, "n_burn": 60, "n_keep": 60}
+    with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
+        chain = nodes.fit_halo_mass(curve, hm["model"], priors, short, p["galaxy_frame"], p["cosmology"])
+    edge = chain["at_prior_edge"]
+    assert edge[0] == "log10_M200"  # c200 may follow it to its upper bound
+    assert f"posterior of {', '.join(edge)} piles up against the edge of its prior range" in caplog.text
+    summary = nodes.summarise_fit(chain, hm["model"], hm["summary"], p["galaxy_frame"], p["cosmology"])
+    assert summary["at_prior_edge"] == edge
+    _, report, _ = reports.report_halo_mass(summary, summary, hm["published_masses"])
+    assert f"**Warning (nominal):** the posterior of {', '.join(edge)} piles up against the edge" in report
+    assert f"| at prior edge | {', '.join(edge)} | {', '.join(edge)} |" in report

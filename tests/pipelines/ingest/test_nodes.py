@@ -120,7 +120,7 @@ def test_out_of_range_rows_are_counted_by_column(ingest):
 def test_k_giant_definition(ingest, teff, logg, is_giant):
     lam = pd.DataFrame([lamost_row(teff=teff, logg=logg)])
     _, cut_flow = nodes.check_ranges(lam, ingest)
-    kept, cut_flow = nodes.select_k_giants(lam, cut_flow, ingest)
+    kept, cut_flow = nodes.select_tracer(lam, cut_flow, ingest)
     assert len(kept) == int(is_giant)
     assert cut_flow.n_removed.iloc[-1] == 1 - int(is_giant)
 
@@ -179,7 +179,7 @@ def test_full_6d_counts_each_reason_once(ingest):
     gaia = [gaia_row(source_id=10 + i) for i in range(6)]
     gaia[5]["pmra"] = np.nan
     matched, cut_flow = _match(lamost, gaia, ingest)
-    stars, cut_flow = nodes.require_full_6d(matched, cut_flow)
+    stars, cut_flow = nodes.require_full_6d(matched, cut_flow, ingest)
     assert stars.obsid.tolist() == [0]
     assert list(stars.columns) == list(STARS_6D_COLUMNS)
     note = cut_flow.note.iloc[-1]
@@ -428,7 +428,91 @@ def test_an_ingest_cut_removing_most_stars_logs_a_warning_at_the_configured_shar
     gaia = [gaia_row(source_id=10 + i) for i in range(10)]
     with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
         _ingest_rows(lamost, gaia, ingest)
-    assert "ingest: cut 'K giants (Teff, log g)' (all) removed 9 of 10 stars (not a K giant: 9)" not in caplog.text
+    assert (
+        "ingest: cut 'K giants (teff, logg)' (all) removed 9 of 10 stars (fails the K giants cuts: 9)"
+        not in caplog.text
+    )
     with caplog.at_level(logging.WARNING, logger="milkyway_mass"):
         run_ingest_nodes(pd.DataFrame(lamost), pd.DataFrame(gaia), ingest, {"loss_warning_share": 0.8})
-    assert "ingest: cut 'K giants (Teff, log g)' (all) removed 9 of 10 stars (not a K giant: 9)" in caplog.text
+    assert "ingest: cut 'K giants (teff, logg)' (all) removed 9 of 10 stars (fails the K giants cuts: 9)" in caplog.text
+
+
+def _single_table_settings(ingest, **tracer):
+    """Settings for one CSV-like catalogue read as both tables: pc distances, a membership
+    probability, no ids, no [Fe/H], no Teff, no pm correlation, no parallax or RUWE."""
+    lamost_cols = {c: c for c in ("ra", "dec", "rv", "rv_err", "dist", "dist_err")} | {"membership_prob": "prob"}
+    gaia_cols = {c: c for c in ("pmra", "pmdec", "pmra_error", "pmdec_error")}
+    return (
+        ingest
+        | {
+            "lamost": ingest["lamost"] | {"file": "bhb.csv", "distance_unit": "pc", "columns": lamost_cols},
+            "gaia": ingest["gaia"] | {"file": "bhb.csv", "columns": gaia_cols},
+            "crossmatch": ingest["crossmatch"] | {"method": "row"},
+            "tracer": "any",
+        }
+        | tracer
+    )
+
+
+def _single_table(n=4):
+    rows = [lamost_row(dist=10_000.0 + i, dist_err=500.0) | gaia_row() for i in range(n)]
+    table = pd.DataFrame(rows).drop(columns=["obsid", "gaia_source_id", "source_id", "feh", "teff", "pmra_pmdec_corr"])
+    return table.assign(prob=[0.9, 0.2, 0.8, 0.95], logg=[3.0, 3.0, 3.0, 3.9])
+
+
+def test_a_single_catalogue_is_paired_by_row_with_optional_columns_filled(ingest):
+    settings = _single_table_settings(ingest)
+    table = _single_table()
+    stars, cut_flow = run_ingest_nodes(table, table, settings, CUT_FLOW)
+    assert stars.obsid.tolist() == stars.source_id.tolist() == [0, 1, 2, 3]  # the row number stands in
+    assert stars.dist.tolist() == pytest.approx([10.0, 10.001, 10.002, 10.003])
+    assert (stars.pmra_pmdec_corr == 0).all() and stars.feh.isna().all() and stars.parallax.isna().all()
+    notes = " | ".join(cut_flow.note)
+    assert "pm correlation missing, taken as 0: 4" in notes and "no [Fe/H]" not in notes
+    assert "paired by row (one catalogue)" in cut_flow.cut.tolist() and "stars (no tracer cut)" in cut_flow.cut.tolist()
+
+
+def test_a_tracer_is_a_list_of_cuts_on_any_mapped_column(ingest):
+    settings = _single_table_settings(ingest, tracer="bhb")
+    settings["lamost"]["columns"] |= {"logg": "logg"}
+    table = _single_table()
+    stars, cut_flow = run_ingest_nodes(table, table, settings, CUT_FLOW)
+    assert stars.obsid.tolist() == [0, 2]  # probability >= 0.5 and log g < 3.5
+    row = cut_flow[cut_flow.cut == "BHB stars (membership_prob, logg)"].iloc[0]
+    assert row.n_removed == 2 and row.note == "fails the BHB stars cuts: 2"
+
+
+def test_a_tracer_cut_on_an_unmapped_column_or_a_malformed_cut_is_named(ingest):
+    table = _single_table()
+    with pytest.raises(
+        InputSchemaError, match=r"tracer 'bhb' use \['logg'\], which ingest.lamost.columns does not map"
+    ):
+        run_ingest_nodes(table, table, _single_table_settings(ingest, tracer="bhb"), CUT_FLOW)
+    settings = _single_table_settings(
+        ingest, tracer="odd", tracers={"odd": {"label": "odd", "cuts": [{"column": "ra"}]}}
+    )
+    with pytest.raises(ValueError, match="ingest.tracers.odd: a cut is"):
+        run_ingest_nodes(table, table, settings, CUT_FLOW)
+    with pytest.raises(ValueError, match="ingest.tracer is 'rrl'; the defined tracers are"):
+        run_ingest_nodes(table, table, _single_table_settings(ingest, tracer="rrl"), CUT_FLOW)
+
+
+def test_pairing_by_row_needs_one_file_and_the_required_columns(ingest):
+    settings = _single_table_settings(ingest)
+    table = _single_table()
+    with pytest.raises(InputSchemaError, match="method is row, which needs both tables to be the same file"):
+        run_ingest_nodes(table, table.iloc[:3], settings, CUT_FLOW)
+    settings["gaia"] = settings["gaia"] | {"columns": {"pmra": "pmra"}}
+    with pytest.raises(
+        InputSchemaError, match=r"ingest.gaia.columns must map \['pmdec', 'pmra_error', 'pmdec_error'\]"
+    ):
+        run_ingest_nodes(table, table, settings, CUT_FLOW)
+
+
+def test_position_matching_ignores_the_ids(ingest):
+    settings = ingest | {"crossmatch": ingest["crossmatch"] | {"method": "position"}}
+    lamost = [lamost_row(obsid=1, gaia_source_id=12), lamost_row(obsid=2, gaia_source_id=12, ra=150.0)]
+    gaia = [gaia_row(source_id=11), gaia_row(source_id=12, ra=120.0)]
+    stars, cut_flow = run_ingest_nodes(pd.DataFrame(lamost), pd.DataFrame(gaia), settings, CUT_FLOW)
+    assert stars.obsid.tolist() == [1] and stars.source_id.tolist() == [11]
+    assert "no Gaia counterpart: 1" in " | ".join(cut_flow.note)

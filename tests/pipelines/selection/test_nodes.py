@@ -14,8 +14,8 @@ from milkyway_mass.pipelines.selection.nodes import (
     build_radial_bin_limits,
     build_reference_vesc_curves,
     combine_radial_bins,
+    plot_halo_separation,
     plot_vgc_rgc,
-    plot_vphi_feh,
     select_binning,
 )
 from milkyway_mass.schemas import CUT_FLOW_COLUMNS, RADIAL_BIN_COLUMNS
@@ -40,6 +40,7 @@ SELECTION = {
         "rounding": "up",
     },
     "v_max_kms": 700.0,
+    "halo_separation": {"rule": "feh_line", "toomre_v_min_kms": 180.0, "vphi_min_kms": -100.0},
     "halo_line": {"slope_kms_per_dex": 276.70, "intercept_kms": 97.78},
     "binnings": {
         "bin1": {"edges_kpc": [4.0, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48]},
@@ -64,6 +65,8 @@ def _stars(**columns) -> pd.DataFrame:
         "r_gc": np.full(n, 10.0),
         "v_gc": np.full(n, 100.0),
         "v_phi": np.zeros(n),
+        "v_R": np.zeros(n),
+        "v_z": np.zeros(n),
         "feh": np.full(n, -1.5),
         "sigma_d_frac": np.full(n, 0.1),
         "sigma_v_gc": np.full(n, 10.0),
@@ -114,7 +117,7 @@ def test_quality_cuts_name_missing_column():
 
 def test_each_cut_count_on_hand_made_table(caplog):
     with caplog.at_level(logging.WARNING):
-        candidates, selected, bins, rows = select_binning(_hand_made(), _limits(), SELECTION)
+        candidates, selected, bins, rows = select_binning(_hand_made(), _limits(), SELECTION, FRAME)
     assert rows["n_stars"].tolist() == [8, 7, 4]
     assert rows["n_removed"].tolist() == [4, 1, 3]
     assert (rows["binning"] == "binX").all()
@@ -144,12 +147,12 @@ def test_no_stars_left_stops_the_run_naming_the_cut():
     """A binning without stars stops selection (the tail fits need them), naming the cut that emptied it."""
     empty = _hand_made().iloc[:0]
     with pytest.raises(EmptySelectionError, match="selection binX: no star passed the quality cuts"):
-        select_binning(empty, _limits(), SELECTION)
+        select_binning(empty, _limits(), SELECTION, FRAME)
     too_strict = SELECTION | {"v_max_kms": 1.0}
     with pytest.raises(EmptySelectionError, match=r"no star was left after the cut 'v_GC < 1 km/s'"):
-        select_binning(_hand_made(), _limits(), too_strict)
-    candidates = select_binning(_hand_made(), _limits(), SELECTION)[0].iloc[:0]
-    assert isinstance(plot_vphi_feh(empty, candidates, candidates, SELECTION), Figure)
+        select_binning(_hand_made(), _limits(), too_strict, FRAME)
+    candidates = select_binning(_hand_made(), _limits(), SELECTION, FRAME)[0].iloc[:0]
+    assert isinstance(plot_halo_separation(empty, candidates, candidates, SELECTION, FRAME), Figure)
 
 
 def test_heavy_losses_are_logged_as_warnings(caplog):
@@ -169,9 +172,9 @@ def test_heavy_losses_are_logged_as_warnings(caplog):
 def test_select_binning_rejects_mixed_or_gapped_limits():
     limits = _limits()
     with pytest.raises(ValueError, match="exactly one binning"):
-        select_binning(_hand_made(), pd.concat([limits, limits.assign(binning="other")]), SELECTION)
+        select_binning(_hand_made(), pd.concat([limits, limits.assign(binning="other")]), SELECTION, FRAME)
     with pytest.raises(ValueError, match="not contiguous"):
-        select_binning(_hand_made(), limits.assign(r_lo=[4.0, 9.0, 12.0]), SELECTION)
+        select_binning(_hand_made(), limits.assign(r_lo=[4.0, 9.0, 12.0]), SELECTION, FRAME)
 
 
 def test_radial_bin_limits_from_configuration():
@@ -219,7 +222,7 @@ def _ingest_rows(n):
 def test_cut_flow_adds_up_and_mismatch_raises():
     stars = _hand_made()
     quality, q_rows = apply_quality_cuts(stars, SELECTION["quality"])
-    _, _, _, rows = select_binning(quality, _limits(), SELECTION)
+    _, _, _, rows = select_binning(quality, _limits(), SELECTION, FRAME)
     flow = assemble_cut_flow(CUT_FLOW, _ingest_rows(len(stars)), q_rows, rows, rows.assign(binning="binY"))
     assert list(flow.columns) == list(CUT_FLOW_COLUMNS)
     assert flow["pipeline"].tolist() == ["ingest"] * 2 + ["selection"] * 8
@@ -235,10 +238,35 @@ def test_cut_flow_adds_up_and_mismatch_raises():
 
 def test_figures_are_matplotlib_figures():
     stars = _hand_made()
-    candidates, selected, bins, _ = select_binning(stars, _limits(), SELECTION)
+    candidates, selected, bins, _ = select_binning(stars, _limits(), SELECTION, FRAME)
     curves = build_reference_vesc_curves(SELECTION["reference_curves"], SELECTION["v_min"], FRAME, COSMOLOGY)
     fig = plot_vgc_rgc(stars, curves, combine_radial_bins(bins, bins.assign(binning="binY")), selected, SELECTION)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert len(ax.lines) >= 5  # three curves, 0.6 x mean, v_max
-    assert isinstance(plot_vphi_feh(stars, candidates, candidates, SELECTION), Figure)
+    assert isinstance(plot_halo_separation(stars, candidates, candidates, SELECTION, FRAME), Figure)
+
+
+@pytest.mark.parametrize(
+    ("rule", "kept", "cut"),
+    [
+        ("toomre", [0, 2], "halo stars: Toomre |v - v_disk| > 180 km/s"),
+        ("vphi", [0, 1, 2], "halo stars: v_phi > -100 km/s"),
+    ],
+)
+def test_kinematic_halo_rules_need_no_metallicity(rule, kept, cut):
+    """Disk speed vc(R0) = 234.04 km/s: v_phi = -234 is the disk itself; -60 is 174 km/s from it
+    (a disk star by Toomre, halo by the v_phi rule); +50 is retrograde."""
+    stars = _stars(r_gc=[10.0] * 4, v_gc=[400.0] * 4, v_phi=[50.0, -60.0, -20.0, -234.0], feh=[np.nan] * 4)
+    stars.loc[2, "v_R"] = 150.0
+    settings = SELECTION | {"halo_separation": SELECTION["halo_separation"] | {"rule": rule}}
+    candidates, selected, _, rows = select_binning(stars, _limits(), settings, FRAME)
+    assert selected["obsid"].tolist() == kept
+    assert rows["cut"].iloc[-1].startswith(cut)
+    assert isinstance(plot_halo_separation(stars, candidates, candidates, settings, FRAME), Figure)
+
+
+def test_metallicity_rule_without_metallicities_names_the_kinematic_rules():
+    stars = _stars(r_gc=[10.0] * 3, v_gc=[400.0] * 3, feh=[np.nan] * 3)
+    with pytest.raises(ValueError, match="no star has \\[Fe/H\\].*set the rule to toomre or vphi"):
+        select_binning(stars, _limits(), SELECTION, FRAME)

@@ -132,7 +132,7 @@ def run():
         "selected_stars_bin2",
         "cut_flow",
         "fig_vgc_rgc",
-        "fig_vphi_feh",
+        "fig_halo_separation",
     }
     for name in keep:
         catalog[name] = _KeptDataset()
@@ -155,7 +155,7 @@ def test_outputs_follow_the_contracts(run):
         b = bins[bins["binning"] == name].set_index("bin")
         assert b["n_stars"].sum() == len(sel)
         assert (b.loc[counts.index, "n_stars"] == counts).all()
-    assert isinstance(out["fig_vgc_rgc"], Figure) and isinstance(out["fig_vphi_feh"], Figure)
+    assert isinstance(out["fig_vgc_rgc"], Figure) and isinstance(out["fig_halo_separation"], Figure)
 
 
 def test_cut_flow_adds_up_and_disk_is_rejected(run):

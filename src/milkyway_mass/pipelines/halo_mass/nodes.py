@@ -32,6 +32,8 @@ from milkyway_mass.galaxy.fitting import (
     Posterior,
     convergence_warning,
     estimate,
+    parameters_at_prior_edge,
+    prior_edge_warning,
     run_emcee,
 )
 from milkyway_mass.galaxy.model import (
@@ -71,7 +73,7 @@ def build_measured_curve(
     policy = curve["unconverged_bins"]
     if policy not in ("keep", "exclude"):
         raise ValueError(f"halo_mass.curve.unconverged_bins must be 'keep' or 'exclude', got {policy!r}")
-    ok = vesc_table[vesc_table["status"] == "ok"].sort_values("r0")
+    ok = _within_fit_range(vesc_table[vesc_table["status"] == "ok"].sort_values("r0"), "r0", curve)
     unconverged = ok.loc[~ok["converged"].astype(bool), "bin"].tolist()
     if unconverged:
         logger.warning(
@@ -113,13 +115,29 @@ def build_measured_curve(
     return replace(measured, table=measured.table.assign(converged=converged.to_numpy()))
 
 
+def _within_fit_range(table: pd.DataFrame, r_column: str, curve: dict[str, Any]) -> pd.DataFrame:
+    """The rows whose radius ``r_column`` [kpc] lies in ``curve.r_range_kpc`` (the radial range of
+    the halo fits); the others are named in the log."""
+    lo, hi = (float(v) for v in curve["r_range_kpc"])
+    inside = table[r_column].astype(float).between(lo, hi)
+    if (~inside).any():
+        logger.info(
+            "halo_mass: %d bin(s) at r = %s kpc outside halo_mass.curve.r_range_kpc [%g, %g] left out of the fit",
+            int((~inside).sum()),
+            [round(float(r), 2) for r in table.loc[~inside, r_column]],
+            lo,
+            hi,
+        )
+    return table[inside]
+
+
 def build_published_curve(published_curve: pd.DataFrame, curve: dict[str, Any]) -> EscapeVelocityCurve:
     """Curve from a published table (r_gc_kpc, vesc_kms, err_plus_kms, err_minus_kms); split-normal likelihood.
 
     Bins are numbered 1, 2, ... in order of radius.
     """
     require_columns(published_curve, PUBLISHED_VESC_COLUMNS, "published_curve")
-    table = published_curve.sort_values("r_gc_kpc").reset_index(drop=True)
+    table = _within_fit_range(published_curve.sort_values("r_gc_kpc"), "r_gc_kpc", curve).reset_index(drop=True)
     return split_normal_curve(
         list(range(1, len(table) + 1)),
         table["r_gc_kpc"],
@@ -136,7 +154,7 @@ def build_calibrated_curve(calibrated_table: pd.DataFrame, curve: dict[str, Any]
     Uses the bins whose ``status`` is 'ok', with their r0, vesc_median and 68 % errors.
     """
     require_columns(calibrated_table, VESC_CURVE_COLUMNS, "vesc_table_calibrated")
-    ok = calibrated_table[calibrated_table["status"] == "ok"].sort_values("r0")
+    ok = _within_fit_range(calibrated_table[calibrated_table["status"] == "ok"].sort_values("r0"), "r0", curve)
     return split_normal_curve(
         ok["bin"].tolist(),
         ok["r0"],
@@ -196,7 +214,8 @@ def fit_halo_mass(
     """emcee fit of the halo parameters to the curve plus the Gaussian vc(R0) term.
 
     Returns the kept chain (steps, walkers, parameters), its log posterior, the
-    diagnostics and the fitted curve's table, source and scale.
+    diagnostics, the parameters whose posterior piles up against a prior bound
+    (``at_prior_edge``, each also a WARNING) and the fitted curve's table, source and scale.
     """
     posterior = halo_posterior(curve, model, priors, galaxy_frame, cosmology)
     result = run_emcee(
@@ -208,10 +227,13 @@ def fit_halo_mass(
         seed=int(sampler["seed"]),
         progress=bool(sampler["progress"]),
     )
+    prior = posterior.prior
+    samples = np.reshape(result["chain"], (-1, np.shape(result["chain"])[-1]))
     result.update(
         curve_source=curve.source,
         vesc_scale=curve.scale,
         curve_table=curve.table.to_dict(orient="list"),
+        at_prior_edge=parameters_at_prior_edge(samples, prior.lower, prior.upper, prior.names),
     )
     logger.info(
         "halo_mass fit (%s curve x %.3f): acceptance %.2f, autocorrelation times %s",
@@ -220,9 +242,12 @@ def fit_halo_mass(
         result["diagnostics"]["acceptance_mean"],
         result["diagnostics"]["autocorr_time"],
     )
-    warning = convergence_warning(f"halo_mass fit ({curve.source} curve x {curve.scale:.3f})", result["diagnostics"])
+    where = f"halo_mass fit ({curve.source} curve x {curve.scale:.3f})"
+    warning = convergence_warning(where, result["diagnostics"])
     if warning:
         logger.warning("%s", warning)
+    if result["at_prior_edge"]:
+        logger.warning("%s", prior_edge_warning(where, result["at_prior_edge"]))
     return result
 
 
@@ -318,4 +343,5 @@ def summarise_fit(
         "max_posterior": {n: float(chain["chain"][best][i]) for i, n in enumerate(chain["parameter_names"])}
         | {"log_posterior": float(np.max(chain["log_prob"]))},
         "diagnostics": chain["diagnostics"],
+        "at_prior_edge": list(chain.get("at_prior_edge", [])),
     }

@@ -88,6 +88,14 @@ def report_halo_mass(
             f"**Warning:** the v_esc chains of bin(s) {unconverged} did not converge and enter this fit "
             "(`halo_mass.curve.unconverged_bins: exclude` leaves them out).",
         ]
+    for name, v in variants.items():
+        if v.get("at_prior_edge"):
+            lines += [
+                "",
+                f"**Warning ({name}):** the posterior of {', '.join(v['at_prior_edge'])} piles up against the edge of "
+                "its prior range (`halo_mass.priors`): the interval is truncated there; widen the prior unless the "
+                "bound is physical.",
+            ]
     lines += ["", "MCMC diagnostics:", "", "| | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     for key in (
         "n_walkers",
@@ -98,6 +106,11 @@ def report_halo_mass(
         "converged",
     ):
         lines.append(f"| {key} | " + " | ".join(_cell(v["diagnostics"][key]) for v in variants.values()) + " |")
+    lines.append(
+        "| at prior edge | "
+        + " | ".join(", ".join(v.get("at_prior_edge", [])) or "no" for v in variants.values())
+        + " |"
+    )
     lines.append(
         "| autocorr_time | "
         + " | ".join(

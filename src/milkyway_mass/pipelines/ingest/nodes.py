@@ -37,6 +37,33 @@ PIPELINE = "ingest"
 REPEAT_RULES = ("min_rv_err", "weighted_mean_rv")
 #: Canonical columns holding Gaia source ids (must be integers).
 GAIA_ID_COLUMNS = {"source_id", "gaia_source_id"}
+#: Ways to pair the two tables (``ingest.crossmatch.method``).
+MATCH_METHODS = ("id_then_position", "position", "row")
+#: Canonical columns that each table must map (``ingest.<table>.columns``); the Gaia table's ra
+#: and dec too unless the tables are paired by row. Other columns of ``STARS_6D_COLUMNS`` are
+#: optional: ids default to the row number, the rest to NaN (a missing pm correlation counts as 0).
+REQUIRED_COLUMNS = {
+    "lamost": ("ra", "dec", "rv", "rv_err", "dist", "dist_err"),
+    "gaia": ("pmra", "pmdec", "pmra_error", "pmdec_error"),
+}
+_OPTIONAL = {
+    "lamost": ("obsid", "gaia_source_id", "feh", "teff", "logg"),
+    "gaia": ("source_id", "ra", "dec", "parallax", "parallax_error", "pmra_pmdec_corr", "ruwe"),
+}
+#: Comparisons a tracer cut may make: {column: c, <key>: value}.
+CUT_COMPARISONS = {
+    "min": np.greater_equal,
+    "above": np.greater,
+    "max": np.less_equal,
+    "below": np.less,
+    "equals": np.equal,
+}
+
+
+def mapped_columns(source: dict) -> dict[str, str]:
+    """The columns a table maps (``ingest.<table>.columns``: canonical name → column in the file);
+    a canonical name set to null is not in this table (an environment unmaps a default that way)."""
+    return {canon: col for canon, col in source["columns"].items() if col is not None}
 
 
 def _standardise(raw: pd.DataFrame, source: dict, integer_ids: set[str] = frozenset()) -> pd.DataFrame:
@@ -47,9 +74,10 @@ def _standardise(raw: pd.DataFrame, source: dict, integer_ids: set[str] = frozen
     ``missing_sentinels``: a list of values meaning "missing" in every float column, or a
     mapping {canonical column: list} per column.
     """
-    mapping = source["columns"]
+    mapping = mapped_columns(source)
     check_columns(raw, survey_table_schema(mapping, integer_ids & set(mapping)), source["file"])
     out = pd.DataFrame({canon: raw[col] for canon, col in mapping.items()}, index=raw.index)
+    out["source_row"] = np.arange(len(raw))
     sentinels = source.get("missing_sentinels") or []
     floats = out.select_dtypes("float").columns
     if not isinstance(sentinels, dict):
@@ -83,11 +111,48 @@ def _check_units(table: pd.DataFrame, file: str, checks: list[tuple[str, str, fl
             )
 
 
+def _require_mapped(ingest: dict, table: str) -> None:
+    required = list(REQUIRED_COLUMNS[table])
+    if table == "gaia" and _match_method(ingest) != "row":
+        required += ["ra", "dec"]
+    unmapped = [c for c in required if c not in mapped_columns(ingest[table])]
+    if unmapped:
+        raise InputSchemaError(
+            f"{ingest[table]['file']}: ingest.{table}.columns must map {unmapped} (canonical name: column in the file)"
+        )
+
+
+def _fill_unmapped(out: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
+    """Optional canonical columns the table does not map: ids become the row number, the rest NaN
+    (logged once per column)."""
+    for canon in _OPTIONAL[table]:
+        if canon in out:
+            continue
+        if canon in ("obsid", "source_id"):
+            out[canon] = out["source_row"]
+            logger.info("%s: no '%s' column mapped; the row number (from 0) stands in", file, canon)
+        elif canon == "gaia_source_id":
+            out[canon] = pd.array([pd.NA] * len(out), dtype="Int64")
+        else:
+            out[canon] = np.nan
+            logger.info("%s: no '%s' column mapped; it is missing (NaN) for every star", file, canon)
+    return out
+
+
+def _match_method(ingest: dict) -> str:
+    method = ingest["crossmatch"].get("method", "id_then_position")
+    if method not in MATCH_METHODS:
+        raise ValueError(f"ingest.crossmatch.method must be one of {list(MATCH_METHODS)}, got {method!r}")
+    return method
+
+
 def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
-    """LAMOST table with canonical columns; distances converted to kpc; a unit check on the
-    median distance and line-of-sight velocity (``ingest.unit_checks``)."""
+    """LAMOST table with canonical columns (``REQUIRED_COLUMNS``; optional ones filled, see
+    :data:`REQUIRED_COLUMNS`) and ``source_row`` (row in the file); distances converted to kpc; a
+    unit check on the median distance and line-of-sight velocity (``ingest.unit_checks``)."""
     src = ingest["lamost"]
-    out = _standardise(raw, src, GAIA_ID_COLUMNS)
+    _require_mapped(ingest, "lamost")
+    out = _fill_unmapped(_standardise(raw, src, GAIA_ID_COLUMNS), "lamost", src["file"])
     scale = {"kpc": 1.0, "pc": 1e-3}.get(src["distance_unit"])
     if scale is None:
         raise InputSchemaError(f"{src['file']}: distance_unit must be 'kpc' or 'pc', got {src['distance_unit']!r}")
@@ -112,10 +177,11 @@ def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
 
 
 def standardise_gaia(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
-    """Gaia table with canonical columns (source_id as nullable int64); a unit check on the
-    median proper motion (``ingest.unit_checks``)."""
+    """Gaia table with canonical columns (source_id as nullable int64; optional ones filled) and
+    ``source_row``; a unit check on the median proper motion (``ingest.unit_checks``)."""
     src = ingest["gaia"]
-    out = _standardise(raw, src, GAIA_ID_COLUMNS)
+    _require_mapped(ingest, "gaia")
+    out = _fill_unmapped(_standardise(raw, src, GAIA_ID_COLUMNS), "gaia", src["file"])
     out["source_id"] = out["source_id"].astype("Int64")
     lo, hi = ingest["unit_checks"]["median_abs_pm_masyr"]
     hints = ("the proper motions look like arcsec/yr: they must be in mas/yr", "they must be in mas/yr")
@@ -151,19 +217,66 @@ def check_gaia_ranges(matched: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dic
     return kept, append_cut(cut_flow, PIPELINE, "Gaia values within physical ranges", len(kept), note)
 
 
-def select_k_giants(lamost: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep K giants (METHOD.md §2): log g < logg_max inside each Teff box.
+def _cut_columns(cuts: list) -> list[str]:
+    """The columns a tracer's cuts use, in order of first use."""
+    columns = []
+    for cut in cuts:
+        for col in _cut_columns([c for group in cut["any_of"] for c in group]) if "any_of" in cut else [cut["column"]]:
+            if col not in columns:
+                columns.append(col)
+    return columns
 
-    A box is teff_min < Teff < teff_max (teff_min ≤ Teff if ``min_inclusive``).
+
+def _passes(table: pd.DataFrame, cuts: list, tracer: str) -> np.ndarray:
+    """Rows passing every cut of ``cuts`` (see ``ingest.tracers``); a missing value fails."""
+    keep = np.ones(len(table), dtype=bool)
+    for cut in cuts:
+        if "any_of" in cut:
+            keep &= np.logical_or.reduce([_passes(table, group, tracer) for group in cut["any_of"]] or [keep & False])
+            continue
+        unknown = set(cut) - {"column", *CUT_COMPARISONS}
+        if unknown or not set(cut) & set(CUT_COMPARISONS):
+            raise ValueError(
+                f"ingest.tracers.{tracer}: a cut is {{column: c, <comparison>: value}} with comparisons "
+                f"{list(CUT_COMPARISONS)}, or {{any_of: [[cut, ...], ...]}}; got {cut}"
+            )
+        values = table[cut["column"]].astype(float).to_numpy()
+        for key, compare in CUT_COMPARISONS.items():
+            if key in cut:
+                keep &= compare(values, float(cut[key]))
+    return keep
+
+
+def select_tracer(lamost: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the stars of the survey's tracer, ``ingest.tracers[ingest.tracer]`` (the published K
+    giants by default, METHOD.md §2): every cut passed, a missing value in a cut's column fails.
+
+    Counted as "missing <columns>" (a value missing in a column the cuts use) and "fails the
+    <label> cuts". Stops naming the tracer when a cut uses a column the survey does not map.
     """
-    is_giant = pd.Series(False, index=lamost.index)
-    for box in ingest["k_giant_boxes"]:
-        above_min = lamost.teff >= box["teff_min"] if box["min_inclusive"] else lamost.teff > box["teff_min"]
-        is_giant |= above_min & (lamost.teff < box["teff_max"]) & (lamost.logg < box["logg_max"])
-    kept = lamost[is_giant].reset_index(drop=True)
-    n_missing = int((lamost.teff.isna() | lamost.logg.isna()).sum())
-    note = describe_counts({"not a K giant": len(lamost) - len(kept) - n_missing, "missing Teff or log g": n_missing})
-    return kept, append_cut(cut_flow, PIPELINE, "K giants (Teff, log g)", len(kept), note)
+    name = ingest["tracer"]
+    if name not in ingest["tracers"]:
+        raise ValueError(f"ingest.tracer is {name!r}; the defined tracers are {list(ingest['tracers'])}")
+    tracer = ingest["tracers"][name]
+    cuts = tracer.get("cuts") or []
+    columns = _cut_columns(cuts)
+    unmapped = [c for c in columns if c not in mapped_columns(ingest["lamost"])]
+    if unmapped:
+        raise InputSchemaError(
+            f"{ingest['lamost']['file']}: the cuts of tracer '{name}' use {unmapped}, which ingest.lamost.columns "
+            "does not map: map them (canonical name: column in the file) or choose another ingest.tracer"
+        )
+    keep = _passes(lamost, cuts, name)
+    missing = lamost[columns].isna().any(axis=1).to_numpy() if columns else np.zeros(len(lamost), dtype=bool)
+    kept = lamost[keep].reset_index(drop=True)
+    note = describe_counts(
+        {
+            f"missing {' or '.join(columns)}": int(missing.sum()),
+            f"fails the {tracer['label']} cuts": int((~keep & ~missing).sum()),
+        }
+    )
+    label = f"{tracer['label']} ({', '.join(columns)})" if columns else f"{tracer['label']} (no tracer cut)"
+    return kept, append_cut(cut_flow, PIPELINE, label, len(kept), note)
 
 
 def cross_match(
@@ -178,12 +291,18 @@ def cross_match(
     Each outcome is counted. Several LAMOST rows may match one Gaia source
     (repeat observations, by id or by position); they are all kept and counted
     here, and :func:`keep_one_observation_per_source` merges them.
+
+    ``crossmatch.method: position`` skips the ids; ``row`` pairs the rows of one file (both
+    tables are the same catalogue, read twice: the same row is the same star).
     """
+    method = _match_method(ingest)
+    if method == "row":
+        return _pair_rows(lamost, gaia, cut_flow, ingest)
     radius = ingest["crossmatch"]["radius_arcsec"] * u.arcsec
     duplicated_ids = set(gaia.source_id[gaia.source_id.duplicated(keep=False)].dropna())
     gaia_unique = gaia[~gaia.source_id.isin(duplicated_ids)]
     gid = lamost.gaia_source_id
-    has_id = gid.notna() & (gid.fillna(0) > 0)
+    has_id = gid.notna() & (gid.fillna(0) > 0) & (method == "id_then_position")
     id_dup = has_id & gid.isin(duplicated_ids)
     id_found = has_id & gid.isin(gaia_unique.source_id) & ~id_dup
     by_id = lamost[id_found].merge(gaia_unique, left_on="gaia_source_id", right_on="source_id", suffixes=("", "_gaia"))
@@ -233,6 +352,22 @@ def cross_match(
     return matched, append_cut(cut_flow, PIPELINE, "cross-matched with Gaia DR3", len(matched), note)
 
 
+def _pair_rows(
+    lamost: pd.DataFrame, gaia: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``crossmatch.method: row``: the two tables are one catalogue; each kept star takes the
+    astrometry of its own row (positions from the ``lamost`` columns)."""
+    n_read = int(cut_flow.n_stars.iloc[0])
+    if len(gaia) != n_read:
+        raise InputSchemaError(
+            f"ingest.crossmatch.method is row, which needs both tables to be the same file, but "
+            f"{ingest['lamost']['file']} has {n_read} rows and {ingest['gaia']['file']} {len(gaia)}"
+        )
+    matched = lamost.merge(gaia, on="source_row", how="inner", suffixes=("", "_gaia"))
+    note = "one catalogue: the same row is the same star (ingest.crossmatch.method: row)"
+    return matched, append_cut(cut_flow, PIPELINE, "paired by row (one catalogue)", len(matched), note)
+
+
 def _valid_sky(table: pd.DataFrame) -> np.ndarray:
     """Rows whose ra [deg] is finite in [0, 360] and dec in [-90, 90] (usable for a positional match)."""
     ra, dec = table.ra.astype(float).to_numpy(), table.dec.astype(float).to_numpy()
@@ -240,11 +375,17 @@ def _valid_sky(table: pd.DataFrame) -> np.ndarray:
         return (ra >= 0) & (ra <= 360) & (dec >= -90) & (dec <= 90)
 
 
-def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep stars with a usable distance, line-of-sight velocity, proper motion and [Fe/H].
+def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep stars with a usable distance, line-of-sight velocity, proper motion, and [Fe/H] if
+    the survey maps a [Fe/H] column (``ingest.lamost.columns.feh``).
 
-    A star removed for several reasons is counted once, under the first reason.
+    A star removed for several reasons is counted once, under the first reason. A missing
+    pm correlation counts as 0 (no correlation given); the note says for how many stars.
     """
+    no_corr = int(matched.pmra_pmdec_corr.isna().sum())
+    if no_corr:
+        logger.info("ingest: %d star(s) without a proper-motion correlation: taken as 0", no_corr)
+        matched = matched.assign(pmra_pmdec_corr=matched.pmra_pmdec_corr.astype(float).fillna(0.0))
 
     def positive(col):
         return lambda t: t[col].astype(float).gt(0)
@@ -271,14 +412,18 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame) -> tuple[pd.D
             finite("pmdec_error"),
             lambda t: t.pmra_pmdec_corr.astype(float).between(-1, 1),
         ),
-        "no [Fe/H]": finite("feh"),
     }
+    if "feh" in mapped_columns(ingest["lamost"]):
+        rules["no [Fe/H]"] = finite("feh")
     bad, counts = first_failure_counts(row_failures(matched, row_rules_schema(rules)))
     stars = matched[~bad]
     stars = stars.assign(obsid=stars.obsid.astype("int64"), source_id=stars.source_id.astype("int64"))[
         list(STARS_6D_COLUMNS)
     ].reset_index(drop=True)
-    return stars, append_cut(cut_flow, PIPELINE, "full 6D phase space", len(stars), describe_counts(counts))
+    note = " | ".join(
+        filter(None, [describe_counts(counts), f"pm correlation missing, taken as 0: {no_corr}" if no_corr else ""])
+    )
+    return stars, append_cut(cut_flow, PIPELINE, "full 6D phase space", len(stars), note)
 
 
 def keep_one_observation_per_source(

@@ -131,13 +131,50 @@ def build_radial_bin_limits(
     return tables
 
 
+HALO_RULES = ("feh_line", "toomre", "vphi")
+
+
+def halo_stars(stars: pd.DataFrame, selection: dict, galaxy_frame: dict) -> tuple[np.ndarray, str, np.ndarray]:
+    """(halo mask, the rule in words, mask of stars the rule cannot judge) by
+    ``selection.halo_separation.rule`` (see ``parameters_selection.yml``). Prograde v_phi < 0;
+    the disk's velocity in the Toomre diagram is (v_R, v_phi, v_z) = (0, -vc(R0), 0) [km/s].
+    ``feh_line`` on a survey without [Fe/H] stops, naming the kinematic rules."""
+    cfg = selection["halo_separation"]
+    rule = cfg["rule"]
+    v_phi = stars["v_phi"].to_numpy(float)
+    if rule == "feh_line":
+        line = selection["halo_line"]
+        feh = stars["feh"].to_numpy(float)
+        if len(stars) and not np.isfinite(feh).any():
+            raise ValueError(
+                "selection.halo_separation.rule is feh_line, but no star has [Fe/H] (is ingest.lamost.columns.feh "
+                "mapped?): set the rule to toomre or vphi to separate the halo by kinematics"
+            )
+        text = f"v_phi > {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f} km/s"
+        return v_phi > line["slope_kms_per_dex"] * feh + line["intercept_kms"], text, ~np.isfinite(feh + v_phi)
+    if rule == "toomre":
+        speed = toomre_speed(stars, galaxy_frame)
+        text = f"Toomre |v - v_disk| > {cfg['toomre_v_min_kms']:g} km/s (v_disk: v_phi = -vc(R0))"
+        return speed > cfg["toomre_v_min_kms"], text, ~np.isfinite(speed)
+    if rule == "vphi":
+        return v_phi > cfg["vphi_min_kms"], f"v_phi > {cfg['vphi_min_kms']:g} km/s", ~np.isfinite(v_phi)
+    raise ValueError(f"selection.halo_separation.rule must be one of {list(HALO_RULES)}, got {rule!r}")
+
+
+def toomre_speed(stars: pd.DataFrame, galaxy_frame: dict) -> np.ndarray:
+    """sqrt(v_R² + v_z² + (v_phi + vc(R0))²) [km/s]: the speed relative to the disk's rotation."""
+    v_R, v_phi, v_z = (stars[c].to_numpy(float) for c in ("v_R", "v_phi", "v_z"))
+    return np.sqrt(v_R**2 + v_z**2 + (v_phi + float(galaxy_frame["vc_R0_kms"])) ** 2)
+
+
 def select_binning(
-    quality_stars: pd.DataFrame, bin_limits: pd.DataFrame, selection: dict
+    quality_stars: pd.DataFrame, bin_limits: pd.DataFrame, selection: dict, galaxy_frame: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """High-velocity halo stars of the one binning in ``bin_limits`` (from ``build_radial_bin_limits``).
 
     Cuts, in order: r_GC inside the binning's range and v_GC >= v_min of the star's
-    bin; v_GC < v_max; halo: v_phi > slope·[Fe/H] + intercept. Returns
+    bin; v_GC < v_max; halo by :func:`halo_stars` (the published v_phi > slope·[Fe/H] +
+    intercept by default). Returns
     (high-velocity stars before the halo cut with an ``is_halo`` flag, selected
     stars, the binning's radial-bin rows, cut-flow rows). Empty bins and bins with
     fewer than ``min_stars_per_bin`` stars give a warning and are recorded; a binning left
@@ -176,11 +213,9 @@ def select_binning(
     v_max = selection["v_max_kms"]
     bound = fast & (v < v_max)
     rows.append(_cut_row(f"v_GC < {v_max:g} km/s", binning, bound.sum(), (fast & ~bound).sum()))
-    line = selection["halo_line"]
-    feh = quality_stars["feh"].to_numpy(float)
-    v_phi = quality_stars["v_phi"].to_numpy(float)
-    halo = bound & (v_phi > line["slope_kms_per_dex"] * feh + line["intercept_kms"])
-    n_bad = int((bound & ~(np.isfinite(feh) & np.isfinite(v_phi))).sum())
+    is_halo, rule, unjudged = halo_stars(quality_stars, selection, galaxy_frame)
+    halo = bound & is_halo
+    n_bad = int((bound & unjudged).sum())
 
     candidates = quality_stars[bound].copy()
     candidates["binning"] = binning
@@ -208,7 +243,7 @@ def select_binning(
     )
     rows.append(
         _cut_row(
-            f"halo stars: v_phi > {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f} km/s",
+            f"halo stars: {rule}",
             binning,
             halo.sum(),
             (bound & ~halo).sum(),
@@ -350,56 +385,54 @@ def plot_vgc_rgc(
     return fig
 
 
-def plot_vphi_feh(
+def plot_halo_separation(
     quality_stars: pd.DataFrame,
     high_velocity_stars_bin1: pd.DataFrame,
     high_velocity_stars_bin2: pd.DataFrame,
     selection: dict,
+    galaxy_frame: dict,
 ) -> Figure:
-    """v_phi–[Fe/H] plane: density of the quality-cut stars, the high-velocity stars of each
-    binning (halo kept, disk-like rejected) and the halo/disk line. Prograde v_phi < 0."""
+    """How halo stars were told from disk stars, per binning: the density of the quality-cut
+    stars, the high-velocity stars (halo kept, disk-like removed) and the dividing line. With
+    the ``feh_line`` rule the v_phi–[Fe/H] plane; with the kinematic rules (``toomre``,
+    ``vphi``) the Toomre diagram, sqrt(v_R² + v_z²) against v_phi [km/s]. Prograde v_phi < 0."""
     fig_cfg = selection["figures"]
-    line = selection["halo_line"]
+    rule = selection["halo_separation"]["rule"]
     fig = Figure(figsize=(11, 4.8))
     axes = fig.subplots(1, 2, sharey=True)
-    feh_line = np.linspace(*fig_cfg["feh_range_dex"], 50)
+    _, text, _ = halo_stars(quality_stars.iloc[:0], selection, galaxy_frame)
+    by_feh = rule == "feh_line"
     for ax, (name, stars) in zip(axes, (("bin1", high_velocity_stars_bin1), ("bin2", high_velocity_stars_bin2))):
-        _density(
-            ax,
-            quality_stars["feh"],
-            quality_stars["v_phi"],
-            fig_cfg["feh_range_dex"],
-            fig_cfg["vphi_range_kms"],
-            fig_cfg["density_bins"],
-        )
+        x_col, x_range = ("feh", fig_cfg["feh_range_dex"]) if by_feh else ("v_phi", fig_cfg["vphi_range_kms"])
+
+        def y_of(table):
+            return table["v_phi"] if by_feh else np.hypot(table["v_R"], table["v_z"])
+
+        y_range = fig_cfg["vphi_range_kms"] if by_feh else (0.0, fig_cfg["vphi_range_kms"][1])
+        _density(ax, quality_stars[x_col], y_of(quality_stars), x_range, y_range, fig_cfg["density_bins"])
         halo = stars["is_halo"].to_numpy(bool)
-        ax.scatter(
-            stars.loc[halo, "feh"],
-            stars.loc[halo, "v_phi"],
-            s=3,
-            color="tab:blue",
-            label=f"halo, kept (N = {int(halo.sum())})",
-        )
-        ax.scatter(
-            stars.loc[~halo, "feh"],
-            stars.loc[~halo, "v_phi"],
-            s=3,
-            color="tab:orange",
-            label=f"disk-like, removed (N = {int((~halo).sum())})",
-        )
-        ax.plot(
-            feh_line,
-            line["slope_kms_per_dex"] * feh_line + line["intercept_kms"],
-            color="k",
-            lw=1.5,
-            label=f"v_phi = {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f}",
-        )
-        ax.set(
-            xlim=fig_cfg["feh_range_dex"],
-            ylim=fig_cfg["vphi_range_kms"],
-            xlabel="[Fe/H] [dex]",
-            title=f"High-velocity stars, {name}",
-        )
-        ax.legend(fontsize=7, loc="lower left")
-    axes[0].set_ylabel("v_phi [km/s] (prograde < 0)")
+        for keep, color, label in ((halo, "tab:blue", "halo, kept"), (~halo, "tab:orange", "disk-like, removed")):
+            part = stars[keep]
+            ax.scatter(part[x_col], y_of(part), s=3, color=color, label=f"{label} (N = {int(keep.sum())})")
+        _draw_halo_boundary(ax, selection, galaxy_frame, x_range, y_range, text)
+        ax.set(xlim=x_range, ylim=y_range, title=f"High-velocity stars, {name}")
+        ax.set_xlabel("[Fe/H] [dex]" if by_feh else "v_phi [km/s] (prograde < 0)")
+        ax.legend(fontsize=7, loc="lower left" if by_feh else "upper left")
+    axes[0].set_ylabel("v_phi [km/s] (prograde < 0)" if by_feh else "sqrt(v_R² + v_z²) [km/s]")
+    fig.suptitle(f"Halo/disk separation: {text}", fontsize=10)
     return fig
+
+
+def _draw_halo_boundary(ax, selection: dict, galaxy_frame: dict, x_range, y_range, text: str) -> None:
+    cfg = selection["halo_separation"]
+    if cfg["rule"] == "feh_line":
+        line = selection["halo_line"]
+        feh = np.linspace(*x_range, 50)
+        ax.plot(feh, line["slope_kms_per_dex"] * feh + line["intercept_kms"], color="k", lw=1.5, label=text)
+    elif cfg["rule"] == "toomre":
+        angle = np.linspace(0.0, np.pi, 200)
+        radius = float(cfg["toomre_v_min_kms"])
+        v_disk = -float(galaxy_frame["vc_R0_kms"])
+        ax.plot(v_disk + radius * np.cos(angle), radius * np.sin(angle), color="k", lw=1.5, label=text)
+    else:
+        ax.axvline(cfg["vphi_min_kms"], color="k", lw=1.5, label=text)

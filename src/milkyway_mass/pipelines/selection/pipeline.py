@@ -10,8 +10,8 @@ from .nodes import (
     build_radial_bin_limits,
     build_reference_vesc_curves,
     combine_radial_bins,
+    plot_halo_separation,
     plot_vgc_rgc,
-    plot_vphi_feh,
     select_binning,
 )
 
@@ -23,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     binning_nodes = [
         node(
             select_binning,
-            inputs=["quality_stars", f"radial_bin_limits_{name}", "params:selection"],
+            inputs=["quality_stars", f"radial_bin_limits_{name}", "params:selection", "params:galaxy_frame"],
             outputs=[
                 f"high_velocity_stars_{name}",
                 f"selected_stars_{name}",
@@ -90,10 +90,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_vgc_rgc",
             ),
             node(
-                plot_vphi_feh,
-                inputs=["quality_stars", *(f"high_velocity_stars_{name}" for name in BINNINGS), "params:selection"],
-                outputs="fig_vphi_feh",
-                name="plot_vphi_feh",
+                plot_halo_separation,
+                inputs=[
+                    "quality_stars",
+                    *(f"high_velocity_stars_{name}" for name in BINNINGS),
+                    "params:selection",
+                    "params:galaxy_frame",
+                ],
+                outputs="fig_halo_separation",
+                name="plot_halo_separation",
             ),
         ]
     )
