@@ -127,6 +127,8 @@ def test_registry_has_every_pipeline():
 
 def test_lamost_environment_skips_the_mock_and_defines_every_input():
     assert load_params("lamost")["default_pipeline"] == "analysis"
+    labels = load_params("lamost")["halo_mass"]["analysis_b"]["data_labels"]  # reports say what was used
+    assert "Eilers et al. (2019)" in labels["measured"] and "mock" not in labels["measured"]
     assert load_params()["default_pipeline"] == "__default__"
     loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="lamost")
     catalog = loader["catalog"]

@@ -5,7 +5,8 @@ degrees (``phi_gc`` in radians). Convention: prograde (disk-like) orbits have
 ``v_phi < 0`` (astropy's Galactocentric frame, phi = atan2(y, x)).
 """
 
-#: ``stars_6d`` (ingest output): one row per K giant with full 6D information.
+#: ``stars_6d`` (ingest output): one row per star of the tracer (``ingest.tracer``, K giants by default) with
+#: full 6D information; optional columns the survey lacks are NaN (ids: the row number, pm correlation: 0).
 STARS_6D_COLUMNS = {
     "obsid": "LAMOST observation id (int64)",
     "source_id": "Gaia DR3 source_id of the matched counterpart (int64)",

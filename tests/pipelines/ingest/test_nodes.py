@@ -516,3 +516,13 @@ def test_position_matching_ignores_the_ids(ingest):
     stars, cut_flow = run_ingest_nodes(pd.DataFrame(lamost), pd.DataFrame(gaia), settings, CUT_FLOW)
     assert stars.obsid.tolist() == [1] and stars.source_id.tolist() == [11]
     assert "no Gaia counterpart: 1" in " | ".join(cut_flow.note)
+
+
+def test_a_survey_outside_the_tracer_definition_stops_naming_the_tracer_cut(ingest):
+    """Hot BHB-like stars (Teff 8000 K) under the default K-giant definition: none is left."""
+    lamost = [lamost_row(obsid=i, gaia_source_id=10 + i, teff=8000.0, logg=3.2) for i in range(3)]
+    gaia = [gaia_row(source_id=10 + i) for i in range(3)]
+    with pytest.raises(
+        EmptySelectionError, match=r"after the cut 'K giants \(teff, logg\)'.*fails the K giants cuts: 3"
+    ):
+        _ingest_rows(lamost, gaia, ingest)

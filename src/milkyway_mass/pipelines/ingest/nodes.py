@@ -1,11 +1,12 @@
 """Nodes of the `ingest` pipeline: read, validate and cross-match the survey tables.
 
-Input: a LAMOST-style K-giant table and a Gaia-DR3-style astrometry table with
+Input: a LAMOST-style spectroscopic table and a Gaia-DR3-style astrometry table with
 the column names given in ``parameters_ingest.yml`` (the real products' names by
-default). Output: ``stars_6d`` (columns :data:`milkyway_mass.schemas.STARS_6D_COLUMNS`,
-distances in kpc; one row per Gaia source, repeat LAMOST observations merged)
-and the cut flow. Schema problems stop the run with a message naming the file
-and column; bad rows are removed and counted by reason.
+default), or one catalogue read as both (``crossmatch.method: row``). Output:
+``stars_6d`` (columns :data:`milkyway_mass.schemas.STARS_6D_COLUMNS`, distances in
+kpc; one row per star of the tracer, repeat observations merged) and the cut flow.
+Schema problems stop the run with a message naming the file and column; bad rows
+are removed and counted by reason.
 """
 
 from __future__ import annotations
