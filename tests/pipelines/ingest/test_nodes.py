@@ -526,3 +526,44 @@ def test_a_survey_outside_the_tracer_definition_stops_naming_the_tracer_cut(inge
         EmptySelectionError, match=r"after the cut 'K giants \(teff, logg\)'.*fails the K giants cuts: 3"
     ):
         _ingest_rows(lamost, gaia, ingest)
+
+
+def test_distances_from_significant_parallaxes(ingest):
+    """A catalogue with parallaxes instead of distances: 1 / parallax where parallax / error >= 5."""
+    settings = _single_table_settings(ingest)
+    settings["lamost"]["columns"] = {k: v for k, v in settings["lamost"]["columns"].items() if not k.startswith("dist")}
+    settings["gaia"]["columns"] |= {"parallax": "parallax", "parallax_error": "parallax_error"}
+    settings["distances"] = {"source": "parallax", "min_parallax_over_error": 5.0}
+    table = _single_table().drop(columns=["dist", "dist_err"])
+    table = table.assign(parallax=[0.5, 0.2, 0.1, np.nan], parallax_error=[0.05, 0.05, 0.01, 0.01])
+    stars, cut_flow = run_ingest_nodes(table, table, settings, CUT_FLOW)
+    assert stars.obsid.tolist() == [0, 2]
+    assert stars.dist.tolist() == pytest.approx([2.0, 10.0])
+    assert stars.dist_err.tolist() == pytest.approx([0.2, 1.0])
+    assert "parallax not significant (parallax / parallax_error < 5, or missing): 2" in " | ".join(cut_flow.note)
+
+
+def test_a_missing_pm_correlation_of_a_mapped_column_counts_as_zero(ingest):
+    lamost = [lamost_row(obsid=i, gaia_source_id=10 + i) for i in range(2)]
+    gaia = [gaia_row(source_id=10, pmra_pmdec_corr=np.nan), gaia_row(source_id=11, pmra_pmdec_corr=0.3)]
+    stars, cut_flow = _ingest_rows(lamost, gaia, ingest)
+    assert stars.pmra_pmdec_corr.tolist() == [0.0, 0.3]
+    assert "pm correlation missing, taken as 0: 1" in _notes(cut_flow)
+
+
+def test_a_tracer_cut_on_a_flag_and_a_union_of_groups(ingest):
+    tracers = {
+        "flagged": {
+            "label": "flagged stars",
+            "cuts": [
+                {"column": "quality_flag", "equals": 0},
+                {"any_of": [[{"column": "prob", "above": 0.9}], [{"column": "prob", "max": 0.3}]]},
+            ],
+        }
+    }
+    settings = _single_table_settings(ingest, tracer="flagged", tracers=tracers)
+    settings["lamost"]["columns"] |= {"quality_flag": "flag", "prob": "prob"}
+    table = _single_table().assign(flag=[0, 0, 1, 0])  # prob: 0.9, 0.2, 0.8, 0.95
+    stars, cut_flow = run_ingest_nodes(table, table, settings, CUT_FLOW)
+    assert stars.obsid.tolist() == [1, 3]
+    assert "flagged stars (quality_flag, prob)" in cut_flow.cut.tolist()

@@ -41,14 +41,18 @@ GAIA_ID_COLUMNS = {"source_id", "gaia_source_id"}
 #: Ways to pair the two tables (``ingest.crossmatch.method``).
 MATCH_METHODS = ("id_then_position", "position", "row")
 #: Canonical columns that each table must map (``ingest.<table>.columns``); the Gaia table's ra
-#: and dec too unless the tables are paired by row. Other columns of ``STARS_6D_COLUMNS`` are
-#: optional: ids default to the row number, the rest to NaN (a missing pm correlation counts as 0).
+#: and dec too unless the tables are paired by row; with distances from parallaxes
+#: (``ingest.distances.source: parallax``) parallax and parallax_error instead of dist and
+#: dist_err. Other columns of ``STARS_6D_COLUMNS`` are optional: ids default to the row number,
+#: the rest to NaN (a missing pm correlation counts as 0).
 REQUIRED_COLUMNS = {
-    "lamost": ("ra", "dec", "rv", "rv_err", "dist", "dist_err"),
+    "lamost": ("ra", "dec", "rv", "rv_err"),
     "gaia": ("pmra", "pmdec", "pmra_error", "pmdec_error"),
 }
+#: Where distances come from (``ingest.distances.source``).
+DISTANCE_SOURCES = ("catalogue", "parallax")
 _OPTIONAL = {
-    "lamost": ("obsid", "gaia_source_id", "feh", "teff", "logg"),
+    "lamost": ("obsid", "gaia_source_id", "feh", "teff", "logg", "dist", "dist_err"),
     "gaia": ("source_id", "ra", "dec", "parallax", "parallax_error", "pmra_pmdec_corr", "ruwe"),
 }
 #: Comparisons a tracer cut may make: {column: c, <key>: value}.
@@ -112,10 +116,20 @@ def _check_units(table: pd.DataFrame, file: str, checks: list[tuple[str, str, fl
             )
 
 
+def _distance_source(ingest: dict) -> str:
+    source = ingest["distances"]["source"]
+    if source not in DISTANCE_SOURCES:
+        raise ValueError(f"ingest.distances.source must be one of {list(DISTANCE_SOURCES)}, got {source!r}")
+    return source
+
+
 def _require_mapped(ingest: dict, table: str) -> None:
     required = list(REQUIRED_COLUMNS[table])
     if table == "gaia" and _match_method(ingest) != "row":
         required += ["ra", "dec"]
+    from_parallax = _distance_source(ingest) == "parallax"
+    if table == ("gaia" if from_parallax else "lamost"):
+        required += ["parallax", "parallax_error"] if from_parallax else ["dist", "dist_err"]
     unmapped = [c for c in required if c not in mapped_columns(ingest[table])]
     if unmapped:
         raise InputSchemaError(
@@ -376,9 +390,23 @@ def _valid_sky(table: pd.DataFrame) -> np.ndarray:
         return (ra >= 0) & (ra <= 360) & (dec >= -90) & (dec <= 90)
 
 
+def _distances_from_parallaxes(matched: pd.DataFrame, min_over_error: float) -> tuple[pd.DataFrame, dict]:
+    """dist = 1 / parallax [kpc for mas], dist_err = parallax_error / parallax² [kpc], and the rule
+    that keeps only parallaxes measured to better than 1 / ``min_over_error`` (an inverted noisy
+    parallax is a biased distance)."""
+    parallax = matched.parallax.astype(float)
+    error = matched.parallax_error.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        matched = matched.assign(dist=1.0 / parallax, dist_err=error / parallax**2)
+    rule = f"parallax not significant (parallax / parallax_error < {min_over_error:g}, or missing)"
+    return matched, {rule: lambda t: (t.parallax.astype(float) / t.parallax_error.astype(float)).ge(min_over_error)}
+
+
 def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep stars with a usable distance, line-of-sight velocity, proper motion, and [Fe/H] if
-    the survey maps a [Fe/H] column (``ingest.lamost.columns.feh``).
+    the survey maps a [Fe/H] column (``ingest.lamost.columns.feh``). With
+    ``ingest.distances.source: parallax`` the distances are inverted parallaxes, kept where
+    parallax / parallax_error >= ``distances.min_parallax_over_error``.
 
     A star removed for several reasons is counted once, under the first reason. A missing
     pm correlation counts as 0 (no correlation given); the note says for how many stars.
@@ -387,6 +415,9 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict)
     if no_corr:
         logger.info("ingest: %d star(s) without a proper-motion correlation: taken as 0", no_corr)
         matched = matched.assign(pmra_pmdec_corr=matched.pmra_pmdec_corr.astype(float).fillna(0.0))
+    rules = {}
+    if _distance_source(ingest) == "parallax":
+        matched, rules = _distances_from_parallaxes(matched, float(ingest["distances"]["min_parallax_over_error"]))
 
     def positive(col):
         return lambda t: t[col].astype(float).gt(0)
@@ -397,7 +428,7 @@ def require_full_6d(matched: pd.DataFrame, cut_flow: pd.DataFrame, ingest: dict)
     def all_of(*rules):
         return lambda t: pd.Series(np.logical_and.reduce([rule(t) for rule in rules]), index=t.index)
 
-    rules = {
+    rules |= {
         "no obsid": lambda t: t.obsid.notna(),
         "no sky position (ra or dec missing)": all_of(finite("ra"), finite("dec")),
         "no valid distance (missing, <= 0, or no error)": all_of(
