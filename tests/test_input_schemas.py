@@ -71,3 +71,8 @@ def test_row_rules_see_missing_values():
 def test_an_empty_table_fails_no_rule():
     bad, counts = first_failure_counts(row_failures(TABLE.iloc[:0], range_schema({"speed": [0, 10]})))
     assert len(bad) == 0 and counts == {"speed outside [0, 10]": 0}
+
+
+def test_a_row_rule_that_cannot_be_evaluated_stops_instead_of_passing_rows():
+    with pytest.raises(ValueError, match="row rule 'broken' could not be evaluated"):
+        row_failures(TABLE, row_rules_schema({"broken": lambda t: t["no such column"] > 0}))

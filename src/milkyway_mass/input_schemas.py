@@ -24,12 +24,8 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 __all__ = [
-    "FINITE",
-    "INTEGER_IDS",
-    "InputSchemaError",
     "NUMERIC",
-    "POSITIVE",
-    "CORRELATION",
+    "InputSchemaError",
     "check_columns",
     "constraint_table_schema",
     "first_failure_counts",
@@ -48,18 +44,16 @@ def _is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-NUMERIC = pa.Check(_is_numeric, name="numeric", error="must be numeric (not text or boolean)")
-INTEGER_IDS = pa.Check(
-    pd.api.types.is_integer_dtype,
-    name="integer_ids",
-    error=(
-        "must be an integer column (Gaia source ids have 19 digits and float64 keeps ~16, so ids would "
-        "match the wrong star; write it as int64)"
-    ),
+_NUMERIC_TEXT = "must be numeric (not text or boolean)"
+_INTEGER_IDS_TEXT = (
+    "must be an integer column (Gaia source ids have 19 digits and float64 keeps ~16, so ids would "
+    "match the wrong star; write it as int64)"
 )
-FINITE = pa.Check(lambda s: pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index), error="must be finite")
-POSITIVE = pa.Check.gt(0, error="must be positive")
-CORRELATION = pa.Check.in_range(-1, 1, include_min=False, include_max=False, error="must lie strictly in (-1, 1)")
+#: A column check: numeric, not boolean (missing values allowed).
+NUMERIC = pa.Check(_is_numeric, error=_NUMERIC_TEXT)
+_FINITE = pa.Check(lambda s: pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index), error="must be finite")
+_POSITIVE = pa.Check.gt(0, error="must be positive")
+_CORRELATION = pa.Check.in_range(-1, 1, include_min=False, include_max=False, error="must lie strictly in (-1, 1)")
 
 #: What pandera's built-in checks mean, in the words of the error messages.
 _BUILT_IN = {
@@ -68,10 +62,10 @@ _BUILT_IN = {
 }
 
 
-def _whole_column_rule(column: str, rule: pa.Check) -> pa.Check:
-    """``rule`` (a check on a whole column) applied to ``column`` as a table-level check, which
-    pandera runs several times faster than a column's own checks on small tables."""
-    return pa.Check(lambda t: rule._check_fn(t[column]), error=f"column '{column}' {rule.error}")
+def _whole_column_rule(column: str, test, text: str) -> pa.Check:
+    """``test`` (column → bool) applied to ``column`` as a table-level check, which pandera runs
+    several times faster than a column's own checks on small tables; ``text`` says what it must be."""
+    return pa.Check(lambda t: test(t[column]), error=f"column '{column}' {text}")
 
 
 def survey_table_schema(columns: Mapping[str, str], integer_ids: Iterable[str] = ()) -> pa.DataFrameSchema:
@@ -79,8 +73,10 @@ def survey_table_schema(columns: Mapping[str, str], integer_ids: Iterable[str] =
     column) present and numeric; the canonical columns ``integer_ids`` of integer dtype.
     Missing values are allowed (the rows are judged later and counted)."""
     ids = set(integer_ids)
-    pairs = [(col, rule) for canon, col in columns.items() for rule in [NUMERIC] + ([INTEGER_IDS] * (canon in ids))]
-    checks = [_whole_column_rule(col, rule) for col, rule in pairs]
+    rules = [(_is_numeric, _NUMERIC_TEXT)]
+    id_rules = [*rules, (pd.api.types.is_integer_dtype, _INTEGER_IDS_TEXT)]
+    pairs = [(col, rule) for canon, col in columns.items() for rule in (id_rules if canon in ids else rules)]
+    checks = [_whole_column_rule(col, *rule) for col, rule in pairs]
     return pa.DataFrameSchema(
         {col: pa.Column(nullable=True) for col in columns.values()},
         checks=checks,
@@ -119,7 +115,9 @@ def constraint_table_schema(
     positive, correlations = set(positive), set(correlations)
 
     def rules(column: str) -> list[pa.Check]:
-        return [FINITE] + ([POSITIVE] if column in positive else []) + ([CORRELATION] if column in correlations else [])
+        return (
+            [_FINITE] + ([_POSITIVE] if column in positive else []) + ([_CORRELATION] if column in correlations else [])
+        )
 
     return pa.DataFrameSchema({c: pa.Column(float, checks=rules(c), coerce=True) for c in finite}, strict=False)
 
@@ -174,7 +172,12 @@ def row_failures(table: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFram
     try:
         schema.validate(table, lazy=True)
     except SchemaErrors as err:
-        cases = err.failure_cases.dropna(subset=["index"])
+        broken = err.failure_cases[err.failure_cases["index"].isna()]
+        if len(broken):  # a rule that raised instead of judging rows must not pass them silently
+            raise ValueError(
+                f"row rule '{broken.check.iloc[0]}' could not be evaluated: {broken.failure_case.iloc[0]}"
+            ) from None
+        cases = err.failure_cases
         for reason, group in cases.groupby("check", sort=False):
             failures.loc[group["index"].astype(table.index.dtype).unique(), str(reason)] = True
     return failures

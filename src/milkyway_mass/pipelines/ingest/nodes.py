@@ -155,16 +155,16 @@ def _fill_unmapped(out: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
 
 
 def _match_method(ingest: dict) -> str:
-    method = ingest["crossmatch"].get("method", "id_then_position")
+    method = ingest["crossmatch"]["method"]
     if method not in MATCH_METHODS:
         raise ValueError(f"ingest.crossmatch.method must be one of {list(MATCH_METHODS)}, got {method!r}")
     return method
 
 
 def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
-    """LAMOST table with canonical columns (``REQUIRED_COLUMNS``; optional ones filled, see
-    :data:`REQUIRED_COLUMNS`) and ``source_row`` (row in the file); distances converted to kpc; a
-    unit check on the median distance and line-of-sight velocity (``ingest.unit_checks``)."""
+    """LAMOST table with canonical columns (required and optional: see :data:`REQUIRED_COLUMNS`)
+    and ``source_row`` (row in the file); distances converted to kpc; a unit check on the
+    median distance and line-of-sight velocity (``ingest.unit_checks``)."""
     src = ingest["lamost"]
     _require_mapped(ingest, "lamost")
     out = _fill_unmapped(_standardise(raw, src, GAIA_ID_COLUMNS), "lamost", src["file"])
