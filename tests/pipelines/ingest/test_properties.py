@@ -41,9 +41,13 @@ def _ids(rng: np.random.Generator, n: int, special_share: float) -> np.ndarray:
 
 @st.composite
 def survey_tables(draw):
-    """A LAMOST-style and a Gaia-style table of 0-12 rows each: sizes, the share of special
-    values and the kinds of damage are drawn by hypothesis, the values from a drawn seed."""
-    n_lamost, n_gaia = draw(st.integers(0, 12)), draw(st.integers(0, 12))
+    """A LAMOST-style and a Gaia-style table of 0-12 rows each, and the ingest settings: sizes,
+    the share of special values, the kinds of damage, the pairing (ids then position, position,
+    or one catalogue by row), the tracer (K giants or any) and which optional columns the survey
+    maps are drawn by hypothesis, the values from a drawn seed."""
+    method = draw(st.sampled_from(["id_then_position", "position", "row"]))
+    n_lamost = draw(st.integers(0, 12))
+    n_gaia = n_lamost if method == "row" else draw(st.integers(0, 12))
     share = draw(st.sampled_from([0.0, 0.1, 0.3, 0.8]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     lamost = pd.DataFrame(
@@ -83,15 +87,24 @@ def survey_tables(draw):
         lamost["obsid"] = pd.array(np.where(rng.random(n_lamost) < share, None, lamost["obsid"]), dtype="Int64")
     if draw(st.integers(0, 9)) == 0:  # Gaia ids stored as floats
         gaia["source_id"] = gaia["source_id"].astype(float)
-    return lamost, gaia
+    settings = INGEST | {
+        "crossmatch": INGEST["crossmatch"] | {"method": method},
+        "tracer": draw(st.sampled_from(["k_giant", "any"])),
+    }
+    if draw(st.booleans()):  # a survey without ids, [Fe/H] or pm correlation
+        settings["lamost"] = INGEST["lamost"] | {
+            "columns": INGEST["lamost"]["columns"] | {"obsid": None, "gaia_source_id": None, "feh": None}
+        }
+        settings["gaia"] = INGEST["gaia"] | {"columns": INGEST["gaia"]["columns"] | {"pmra_pmdec_corr": None}}
+    return lamost, gaia, settings
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(survey_tables())
 def test_ingest_stops_with_its_own_error_or_accounts_for_every_row(tables):
-    lamost_raw, gaia_raw = tables
+    lamost_raw, gaia_raw, settings = tables
     try:
-        stars, cut_flow = run_ingest_nodes(lamost_raw, gaia_raw, INGEST, PARAMS["cut_flow"])
+        stars, cut_flow = run_ingest_nodes(lamost_raw, gaia_raw, settings, PARAMS["cut_flow"])
     except InputSchemaError as err:
         assert INGEST["lamost"]["file"] in str(err) or INGEST["gaia"]["file"] in str(err)
         return
