@@ -137,11 +137,14 @@ def _require_mapped(ingest: dict, table: str) -> None:
         )
 
 
-def _fill_unmapped(out: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
+def _fill_unmapped(out: pd.DataFrame, table: str, file: str, computed: tuple[str, ...] = ()) -> pd.DataFrame:
     """Optional canonical columns the table does not map: ids become the row number, the rest NaN
-    (logged once per column)."""
+    (logged once per column, except the ``computed`` ones, which a later node fills)."""
     for canon in _OPTIONAL[table]:
         if canon in out:
+            continue
+        if canon in computed:
+            out[canon] = np.nan
             continue
         if canon in ("obsid", "source_id"):
             out[canon] = out["source_row"]
@@ -167,7 +170,8 @@ def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
     median distance and line-of-sight velocity (``ingest.unit_checks``)."""
     src = ingest["lamost"]
     _require_mapped(ingest, "lamost")
-    out = _fill_unmapped(_standardise(raw, src, GAIA_ID_COLUMNS), "lamost", src["file"])
+    computed = ("dist", "dist_err") if _distance_source(ingest) == "parallax" else ()
+    out = _fill_unmapped(_standardise(raw, src, GAIA_ID_COLUMNS), "lamost", src["file"], computed)
     scale = {"kpc": 1.0, "pc": 1e-3}.get(src["distance_unit"])
     if scale is None:
         raise InputSchemaError(f"{src['file']}: distance_unit must be 'kpc' or 'pc', got {src['distance_unit']!r}")
