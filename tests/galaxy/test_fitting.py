@@ -234,9 +234,9 @@ def test_parameters_at_prior_edge_are_named():
     rng = np.random.default_rng(0)
     kept = np.column_stack([rng.normal(500, 20, 4000), rng.uniform(2.5, 3.7, 4000), rng.uniform(0.0, 1.0, 4000)])
     # 1/6 of k lies in the top 5 % of [0.1, 3.7]; a flat gamma is not flagged
-    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 3.7, 1.0), names) == ["k"]
-    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 6.0, 1.0), names) == []
-    assert parameters_at_prior_edge(kept, (480.0, 0.1, 0.0), (1000.0, 6.0, 1.0), names) == ["v_esc"]
+    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 3.7, 1.0), names) == {"k": "upper bound 3.7"}
+    assert parameters_at_prior_edge(kept, (300.0, 0.1, 0.0), (1000.0, 6.0, 1.0), names) == {}
+    assert parameters_at_prior_edge(kept, (480.0, 0.1, 0.0), (1000.0, 6.0, 1.0), names) == {"v_esc": "lower bound 480"}
 
 
 class _GaussianTerm:

@@ -309,16 +309,21 @@ def chain_diagnostics(
     }
 
 
-def parameters_at_prior_edge(samples: np.ndarray, lower, upper, names: Sequence[str]) -> list[str]:
-    """Names of the parameters (columns of ``samples``, shape (n, len(names))) whose posterior
-    piles up against a bound of the prior range [lower, upper]: at least ``PRIOR_EDGE_MASS`` of
-    the samples lie within ``PRIOR_EDGE_WIDTH`` of the range's width from that bound."""
+def parameters_at_prior_edge(samples: np.ndarray, lower, upper, names: Sequence[str]) -> dict[str, str]:
+    """The parameters (columns of ``samples``, shape (n, len(names))) whose posterior piles up
+    against a bound of the prior range [lower, upper], each with that bound in words (e.g.
+    ``{"log10_M200": "upper bound 12.5"}``): at least ``PRIOR_EDGE_MASS`` of the samples lie
+    within ``PRIOR_EDGE_WIDTH`` of the range's width from the bound."""
     x = np.asarray(samples, dtype=float)[:, : len(names)]
     lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
     margin = PRIOR_EDGE_WIDTH * (hi - lo)
     near_lo = np.mean(x < lo + margin, axis=0)
     near_hi = np.mean(x > hi - margin, axis=0)
-    return [n for n, a, b in zip(names, near_lo, near_hi) if max(a, b) >= PRIOR_EDGE_MASS]
+    return {
+        n: f"upper bound {h:g}" if b >= a else f"lower bound {low:g}"
+        for n, a, b, low, h in zip(names, near_lo, near_hi, lo, hi)
+        if max(a, b) >= PRIOR_EDGE_MASS
+    }
 
 
 def convergence_warning(where: str, diagnostics: Mapping[str, Any]) -> str | None:
@@ -339,10 +344,11 @@ def convergence_warning(where: str, diagnostics: Mapping[str, Any]) -> str | Non
     return f"{where}: chain not converged ({'; '.join(problems)}); lengthen the sampler before using the result"
 
 
-def prior_edge_warning(where: str, edge: Sequence[str]) -> str:
-    """The warning about the parameters ``edge`` (``parameters_at_prior_edge``) of the fit ``where``."""
+def prior_edge_warning(where: str, edge: Mapping[str, str]) -> str:
+    """The warning about the parameters ``edge`` (``parameters_at_prior_edge``: name → bound) of the fit ``where``."""
+    at = ", ".join(f"{name} against its {bound}" for name, bound in edge.items())
     return (
-        f"{where}: posterior of {', '.join(edge)} piles up against the edge of its prior range "
+        f"{where}: posterior piles up at the edge of its prior range: {at} "
         "(truncated there: widen the prior unless the bound is physical)"
     )
 

@@ -218,7 +218,10 @@ def test_posteriors_piling_up_at_a_prior_bound_are_flagged(fitted, params, analy
         )
     assert summary["fits"]["nfw.fixed.combined"]["at_prior_edge"] == ["c200"]
     assert table.loc[0, "at_prior_edge"] == "c200" and "| no | c200 |" in md
-    assert "nfw.fixed.combined: posterior of c200 piles up against the edge of its prior range" in caplog.text
+    assert (
+        "nfw.fixed.combined: posterior piles up at the edge of its prior range: c200 against its upper bound"
+        in caplog.text
+    )
 
 
 def test_curves_and_figures(fitted, analysis_b):

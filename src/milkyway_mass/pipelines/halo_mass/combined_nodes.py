@@ -363,7 +363,7 @@ def summarise_analysis_b(
             "goodness": fit["goodness"],
             "optimizer": optimizer | {"x": dict(zip(fit["parameter_names"], fit["optimizer"]["x"]))},
             "diagnostics": fit["diagnostics"],
-            "at_prior_edge": edge,
+            "at_prior_edge": list(edge),
             "wall_seconds": fit.get("wall_seconds", float("nan")),
         }
         row = {k: fit[k] for k in ("family", "baryons", "constraint_set")} | {

@@ -229,11 +229,12 @@ def fit_halo_mass(
     )
     prior = posterior.prior
     samples = np.reshape(result["chain"], (-1, np.shape(result["chain"])[-1]))
+    edge = parameters_at_prior_edge(samples, prior.lower, prior.upper, prior.names)
     result.update(
         curve_source=curve.source,
         vesc_scale=curve.scale,
         curve_table=curve.table.to_dict(orient="list"),
-        at_prior_edge=parameters_at_prior_edge(samples, prior.lower, prior.upper, prior.names),
+        at_prior_edge=list(edge),
     )
     logger.info(
         "halo_mass fit (%s curve x %.3f): acceptance %.2f, autocorrelation times %s",
@@ -246,8 +247,8 @@ def fit_halo_mass(
     warning = convergence_warning(where, result["diagnostics"])
     if warning:
         logger.warning("%s", warning)
-    if result["at_prior_edge"]:
-        logger.warning("%s", prior_edge_warning(where, result["at_prior_edge"]))
+    if edge:
+        logger.warning("%s", prior_edge_warning(where, edge))
     return result
 
 
