@@ -228,8 +228,7 @@ def fit_halo_mass(
         progress=bool(sampler["progress"]),
     )
     prior = posterior.prior
-    samples = np.reshape(result["chain"], (-1, np.shape(result["chain"])[-1]))
-    edge = parameters_at_prior_edge(samples, prior.lower, prior.upper, prior.names)
+    edge = parameters_at_prior_edge(flat_samples(result), prior.lower, prior.upper, prior.names)
     result.update(
         curve_source=curve.source,
         vesc_scale=curve.scale,
