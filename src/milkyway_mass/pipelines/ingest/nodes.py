@@ -71,32 +71,36 @@ def mapped_columns(source: dict) -> dict[str, str]:
     return {canon: col for canon, col in source["columns"].items() if col is not None}
 
 
-def _standardise(raw: pd.DataFrame, source: dict, integer_ids: set[str] = frozenset()) -> pd.DataFrame:
-    """Check one survey table against its column rules (:func:`input_schemas.survey_table_schema`);
-    rename to canonical names; set the values meaning "missing" to NaN.
+def _standardise(raw: pd.DataFrame, ingest: dict, table: str, computed: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One survey table (``table``: "lamost" or "gaia") with canonical columns and ``source_row``
+    (row in the file): the required columns mapped (:data:`REQUIRED_COLUMNS`), the column rules
+    checked (:func:`input_schemas.survey_table_schema`; Gaia ids integers), the values meaning
+    "missing" set to NaN, and the optional columns it does not map filled (:func:`_fill_unmapped`).
 
-    ``source`` has ``file`` (named in errors), ``columns`` (canonical → file column) and
+    ``ingest[table]`` has ``file`` (named in errors), ``columns`` (canonical → file column) and
     ``missing_sentinels``: a list of values meaning "missing" in every float column, or a
     mapping {canonical column: list} per column.
     """
+    source = ingest[table]
+    _require_mapped(ingest, table)
     mapping = mapped_columns(source)
-    check_columns(raw, survey_table_schema(mapping, integer_ids & set(mapping)), source["file"])
-    out = pd.DataFrame({canon: raw[col] for canon, col in mapping.items()}, index=raw.index)
+    check_columns(raw, survey_table_schema(mapping, GAIA_ID_COLUMNS), source["file"])
+    out = pd.DataFrame({canon: raw[col] for canon, col in mapping.items()}, index=raw.index).reset_index(drop=True)
     out["source_row"] = np.arange(len(raw))
     sentinels = source.get("missing_sentinels") or []
     floats = out.select_dtypes("float").columns
-    if not isinstance(sentinels, dict):
+    if isinstance(sentinels, dict):
+        for canon, values in sentinels.items():
+            if canon not in mapping:
+                raise InputSchemaError(
+                    f"{source['file']}: missing_sentinels names '{canon}', which is not a column of this table "
+                    f"({list(mapping)})"
+                )
+            if canon in floats:
+                out[canon] = out[canon].mask(out[canon].isin(values))
+    else:
         out[floats] = out[floats].mask(out[floats].isin(sentinels))
-        return out.reset_index(drop=True)
-    for canon, values in sentinels.items():
-        if canon not in mapping:
-            raise InputSchemaError(
-                f"{source['file']}: missing_sentinels names '{canon}', which is not a column of this table "
-                f"({list(mapping)})"
-            )
-        if canon in floats:
-            out[canon] = out[canon].mask(out[canon].isin(values))
-    return out.reset_index(drop=True)
+    return _fill_unmapped(out, table, source["file"], computed)
 
 
 def _check_units(table: pd.DataFrame, file: str, checks: list[tuple[str, str, float, float, str, str]]) -> None:
@@ -169,9 +173,8 @@ def standardise_lamost(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
     and ``source_row`` (row in the file); distances converted to kpc; a unit check on the
     median distance and line-of-sight velocity (``ingest.unit_checks``)."""
     src = ingest["lamost"]
-    _require_mapped(ingest, "lamost")
     computed = ("dist", "dist_err") if _distance_source(ingest) == "parallax" else ()
-    out = _fill_unmapped(_standardise(raw, src, GAIA_ID_COLUMNS), "lamost", src["file"], computed)
+    out = _standardise(raw, ingest, "lamost", computed)
     scale = {"kpc": 1.0, "pc": 1e-3}.get(src["distance_unit"])
     if scale is None:
         raise InputSchemaError(f"{src['file']}: distance_unit must be 'kpc' or 'pc', got {src['distance_unit']!r}")
@@ -199,8 +202,7 @@ def standardise_gaia(raw: pd.DataFrame, ingest: dict) -> pd.DataFrame:
     """Gaia table with canonical columns (source_id as nullable int64; optional ones filled) and
     ``source_row``; a unit check on the median proper motion (``ingest.unit_checks``)."""
     src = ingest["gaia"]
-    _require_mapped(ingest, "gaia")
-    out = _fill_unmapped(_standardise(raw, src, GAIA_ID_COLUMNS), "gaia", src["file"])
+    out = _standardise(raw, ingest, "gaia")
     out["source_id"] = out["source_id"].astype("Int64")
     lo, hi = ingest["unit_checks"]["median_abs_pm_masyr"]
     hints = ("the proper motions look like arcsec/yr: they must be in mas/yr", "they must be in mas/yr")
