@@ -134,15 +134,29 @@ def build_radial_bin_limits(
 HALO_RULES = ("feh_line", "toomre", "vphi")
 
 
-def halo_stars(stars: pd.DataFrame, selection: dict, galaxy_frame: dict) -> tuple[np.ndarray, str, np.ndarray]:
-    """(halo mask, the rule in words, mask of stars the rule cannot judge) by
-    ``selection.halo_separation.rule`` (see ``parameters_selection.yml``). Prograde v_phi < 0;
-    the disk's velocity in the Toomre diagram is (v_R, v_phi, v_z) = (0, -vc(R0), 0) [km/s].
-    ``feh_line`` on a survey without [Fe/H] stops, naming the kinematic rules."""
+def halo_rule(selection: dict) -> str:
+    """The halo/disk rule of ``selection.halo_separation.rule`` in words (cut-flow rows, figures)."""
     cfg = selection["halo_separation"]
     rule = cfg["rule"]
-    v_phi = stars["v_phi"].to_numpy(float)
     if rule == "feh_line":
+        line = selection["halo_line"]
+        return f"v_phi > {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f} km/s"
+    if rule == "toomre":
+        return f"Toomre |v - v_disk| > {cfg['toomre_v_min_kms']:g} km/s (v_disk: v_phi = -vc(R0))"
+    if rule == "vphi":
+        return f"v_phi > {cfg['vphi_min_kms']:g} km/s"
+    raise ValueError(f"selection.halo_separation.rule must be one of {list(HALO_RULES)}, got {rule!r}")
+
+
+def halo_stars(stars: pd.DataFrame, selection: dict, galaxy_frame: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(halo mask, mask of stars the rule cannot judge) by ``selection.halo_separation.rule``
+    (see ``parameters_selection.yml`` and :func:`halo_rule`). Prograde v_phi < 0; the disk's
+    velocity in the Toomre diagram is (v_R, v_phi, v_z) = (0, -vc(R0), 0) [km/s].
+    ``feh_line`` on a survey without [Fe/H] stops, naming the kinematic rules."""
+    halo_rule(selection)  # an unknown rule stops here
+    cfg = selection["halo_separation"]
+    v_phi = stars["v_phi"].to_numpy(float)
+    if cfg["rule"] == "feh_line":
         line = selection["halo_line"]
         feh = stars["feh"].to_numpy(float)
         if len(stars) and not np.isfinite(feh).any():
@@ -150,15 +164,11 @@ def halo_stars(stars: pd.DataFrame, selection: dict, galaxy_frame: dict) -> tupl
                 "selection.halo_separation.rule is feh_line, but no star has [Fe/H] (is ingest.lamost.columns.feh "
                 "mapped?): set the rule to toomre or vphi to separate the halo by kinematics"
             )
-        text = f"v_phi > {line['slope_kms_per_dex']:.2f} [Fe/H] + {line['intercept_kms']:.2f} km/s"
-        return v_phi > line["slope_kms_per_dex"] * feh + line["intercept_kms"], text, ~np.isfinite(feh + v_phi)
-    if rule == "toomre":
+        return v_phi > line["slope_kms_per_dex"] * feh + line["intercept_kms"], ~np.isfinite(feh + v_phi)
+    if cfg["rule"] == "toomre":
         speed = toomre_speed(stars, galaxy_frame)
-        text = f"Toomre |v - v_disk| > {cfg['toomre_v_min_kms']:g} km/s (v_disk: v_phi = -vc(R0))"
-        return speed > cfg["toomre_v_min_kms"], text, ~np.isfinite(speed)
-    if rule == "vphi":
-        return v_phi > cfg["vphi_min_kms"], f"v_phi > {cfg['vphi_min_kms']:g} km/s", ~np.isfinite(v_phi)
-    raise ValueError(f"selection.halo_separation.rule must be one of {list(HALO_RULES)}, got {rule!r}")
+        return speed > cfg["toomre_v_min_kms"], ~np.isfinite(speed)
+    return v_phi > cfg["vphi_min_kms"], ~np.isfinite(v_phi)
 
 
 def toomre_speed(stars: pd.DataFrame, galaxy_frame: dict) -> np.ndarray:
@@ -213,7 +223,7 @@ def select_binning(
     v_max = selection["v_max_kms"]
     bound = fast & (v < v_max)
     rows.append(_cut_row(f"v_GC < {v_max:g} km/s", binning, bound.sum(), (fast & ~bound).sum()))
-    is_halo, rule, unjudged = halo_stars(quality_stars, selection, galaxy_frame)
+    is_halo, unjudged = halo_stars(quality_stars, selection, galaxy_frame)
     halo = bound & is_halo
     n_bad = int((bound & unjudged).sum())
 
@@ -243,7 +253,7 @@ def select_binning(
     )
     rows.append(
         _cut_row(
-            f"halo stars: {rule}",
+            f"halo stars: {halo_rule(selection)}",
             binning,
             halo.sum(),
             (bound & ~halo).sum(),
@@ -400,7 +410,7 @@ def plot_halo_separation(
     rule = selection["halo_separation"]["rule"]
     fig = Figure(figsize=(11, 4.8))
     axes = fig.subplots(1, 2, sharey=True)
-    _, text, _ = halo_stars(quality_stars.iloc[:0], selection, galaxy_frame)
+    text = halo_rule(selection)
     by_feh = rule == "feh_line"
     for ax, (name, stars) in zip(axes, (("bin1", high_velocity_stars_bin1), ("bin2", high_velocity_stars_bin2))):
         x_col, x_range = ("feh", fig_cfg["feh_range_dex"]) if by_feh else ("v_phi", fig_cfg["vphi_range_kms"])
@@ -414,7 +424,7 @@ def plot_halo_separation(
         for keep, color, label in ((halo, "tab:blue", "halo, kept"), (~halo, "tab:orange", "disk-like, removed")):
             part = stars[keep]
             ax.scatter(part[x_col], y_of(part), s=3, color=color, label=f"{label} (N = {int(keep.sum())})")
-        _draw_halo_boundary(ax, selection, galaxy_frame, x_range, y_range, text)
+        _draw_halo_boundary(ax, selection, galaxy_frame, x_range, text)
         ax.set(xlim=x_range, ylim=y_range, title=f"High-velocity stars, {name}")
         ax.set_xlabel("[Fe/H] [dex]" if by_feh else "v_phi [km/s] (prograde < 0)")
         ax.legend(fontsize=7, loc="lower left" if by_feh else "upper left")
@@ -423,7 +433,7 @@ def plot_halo_separation(
     return fig
 
 
-def _draw_halo_boundary(ax, selection: dict, galaxy_frame: dict, x_range, y_range, text: str) -> None:
+def _draw_halo_boundary(ax, selection: dict, galaxy_frame: dict, x_range, text: str) -> None:
     cfg = selection["halo_separation"]
     if cfg["rule"] == "feh_line":
         line = selection["halo_line"]
