@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,17 @@ from milkyway_mass.galaxy.mock import TruthGalaxy
 from milkyway_mass.pipelines.mock_survey import nodes as mock_nodes
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+
+def project_copy(root: Path) -> Path:
+    """A throw-away Kedro project at ``root``/project: this project's conf/base and pyproject.toml,
+    and an empty src folder (the package is installed; Kedro only needs the folder). Add an
+    environment under its conf/ and bootstrap it to run the pipelines on other files."""
+    project = root / "project"
+    shutil.copytree(PROJECT / "conf" / "base", project / "conf" / "base")
+    shutil.copy(PROJECT / "pyproject.toml", project / "pyproject.toml")
+    (project / "src").mkdir()
+    return project
 
 
 def load_params(env: str = "base") -> dict:

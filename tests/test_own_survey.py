@@ -14,7 +14,7 @@ import yaml
 from kedro.framework.startup import bootstrap_project
 
 from milkyway_mass.session import MilkyWaySession
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, project_copy
 
 #: The `ci` environment's files that only make the samplers short (no clash with the template's files).
 FAST = ("parameters_escape_velocity.yml", "parameters_halo_mass.yml", "parameters_kinematics.yml")
@@ -47,14 +47,11 @@ def _other_survey_layout(lamost: pd.DataFrame, gaia: pd.DataFrame, seed: int = 7
 @pytest.fixture(scope="module")
 def own_survey_run(mock_observed, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("own_survey")
-    project = tmp / "project"
-    shutil.copytree(PROJECT / "conf" / "base", project / "conf" / "base")
+    project = project_copy(tmp)
     env = project / "conf" / "bhb_survey"
     shutil.copytree(PROJECT / "conf" / "template_survey", env)
     for name in FAST:
         shutil.copy(PROJECT / "conf" / "ci" / name, env / name)
-    shutil.copy(PROJECT / "pyproject.toml", project / "pyproject.toml")
-    (project / "src").mkdir()  # the package is installed; Kedro only needs the folder
     shutil.copytree(PROJECT / "data" / "01_raw" / "published", project / "data" / "01_raw" / "published")
     survey_file = tmp / "survey" / "bhb.csv"
     survey_file.parent.mkdir()

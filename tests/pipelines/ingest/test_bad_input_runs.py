@@ -7,8 +7,6 @@ defect from issue 14's table, into a throw-away copy of the project's configurat
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import yaml
@@ -18,15 +16,12 @@ from kedro.framework.startup import bootstrap_project
 from milkyway_mass.cut_flow import EmptySelectionError
 from milkyway_mass.datasets import FitsTableDataset
 from milkyway_mass.input_schemas import InputSchemaError
-from tests.conftest import PROJECT
+from tests.conftest import project_copy
 
 
 def _run_ingest(tmp_path, lamost, gaia):
     """Write the two files and run the ingest pipeline on them; return the run's catalog."""
-    project = tmp_path / "project"
-    shutil.copytree(PROJECT / "conf" / "base", project / "conf" / "base")
-    shutil.copy(PROJECT / "pyproject.toml", project / "pyproject.toml")
-    (project / "src").mkdir()  # the package is installed; Kedro only needs the folder
+    project = project_copy(tmp_path)
     data = tmp_path / "data"
     files = {"lamost_kgiants_file": str(data / "lamost.fits"), "gaia_dr3_file": str(data / "gaia.parquet")}
     env = project / "conf" / "bad_input"
